@@ -1,0 +1,79 @@
+/**
+ * Typed errors. Messages are written for developers and never contain a token: URLs are
+ * redacted before they reach a message, and server bodies are not echoed.
+ */
+
+/** Why an event stream failed or had to reconnect. */
+export type EventStreamErrorKind =
+  /** 401/403 from the stream twice in a row, or a terminal token failure. */
+  | 'unauthorized'
+  /** Any other HTTP status the stream does not accept (fetch transport). */
+  | 'http'
+  /** Network failure, dropped connection, or (eventsource transport) an unspecified error. */
+  | 'network'
+  /** 200 without `text/event-stream`. */
+  | 'content-type'
+  /** The consumer's `parse` threw; the stream goes on. */
+  | 'parse'
+  /** The token manager could not supply a token. */
+  | 'token'
+  /** No bytes for `idleTimeout` ms. */
+  | 'idle-timeout'
+  /** A line exceeded `maxLineLength`. */
+  | 'line-too-long'
+  /** The host is offline. */
+  | 'offline'
+  /** Gave up after `reconnect.maxAttempts`. */
+  | 'max-attempts'
+
+export class EventStreamError extends Error {
+  override readonly name: string = 'EventStreamError'
+  readonly kind: EventStreamErrorKind
+  /** HTTP status (fetch transport). */
+  readonly status: number | undefined
+  /** Server-requested delay before the next attempt, from `Retry-After`, in ms. */
+  readonly retryAfter: number | undefined
+
+  constructor(kind: EventStreamErrorKind, message: string, options: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.kind = kind
+    this.status = options.status
+    this.retryAfter = options.retryAfter
+  }
+}
+
+/** Why the token manager could not supply a token. */
+export type TokenErrorKind = 'unauthorized' | 'http' | 'network' | 'invalid-response' | 'disposed' | 'aborted'
+
+export class TokenError extends Error {
+  override readonly name: string = 'TokenError'
+  readonly kind: TokenErrorKind
+  readonly status: number | undefined
+  constructor(kind: TokenErrorKind, message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.kind = kind
+    this.status = options.status
+  }
+}
+
+/**
+ * Throw (or reject with) this from `fetchToken` when the user is not allowed a token: the token
+ * manager stops retrying and every stream depending on it ends `failed` with `kind: 'unauthorized'`.
+ * Errors carrying `status` 401 or 403 are treated the same way.
+ */
+export class UnauthorizedError extends Error {
+  override readonly name: string = 'UnauthorizedError'
+  readonly status: number
+  constructor(message = 'Not authorized to obtain a stream token', status = 401) {
+    super(message)
+    this.status = status
+  }
+}
+
+/** True for errors that mean "this user may not have a token": retrying will not help. */
+export function isUnauthorized(error: unknown): boolean {
+  if (error instanceof UnauthorizedError) return true
+  if (error instanceof TokenError) return error.kind === 'unauthorized'
+  const status = (error as { status?: unknown } | null)?.status
+  return status === 401 || status === 403
+}

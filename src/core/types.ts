@@ -1,0 +1,217 @@
+import type { EventStreamError, TokenError } from './errors'
+
+/* ------------------------------------------------------------------------------------------------
+ * Platform: everything the core needs from its host, injectable so the core runs (and is tested)
+ * in browsers, Node, workers and under fake clocks without patching globals.
+ * ----------------------------------------------------------------------------------------------*/
+
+/** A minimal event target (window, document) the core listens on. */
+export interface PlatformEventTarget {
+  addEventListener(type: string, listener: () => void): void
+  removeEventListener(type: string, listener: () => void): void
+}
+
+/** Host facilities used by the core. Every member has a browser/Node default (see `defaultPlatform()`). */
+export interface Platform {
+  /** Wall clock in ms; only used to report `expiresAt`/`retryAt` to the UI. Default `Date.now`. */
+  now(): number
+  /** Monotonic clock in ms, used for every deadline. Default `performance.now` (falls back to `Date.now`). */
+  monotonic(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+  /** Random number in [0, 1) for backoff jitter. Default `Math.random`. */
+  random(): number
+  /** `fetch` used by the fetch transport and `fetchTokenFrom`. Default `globalThis.fetch`. */
+  fetch?: typeof fetch
+  /** `EventSource` constructor used by the eventsource transport. Default `globalThis.EventSource`. */
+  EventSource?: EventSourceConstructor
+  /** Window-like target for `online`, `offline`, `focus`, `pageshow`. Default `globalThis.window` when present. */
+  window?: PlatformEventTarget
+  /** Document-like target for `visibilitychange`. Default `globalThis.document` when present. */
+  document?: PlatformEventTarget & { visibilityState?: string }
+  /** Whether the host is online. Default `navigator.onLine` (true where unknown). */
+  isOnline(): boolean
+}
+
+/** The shape of a WHATWG `EventSource` constructor (the browser's, or the `eventsource` npm package's). */
+export interface EventSourceConstructor {
+  new (url: string, init?: { withCredentials?: boolean }): EventSourceLike
+}
+
+/** The parts of a WHATWG `EventSource` instance the eventsource transport uses. */
+export interface EventSourceLike {
+  readonly readyState: number
+  onopen: ((ev: any) => any) | null
+  onerror: ((ev: any) => any) | null
+  onmessage: ((ev: any) => any) | null
+  addEventListener(type: string, listener: (ev: any) => void): void
+  removeEventListener(type: string, listener: (ev: any) => void): void
+  close(): void
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Transports
+ * ----------------------------------------------------------------------------------------------*/
+
+/** Names of the built-in transports. */
+export type TransportName = 'eventsource' | 'fetch'
+
+/** One server-sent event as a transport dispatches it (before `parse`). */
+export interface RawEvent {
+  /** Event type: the `event:` field, `'message'` when absent. */
+  type: string
+  /** The joined `data:` lines. */
+  data: string
+  /**
+   * The stream's last event id after this dispatch (the `id:` field of this block, or the
+   * id carried over from earlier blocks), `undefined` when the server never sent one.
+   */
+  lastEventId: string | undefined
+}
+
+/** What the event stream hands a transport for one connection attempt. */
+export interface TransportConnectOptions {
+  /** Target URL without any token. The transport adds the token its own way. */
+  url: URL
+  /** Current token, or `undefined` when no token manager is used. */
+  token: string | undefined
+  /** Last event id seen by the stream (sent as `Last-Event-ID`, or as a query parameter). */
+  lastEventId: string | undefined
+  /** eventsource transport: query parameter carrying the token. */
+  tokenQueryParam: string
+  /** eventsource transport: query parameter carrying the last event id. */
+  lastEventIdQueryParam: string
+  /** Send cookies cross-origin (`withCredentials` / `credentials: 'include'`). */
+  withCredentials: boolean
+  /** Extra request headers (fetch transport only). */
+  headers: Record<string, string>
+  /** Event types the consumer wants; the native EventSource needs one listener per type. */
+  events: readonly string[]
+  /** Longest accepted line in bytes (fetch transport); longer fails with `kind: 'line-too-long'`. */
+  maxLineLength: number
+  platform: Platform
+}
+
+/** Callbacks from a transport to the event stream. After `onError`/`onClose` no callback fires again. */
+export interface TransportHandlers {
+  /** The response was accepted as an event stream. */
+  onOpen(): void
+  /** An event was dispatched. */
+  onEvent(event: RawEvent): void
+  /** An id-only block (no data) changed the last event id without dispatching an event. */
+  onLastEventId(id: string): void
+  /** The server sent a valid `retry:` field (ms). */
+  onRetry(ms: number): void
+  /** Bytes (including comments/heartbeats) arrived: feeds the idle watchdog. */
+  onActivity(): void
+  /** The connection failed or broke. `error.retryAfter` carries a server `Retry-After`. */
+  onError(error: EventStreamError): void
+  /** The server ended the stream cleanly (fetch), or answered 204 (`noContent: true`). */
+  onClose(info: { noContent: boolean }): void
+}
+
+/** A transport opens one connection per `connect` call; the returned function aborts it. */
+export interface Transport {
+  readonly name: TransportName
+  connect(options: TransportConnectOptions, handlers: TransportHandlers): () => void
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Token manager
+ * ----------------------------------------------------------------------------------------------*/
+
+/** Why the token manager asks for a token. */
+export type TokenFetchReason = 'initial' | 'scheduled' | 'forced' | 'retry' | 'unauthorized'
+
+/** What `fetchToken` may return. */
+export type TokenResponse =
+  | string
+  | { token: string; expiresIn: number }
+  | { token: string; expiresAt: number | Date }
+  | { token: string }
+
+export type FetchToken = (context: { signal: AbortSignal; reason: TokenFetchReason }) => Promise<TokenResponse>
+
+export type TokenStatus = 'idle' | 'loading' | 'valid' | 'refreshing' | 'error' | 'unauthorized' | 'disposed'
+
+/** Public state of a token manager. Never contains the token itself. */
+export interface TokenSnapshot {
+  status: TokenStatus
+  /** When the current token expires, in the client's wall clock (ms since epoch), measured skew-free. */
+  expiresAt: number | undefined
+  /** Lifetime of the current token in ms, as measured when it arrived. */
+  lifetime: number | undefined
+  /** When the next scheduled refresh happens (wall clock ms). */
+  refreshAt: number | undefined
+  /** Last failure, kept while a still-valid token stays in use. */
+  error: TokenError | undefined
+  /** Number of tokens received so far. */
+  fetchCount: number
+}
+
+export interface TokenManager {
+  /** Resolves with a valid token; concurrent calls share one request. */
+  getToken(options?: { forceRefresh?: boolean; reason?: TokenFetchReason }): Promise<string>
+  /** Forces a new token now (shared with any request in flight). */
+  refresh(): Promise<string>
+  getSnapshot(): TokenSnapshot
+  subscribe(listener: () => void): () => void
+  /** Stops timers and listeners; pending `getToken` calls reject. */
+  dispose(): void
+  /** Incremented each time a new token arrives; streams compare it to detect rotation. */
+  readonly version: number
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Event stream
+ * ----------------------------------------------------------------------------------------------*/
+
+export type EventStreamStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'paused' | 'closed' | 'failed'
+
+/** One event as delivered to consumers. */
+export interface StreamEvent<TData = string> {
+  type: string
+  data: TData
+  /** The raw `data` string before `parse`. */
+  raw: string
+  /** Last event id after this event (see `RawEvent.lastEventId`). */
+  id: string | undefined
+  /** Wall clock time of arrival, ms. */
+  receivedAt: number
+}
+
+interface SnapshotBase<TData> {
+  /** Latest parsed data. */
+  data: TData | undefined
+  /** Latest event. */
+  lastEvent: StreamEvent<TData> | undefined
+  lastEventId: string | undefined
+  /** Consecutive failed attempts since the last stable open. */
+  attempt: number
+  /** Transport in use (after `'auto'` is resolved). */
+  transport: TransportName
+  /** Events delivered since creation. */
+  eventCount: number
+  /** Connections opened since creation. */
+  openCount: number
+}
+
+export type EventStreamSnapshot<TData = string> =
+  | (SnapshotBase<TData> & { status: 'idle' | 'connecting' | 'open' | 'paused' | 'closed'; error: EventStreamError | undefined; retryAt: undefined })
+  | (SnapshotBase<TData> & { status: 'reconnecting'; error: EventStreamError | undefined; retryAt: number })
+  | (SnapshotBase<TData> & { status: 'failed'; error: EventStreamError; retryAt: undefined })
+
+export type RotationPolicy = 'overlap' | 'reconnect' | 'none'
+
+export interface ReconnectOptions {
+  /** First retry delay cap in ms. Default `1000`. */
+  initialDelay?: number
+  /** Largest delay in ms. Default `30000`. */
+  maxDelay?: number
+  /** Growth factor per attempt. Default `2`. */
+  factor?: number
+  /** Give up (`failed`) after this many consecutive failed attempts. Default `Infinity`. */
+  maxAttempts?: number
+  /** An open connection that lasts this long resets the attempt counter. Default `5000`. */
+  stableAfter?: number
+}

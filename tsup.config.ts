@@ -1,0 +1,23 @@
+import { defineConfig, type Options } from 'tsup'
+
+// Entries import each other through the package's own name ('use-event-stream/core'),
+// kept external, so every entry shares one copy of the core at run time
+// (one TokenManager class, one error class hierarchy).
+const shared: Options = {
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  treeshake: true,
+  target: 'es2020',
+  external: [/^use-event-stream(\/|$)/, 'react', 'react-dom'],
+  // fetch-event-source ships ESM files in a package without "type": "module", which
+  // Node cannot import; we use only its DOM-free parser, so it is bundled in.
+  noExternal: ['@microsoft/fetch-event-source'],
+  outDir: 'dist',
+}
+
+export default defineConfig([
+  { ...shared, entry: { core: 'src/core/index.ts', server: 'src/server/index.ts' }, clean: true },
+  // React bindings: "use client" must stay on line 1 of the built files.
+  { ...shared, entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' }, banner: { js: '"use client";' } },
+])
