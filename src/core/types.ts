@@ -196,9 +196,17 @@ interface SnapshotBase<TData> {
   openCount: number
 }
 
+/**
+ * Stream state, discriminated on `status`:
+ * - `idle`: not started; `connecting`: first attempt in flight; `open`: receiving;
+ * - `reconnecting`: lost or never reached the server, waiting until `retryAt` (wall clock ms) or
+ *   already trying again (`retryAt` undefined);
+ * - `paused`: offline, or hidden longer than `pauseWhenHidden`; resumes by itself;
+ * - `closed`: by `close()` or a 204 from the server; `failed`: gave up, `error` says why.
+ */
 export type EventStreamSnapshot<TData = string> =
   | (SnapshotBase<TData> & { status: 'idle' | 'connecting' | 'open' | 'paused' | 'closed'; error: EventStreamError | undefined; retryAt: undefined })
-  | (SnapshotBase<TData> & { status: 'reconnecting'; error: EventStreamError | undefined; retryAt: number })
+  | (SnapshotBase<TData> & { status: 'reconnecting'; error: EventStreamError | undefined; retryAt: number | undefined })
   | (SnapshotBase<TData> & { status: 'failed'; error: EventStreamError; retryAt: undefined })
 
 export type RotationPolicy = 'overlap' | 'reconnect' | 'none'

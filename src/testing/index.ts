@@ -1,0 +1,1 @@
+export { createMockTransport, type MockConnection, type MockTransport } from './mockTransport'

@@ -1,0 +1,96 @@
+import type { Platform, PlatformEventTarget } from 'use-event-stream/core'
+
+/** An event target that counts its listeners, so tests can assert nothing is left behind. */
+export class CountingTarget implements PlatformEventTarget {
+  private readonly listeners = new Map<string, Set<() => void>>()
+  visibilityState = 'visible'
+  addEventListener(type: string, listener: () => void): void {
+    let set = this.listeners.get(type)
+    if (!set) this.listeners.set(type, (set = new Set()))
+    set.add(listener)
+  }
+  removeEventListener(type: string, listener: () => void): void {
+    this.listeners.get(type)?.delete(listener)
+  }
+  dispatch(type: string): void {
+    for (const listener of Array.from(this.listeners.get(type) ?? [])) listener()
+  }
+  count(type?: string): number {
+    if (type) return this.listeners.get(type)?.size ?? 0
+    let n = 0
+    for (const set of this.listeners.values()) n += set.size
+    return n
+  }
+}
+
+/** Lets pending promise callbacks run (a real macrotask turn). */
+export const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/**
+ * A platform with a virtual clock: timers run only when the test advances time.
+ * `skew` shifts the wall clock (`now()`) without touching the monotonic clock.
+ */
+export function createFakePlatform(options: { skew?: number; random?: () => number; online?: boolean } = {}) {
+  let time = 0
+  let seq = 0
+  let online = options.online ?? true
+  const timers = new Map<number, { at: number; fn: () => void }>()
+  const window = new CountingTarget()
+  const document = new CountingTarget()
+  const epoch = 1_700_000_000_000
+  const platform: Platform = {
+    now: () => epoch + time + (options.skew ?? 0),
+    monotonic: () => time,
+    setTimeout(fn, ms) {
+      const id = ++seq
+      timers.set(id, { at: time + Math.max(0, ms), fn })
+      return id
+    },
+    clearTimeout(handle) {
+      timers.delete(handle as number)
+    },
+    random: options.random ?? (() => 0.5),
+    window,
+    document,
+    isOnline: () => online,
+  }
+
+  /** Advances the virtual clock by `ms`, running due timers in order and flushing promises. */
+  async function advance(ms: number): Promise<void> {
+    const target = time + ms
+    await flush()
+    for (let guard = 0; guard < 100_000; guard++) {
+      let next: [number, { at: number; fn: () => void }] | undefined
+      for (const entry of timers) if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry
+      if (!next) break
+      timers.delete(next[0])
+      time = next[1].at
+      next[1].fn()
+      await flush()
+    }
+    time = target
+    await flush()
+  }
+
+  return {
+    platform,
+    window,
+    document,
+    advance,
+    /** Timers currently scheduled. */
+    pendingTimers: () => timers.size,
+    /** Delays of the timers currently scheduled, relative to now. */
+    timerDelays: () => Array.from(timers.values(), (t) => t.at - time),
+    get time() {
+      return time
+    },
+    setOnline(value: boolean) {
+      online = value
+      window.dispatch(value ? 'online' : 'offline')
+    },
+    setHidden(hidden: boolean) {
+      document.visibilityState = hidden ? 'hidden' : 'visible'
+      document.dispatch('visibilitychange')
+    },
+  }
+}
