@@ -1,0 +1,571 @@
+import { backoffDelay, type BackoffOptions } from './backoff'
+import { TokenError, isUnauthorized } from './errors'
+import { readJwtTimes } from './jwt'
+import { MAX_TIMER_DELAY, resolvePlatform } from './platform'
+import type { FetchToken, Platform, TokenFetchReason, TokenManager, TokenResponse, TokenSnapshot, TokenStatus } from './types'
+
+/** Lifetime assumed for a token that carries no expiry at all (opaque string, no `expiresIn`/`expiresAt`). */
+export const DEFAULT_TOKEN_LIFETIME = 60_000
+
+/**
+ * Shortest lifetime accepted when the lifetime had to be derived from the client's wall clock
+ * (`expiresAt`, or a JWT with `exp` but no `iat`). A client clock running ahead can make a fresh
+ * token look already expired; using it for a few seconds is better than refetching in a loop.
+ */
+export const MIN_WALL_CLOCK_LIFETIME = 5_000
+
+const DEFAULT_RETRY: BackoffOptions = { initialDelay: 1_000, maxDelay: 30_000, factor: 2 }
+
+/**
+ * The default refresh lead: 20% of the lifetime, at least 1 s and at most 5 min, so a 30-second
+ * token is refreshed 6 s before it expires and a 1-hour token 5 min before. The manager further
+ * caps any lead (default or custom) at half the lifetime.
+ */
+export function defaultRefreshLead(lifetime: number): number {
+  return Math.min(300_000, Math.max(1_000, lifetime * 0.2))
+}
+
+/** Options of {@link createTokenManager}. All durations are in milliseconds. */
+export interface TokenManagerOptions {
+  /**
+   * Asks the app's backend for a token. Receives an `AbortSignal` (aborted by `dispose()`) and the
+   * reason of the request. May resolve with:
+   * - `{ token, expiresIn }`: `expiresIn` in **seconds** (the OAuth `expires_in` convention, and
+   *   what the reference server's `POST /auth/sse-token` returns); preferred, as it needs no clock;
+   * - a bare JWT string: the lifetime is `exp - iat` of its (unverified) payload;
+   * - `{ token, expiresAt }`: ms since the epoch or a `Date`, compared with the client's wall
+   *   clock, so a wrong client clock shifts it (the result is clamped to at least
+   *   {@link MIN_WALL_CLOCK_LIFETIME});
+   * - an opaque token with none of these: `defaultLifetime` is assumed.
+   *
+   * Reject with `UnauthorizedError`, or any error whose `status` is 401 or 403, when the user may
+   * not have a token: the manager stops (status `'unauthorized'`) until `refresh()` is called.
+   * Any other rejection is retried with backoff. `fetchTokenFrom(url)` builds one for the common
+   * case. Required.
+   */
+  fetchToken: FetchToken
+  /**
+   * How long before expiry to fetch the next token: ms, or a function of the token's lifetime
+   * (ms) returning ms. Always capped at half the lifetime, so a short-lived token is used for at
+   * least half its life instead of being refetched in a loop.
+   * Default {@link defaultRefreshLead}: `clamp(lifetime × 0.2, 1 s, 5 min)`.
+   */
+  refreshLeadTime?: number | ((lifetime: number) => number)
+  /** Lifetime assumed for a token that carries no expiry information. Default `60000` (60 s). */
+  defaultLifetime?: number
+  /**
+   * Host facilities: `monotonic` (every deadline), `now` (only to report wall-clock times and to
+   * read `expiresAt`), `setTimeout`/`clearTimeout`, `random` (backoff jitter), `window` (`focus`,
+   * `online`, `pageshow`) and `document` (`visibilitychange`). Default: the browser's/Node's
+   * (see `resolvePlatform`).
+   */
+  platform?: Partial<Platform>
+  /**
+   * Full-jitter backoff between attempts after a non-terminal failure (network error, non-401/403
+   * status, invalid response). Default `{ initialDelay: 1000, maxDelay: 30000, factor: 2 }`.
+   */
+  retry?: Partial<BackoffOptions>
+}
+
+/** What the manager holds about the current token. Deadlines are on the monotonic clock. */
+interface HeldToken {
+  token: string
+  lifetime: number
+  expiresAtMono: number
+  refreshAtMono: number
+  expiresAtWall: number
+  refreshAtWall: number
+}
+
+interface InFlight {
+  id: number
+  promise: Promise<string>
+  controller: AbortController
+  reject(error: TokenError): void
+}
+
+interface Subscriber {
+  listener: () => void
+}
+
+const WINDOW_EVENTS = ['focus', 'online', 'pageshow'] as const
+
+/**
+ * Creates a token manager: fetches a short-lived token, caches it, shares one request among all
+ * concurrent callers, and refreshes it ahead of expiry.
+ *
+ * Lifetimes are measured from the moment a response arrives on the monotonic clock
+ * (`platform.monotonic()`), from `expiresIn` or from the JWT's `exp - iat`, so a client clock that
+ * is minutes off neither refreshes early nor late. The wall clock (`platform.now()`) is only used
+ * to report `expiresAt`/`refreshAt` in the snapshot and to interpret an explicit `expiresAt`.
+ *
+ * **When it refreshes.** Proactive work (the refresh timer, background retries after a failure and
+ * the wake-up listeners) runs only while the manager has at least one `subscribe()`r: event streams
+ * subscribe while they run, React bindings while mounted. With no subscriber the manager is lazy:
+ * `getToken()` fetches a new token when the cached one has reached its refresh point, and nothing
+ * happens in the background, so a manager nobody uses costs no requests. The first token is always
+ * fetched by the first `getToken()` (or `refresh()`), never by `subscribe()` alone. For the same
+ * reason, without subscribers the snapshot changes only when something happens (a request starts
+ * or settles): a token that expires unobserved may still read `'valid'` until the next call.
+ *
+ * **Sleeping tabs and laptops.** Browsers throttle timers in hidden tabs and suspend them during
+ * sleep, so while subscribed the manager re-checks its deadlines on `visibilitychange` (when the
+ * document becomes visible), and on `focus`, `online` and `pageshow` of the window: a token that is
+ * already past its refresh point is refreshed at once. `online` also cuts short a pending retry.
+ * These listeners exist only while there are subscribers and are all removed by `dispose()`.
+ *
+ * **Failures.** 401/403 (or `UnauthorizedError`) is terminal: status `'unauthorized'`, the token is
+ * dropped, and `getToken()` rejects with a `TokenError` of kind `'unauthorized'` without another
+ * request until `refresh()` is called (which tries once more). Other failures keep a still-valid
+ * token in use (status `'valid'`, `error` set) while retries back off with full jitter; when no
+ * valid token remains the status is `'error'`, and `getToken()` rejects at once with the last
+ * `TokenError` (kind `'network'`, `'http'` or `'invalid-response'`) instead of waiting, so a stream
+ * backs off by its own schedule and can watch `version` to reconnect as soon as a token arrives.
+ * While no background retry is pending (no subscribers), `getToken()` starts a new request itself.
+ *
+ * **Snapshot.** `refreshAt` is the current token's refresh point, or, after a failure, the time of
+ * the next background retry (`undefined` when none is pending). `fetchCount` equals `version`.
+ * The token never appears in the snapshot, in an error message, or in a log line.
+ *
+ * @example
+ * ```ts
+ * const tokens = createTokenManager({ fetchToken: fetchTokenFrom('/auth/sse-token') })
+ * const token = await tokens.getToken()
+ * const unsubscribe = tokens.subscribe(() => console.log(tokens.getSnapshot().status))
+ * ```
+ */
+export function createTokenManager(options: TokenManagerOptions): TokenManager {
+  const platform = resolvePlatform(options.platform)
+  const fetchToken = options.fetchToken
+  const retry: BackoffOptions = { ...DEFAULT_RETRY, ...options.retry }
+  const defaultLifetime = options.defaultLifetime ?? DEFAULT_TOKEN_LIFETIME
+
+  let held: HeldToken | undefined
+  let inflight: InFlight | undefined
+  let requestSeq = 0
+  let version = 0
+  let disposed = false
+  /** Set by a 401/403; cleared only by `refresh()`. */
+  let terminalError: TokenError | undefined
+  /** Last non-terminal failure; cleared by the next token. */
+  let lastError: TokenError | undefined
+  /** Consecutive non-terminal failures, drives the backoff. */
+  let attempt = 0
+  let retryTimer: (() => void) | undefined
+  let retryAtWall: number | undefined
+  let deadlineTimer: (() => void) | undefined
+  const subscribers = new Set<Subscriber>()
+  let snapshot: TokenSnapshot = {
+    status: 'idle',
+    expiresAt: undefined,
+    lifetime: undefined,
+    refreshAt: undefined,
+    error: undefined,
+    fetchCount: 0,
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Snapshot
+
+  function hasValidToken(): boolean {
+    return held !== undefined && platform.monotonic() < held.expiresAtMono
+  }
+
+  function update(): void {
+    let status: TokenStatus
+    if (disposed) status = 'disposed'
+    else if (terminalError) status = 'unauthorized'
+    else if (inflight) status = hasValidToken() ? 'refreshing' : 'loading'
+    else if (hasValidToken()) status = 'valid'
+    else if (lastError) status = 'error'
+    else status = 'idle'
+    const next: TokenSnapshot = {
+      status,
+      expiresAt: held?.expiresAtWall,
+      lifetime: held?.lifetime,
+      refreshAt: retryTimer ? retryAtWall : held && !lastError && !inflight ? held.refreshAtWall : undefined,
+      error: terminalError ?? lastError,
+      fetchCount: version,
+    }
+    const prev = snapshot
+    if (
+      prev.status === next.status &&
+      prev.expiresAt === next.expiresAt &&
+      prev.lifetime === next.lifetime &&
+      prev.refreshAt === next.refreshAt &&
+      prev.error === next.error &&
+      prev.fetchCount === next.fetchCount
+    ) {
+      return
+    }
+    snapshot = next
+    for (const subscriber of [...subscribers]) {
+      try {
+        subscriber.listener()
+      } catch (error) {
+        // A throwing listener must not leave the manager half-updated; surface it asynchronously.
+        queueMicrotask(() => {
+          throw error
+        })
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers. Deadlines live on the monotonic clock; a timer only wakes us up to compare against it,
+  // which is what lets one deadline be split into several timers no longer than MAX_TIMER_DELAY.
+
+  function startDeadline(atMono: number, onDue: () => void): () => void {
+    let handle: unknown
+    let live = true
+    const tick = (): void => {
+      handle = undefined
+      if (!live) return
+      const remaining = atMono - platform.monotonic()
+      if (remaining <= 0) {
+        live = false
+        onDue()
+        return
+      }
+      handle = platform.setTimeout(tick, Math.min(Math.ceil(remaining), MAX_TIMER_DELAY))
+    }
+    // Always through the scheduler, even when already due, so callers are never re-entered.
+    handle = platform.setTimeout(tick, Math.min(Math.max(0, Math.ceil(atMono - platform.monotonic())), MAX_TIMER_DELAY))
+    return () => {
+      live = false
+      if (handle !== undefined) platform.clearTimeout(handle)
+      handle = undefined
+    }
+  }
+
+  function clearRetry(): void {
+    retryTimer?.()
+    retryTimer = undefined
+    retryAtWall = undefined
+  }
+
+  function clearDeadline(): void {
+    deadlineTimer?.()
+    deadlineTimer = undefined
+  }
+
+  /** Recomputes which timers should exist from the current state. Idempotent. */
+  function arm(): void {
+    clearDeadline()
+    if (disposed || terminalError || subscribers.size === 0) {
+      clearRetry()
+      return
+    }
+    if (!inflight && attempt > 0 && !retryTimer) {
+      const delay = backoffDelay(attempt, retry, platform.random)
+      retryAtWall = platform.now() + delay
+      retryTimer = startDeadline(platform.monotonic() + delay, () => {
+        retryTimer = undefined
+        retryAtWall = undefined
+        void request('retry').catch(noop)
+      })
+    }
+    if (!held) return
+    if (!inflight && attempt === 0) {
+      deadlineTimer = startDeadline(held.refreshAtMono, () => {
+        deadlineTimer = undefined
+        void request('scheduled').catch(noop)
+      })
+    } else if (hasValidToken()) {
+      // Refresh is in flight or failing: only the status flip to "no valid token" is left to time.
+      deadlineTimer = startDeadline(held.expiresAtMono, () => {
+        deadlineTimer = undefined
+        update()
+      })
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Requests
+
+  function request(reason: TokenFetchReason): Promise<string> {
+    if (disposed) return Promise.reject(disposedError())
+    if (inflight) return inflight.promise
+    clearRetry()
+    clearDeadline()
+    const id = ++requestSeq
+    const controller = new AbortController()
+    let resolve!: (token: string) => void
+    let reject!: (error: TokenError) => void
+    const promise = new Promise<string>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    // Background refreshes have no caller; their failure is recorded in the snapshot instead.
+    promise.catch(noop)
+    inflight = { id, promise, controller, reject }
+
+    let call: Promise<TokenResponse>
+    try {
+      call = Promise.resolve(fetchToken({ signal: controller.signal, reason }))
+    } catch (error) {
+      call = Promise.reject(error)
+    }
+    call.then(
+      (response) => {
+        if (inflight?.id !== id) return // disposed meanwhile
+        let next: HeldToken
+        try {
+          next = interpret(response)
+        } catch (error) {
+          settleFailure(toTokenError(error), reject)
+          return
+        }
+        inflight = undefined
+        held = next
+        version++
+        attempt = 0
+        lastError = undefined
+        arm()
+        update()
+        resolve(next.token)
+      },
+      (error: unknown) => {
+        if (inflight?.id !== id) return
+        settleFailure(toTokenError(error), reject)
+      },
+    )
+    update()
+    return promise
+  }
+
+  function settleFailure(error: TokenError, reject: (error: TokenError) => void): void {
+    inflight = undefined
+    if (error.kind === 'unauthorized') {
+      // Terminal: the server says this user may not stream. Forget the token and stop all retries.
+      terminalError = error
+      held = undefined
+      attempt = 0
+      lastError = undefined
+      clearRetry()
+    } else {
+      attempt++
+      lastError = error
+    }
+    arm()
+    update()
+    reject(error)
+  }
+
+  /** Turns a `fetchToken` result into a held token, measuring its lifetime from now. */
+  function interpret(response: TokenResponse): HeldToken {
+    // Read both clocks first: the lifetime counts from the response's arrival.
+    const arrivedMono = platform.monotonic()
+    const arrivedWall = platform.now()
+    const body: { token?: unknown; expiresIn?: unknown; expiresAt?: unknown } =
+      typeof response === 'string' ? { token: response } : typeof response === 'object' && response !== null ? response : {}
+    const token = body.token
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new TokenError('invalid-response', 'fetchToken resolved without a token: expected a string or { token, expiresIn } (expiresIn in seconds)')
+    }
+    const lifetime = measureLifetime(token, body, arrivedWall, defaultLifetime)
+    const configured = typeof options.refreshLeadTime === 'function' ? options.refreshLeadTime(lifetime) : options.refreshLeadTime
+    const requestedLead = configured === undefined || !Number.isFinite(configured) ? defaultRefreshLead(lifetime) : configured
+    const lead = Math.min(Math.max(0, requestedLead), lifetime / 2)
+    return {
+      token,
+      lifetime,
+      expiresAtMono: arrivedMono + lifetime,
+      refreshAtMono: arrivedMono + lifetime - lead,
+      expiresAtWall: arrivedWall + lifetime,
+      refreshAtWall: arrivedWall + lifetime - lead,
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Wake-ups: timers may have been throttled or suspended; deadlines are re-read from the clock.
+
+  function onWake(event?: { type?: string }): void {
+    if (disposed || terminalError || inflight) return
+    const type = event?.type
+    if (type === 'visibilitychange' && platform.document?.visibilityState === 'hidden') return
+    if (type === 'online' && attempt > 0) {
+      // The failure was probably the network; waiting out the backoff helps nobody now.
+      void request('retry').catch(noop)
+      return
+    }
+    if (held && attempt === 0 && platform.monotonic() >= held.refreshAtMono) {
+      void request('scheduled').catch(noop)
+      return
+    }
+    // Otherwise re-arm from the clock, and refresh the status in case the token expired unseen.
+    clearDeadline()
+    arm()
+    update()
+  }
+
+  function addWakeListeners(): void {
+    for (const type of WINDOW_EVENTS) platform.window?.addEventListener(type, onWake)
+    platform.document?.addEventListener('visibilitychange', onWake)
+  }
+
+  function removeWakeListeners(): void {
+    for (const type of WINDOW_EVENTS) platform.window?.removeEventListener(type, onWake)
+    platform.document?.removeEventListener('visibilitychange', onWake)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Public API
+
+  async function getToken(opts: { forceRefresh?: boolean; reason?: TokenFetchReason } = {}): Promise<string> {
+    if (disposed) throw disposedError()
+    if (terminalError) throw terminalError
+    if (opts.forceRefresh) return request(opts.reason ?? 'forced')
+    const now = platform.monotonic()
+    const current = held
+    if (current && now < current.refreshAtMono) return current.token
+    if (current && now < current.expiresAtMono) {
+      // Inside the refresh lead: the token still works, so a pending background retry is not
+      // hurried, and a failed refresh falls back to it.
+      if (!inflight && retryTimer) return current.token
+      try {
+        return await request(opts.reason ?? 'scheduled')
+      } catch (error) {
+        if (!disposed && !terminalError && held && platform.monotonic() < held.expiresAtMono) return held.token
+        throw error
+      }
+    }
+    // No valid token. With a background retry pending, report the failure now rather than
+    // stacking callers' requests on top of the manager's own backoff.
+    if (!inflight && retryTimer && lastError) throw lastError
+    return request(opts.reason ?? (lastError ? 'retry' : version === 0 ? 'initial' : 'scheduled'))
+  }
+
+  function refresh(): Promise<string> {
+    if (disposed) return Promise.reject(disposedError())
+    if (terminalError) {
+      // An explicit refresh is the only way out of the terminal state: try exactly once more.
+      terminalError = undefined
+    }
+    return request('forced')
+  }
+
+  function subscribe(listener: () => void): () => void {
+    if (disposed) return noop
+    const subscriber: Subscriber = { listener }
+    subscribers.add(subscriber)
+    if (subscribers.size === 1) {
+      addWakeListeners()
+      // Coming back after a while without subscribers: the token may be due already.
+      onWake()
+    }
+    return () => {
+      if (!subscribers.delete(subscriber)) return
+      if (subscribers.size === 0) {
+        removeWakeListeners()
+        arm()
+        update()
+      }
+    }
+  }
+
+  function dispose(): void {
+    if (disposed) return
+    disposed = true
+    const pending = inflight
+    inflight = undefined
+    held = undefined
+    clearRetry()
+    clearDeadline()
+    removeWakeListeners()
+    pending?.controller.abort()
+    pending?.reject(disposedError())
+    update()
+    subscribers.clear()
+  }
+
+  return {
+    getToken,
+    refresh,
+    getSnapshot: () => snapshot,
+    subscribe,
+    dispose,
+    get version() {
+      return version
+    },
+  }
+}
+
+/**
+ * Lifetime in ms, in order of trust: `expiresIn` (seconds, server-relative), the JWT's `exp - iat`
+ * (server-relative), `expiresAt` or a JWT `exp` alone (both need the client's wall clock), else the
+ * default.
+ */
+function measureLifetime(
+  token: string,
+  body: { expiresIn?: unknown; expiresAt?: unknown },
+  wallNow: number,
+  defaultLifetime: number,
+): number {
+  if (body.expiresIn !== undefined && body.expiresIn !== null) {
+    const seconds = typeof body.expiresIn === 'string' && body.expiresIn.trim() !== '' ? Number(body.expiresIn) : body.expiresIn
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+      throw new TokenError('invalid-response', 'fetchToken resolved with an invalid expiresIn: expected a positive number of seconds')
+    }
+    // The classic mistake is milliseconds; a JWT's own claims tell, otherwise only absurd values do.
+    const jwt = readJwtTimes(token)
+    const jwtSeconds = jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat ? jwt.exp - jwt.iat : undefined
+    if (jwtSeconds !== undefined ? seconds >= jwtSeconds * 500 : seconds > 365 * 86_400) {
+      devWarn(
+        `use-event-stream: fetchToken returned expiresIn=${seconds}, which looks like milliseconds. expiresIn is in seconds (OAuth expires_in): divide by 1000 on the server or in fetchToken.`,
+      )
+    }
+    return seconds * 1000
+  }
+  const jwt = readJwtTimes(token)
+  if (jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat) return (jwt.exp - jwt.iat) * 1000
+  let expiresAt: number | undefined
+  if (body.expiresAt !== undefined && body.expiresAt !== null) {
+    expiresAt = body.expiresAt instanceof Date ? body.expiresAt.getTime() : typeof body.expiresAt === 'number' ? body.expiresAt : NaN
+    if (!Number.isFinite(expiresAt)) {
+      throw new TokenError('invalid-response', 'fetchToken resolved with an invalid expiresAt: expected ms since the epoch or a Date')
+    }
+    if (expiresAt < 1e11) {
+      devWarn('use-event-stream: fetchToken returned expiresAt that looks like seconds since the epoch; expiresAt is in milliseconds (or pass a Date, or expiresIn in seconds).')
+    }
+  } else if (jwt?.exp !== undefined) {
+    expiresAt = jwt.exp * 1000
+  }
+  if (expiresAt !== undefined) return Math.max(MIN_WALL_CLOCK_LIFETIME, expiresAt - wallNow)
+  return defaultLifetime
+}
+
+function toTokenError(error: unknown): TokenError {
+  if (error instanceof TokenError) return error
+  const status = (error as { status?: unknown } | null)?.status
+  const numericStatus = typeof status === 'number' ? status : undefined
+  // Messages are ours: the original error (whose text we do not control) is only kept as `cause`.
+  if (isUnauthorized(error)) {
+    return new TokenError('unauthorized', `The token endpoint refused to issue a token (HTTP ${numericStatus ?? 401})`, {
+      status: numericStatus,
+      cause: error,
+    })
+  }
+  if (numericStatus !== undefined) {
+    return new TokenError('http', `The token request failed with HTTP ${numericStatus}`, { status: numericStatus, cause: error })
+  }
+  const name = error instanceof Error ? error.name : typeof error
+  return new TokenError('network', `The token request failed (${name})`, { cause: error })
+}
+
+function disposedError(): TokenError {
+  return new TokenError('disposed', 'The token manager was disposed')
+}
+
+function devWarn(message: string): void {
+  let dev = false
+  try {
+    // Bundlers replace this expression; where `process` does not exist we stay quiet.
+    dev = process.env.NODE_ENV !== 'production'
+  } catch {
+    dev = false
+  }
+  if (dev) console.warn(message)
+}
+
+function noop(): void {}

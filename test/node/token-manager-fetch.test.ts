@@ -1,0 +1,151 @@
+// fetchTokenFrom over real HTTP (a scripted node:http server on 127.0.0.1): response shapes,
+// status mapping, request details, redaction, and abort on dispose. The reference server's own
+// token endpoint is exercised in token-manager-server.test.ts.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { TokenError, fetchTokenFrom, createTokenManager } from 'use-event-stream/core'
+
+const SECRET = 'SECRET-TOKEN-4d1e9b'
+
+interface Seen {
+  method: string | undefined
+  url: string | undefined
+  headers: IncomingMessage['headers']
+  body: string
+}
+
+let server: Server
+let base: string
+let seen: Seen[] = []
+let reply: (req: IncomingMessage, res: ServerResponse) => void = (_, res) => res.end()
+/** Requests the server saw close before it answered (aborted by the client). */
+let abandoned = 0
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()))
+    req.on('end', () => {
+      seen.push({ method: req.method, url: req.url, headers: req.headers, body })
+      res.on('close', () => {
+        if (!res.writableEnded) abandoned++
+      })
+      reply(req, res)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+})
+
+beforeEach(() => {
+  seen = []
+  abandoned = 0
+})
+
+const json = (status: number, value: unknown) => (_: IncomingMessage, res: ServerResponse) => {
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(value))
+}
+
+const call = (fetchToken: ReturnType<typeof fetchTokenFrom>) => fetchToken({ signal: new AbortController().signal, reason: 'initial' })
+
+describe('fetchTokenFrom', () => {
+  it('POSTs with credentials and the given headers/body, and reads { token, expiresIn }', async () => {
+    reply = json(200, { token: SECRET, expiresIn: 30 })
+    let csrf = 0
+    const fetchToken = fetchTokenFrom(`${base}/auth/sse-token`, { headers: () => ({ 'x-csrf-token': `csrf-${++csrf}` }), body: { channel: 'news' } })
+    expect(await call(fetchToken)).toEqual({ token: SECRET, expiresIn: 30 })
+    expect(await call(fetchToken)).toEqual({ token: SECRET, expiresIn: 30 })
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/auth/sse-token', body: '{"channel":"news"}' })
+    expect(seen[0]!.headers).toMatchObject({ 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': 'csrf-1' })
+    // The header function runs per request.
+    expect(seen[1]!.headers['x-csrf-token']).toBe('csrf-2')
+  })
+
+  it.each([
+    [{ access_token: SECRET, expires_in: 45 }, { token: SECRET, expiresIn: 45 }],
+    [{ access_token: SECRET, expires_in: '45' }, { token: SECRET, expiresIn: 45 }],
+    [{ token: SECRET, expiresAt: 1_900_000_000_000 }, { token: SECRET, expiresAt: 1_900_000_000_000 }],
+    [{ token: SECRET }, { token: SECRET }],
+    [SECRET, SECRET],
+  ])('accepts %j', async (body, expected) => {
+    reply = json(200, body)
+    expect(await call(fetchTokenFrom(`${base}/t`))).toEqual(expected)
+  })
+
+  it.each([
+    [401, 'unauthorized'],
+    [403, 'unauthorized'],
+    [500, 'http'],
+    [429, 'http'],
+  ] as const)('HTTP %i rejects with a TokenError of kind %s carrying the status', async (status, kind) => {
+    reply = json(status, { error: 'no', echoed: SECRET })
+    const error = (await call(fetchTokenFrom(`${base}/auth/sse-token?api_key=hunter2`)).catch((e: unknown) => e)) as TokenError
+    expect(error).toBeInstanceOf(TokenError)
+    expect(error).toMatchObject({ kind, status })
+    // The endpoint is named, its query string and the response body are not.
+    expect(error.message).toContain(`${base}/auth/sse-token`)
+    expect(error.message).not.toContain('hunter2')
+    expect(error.message).not.toContain(SECRET)
+  })
+
+  it.each([
+    ['not JSON', (_: IncomingMessage, res: ServerResponse) => res.end(`token=${SECRET}`)],
+    ['no token', json(200, { expiresIn: 30 })],
+    ['a non-string token', json(200, { token: 42, expiresIn: 30 })],
+    ['a bad expiresIn', json(200, { token: SECRET, expiresIn: 'later' })],
+    ['an array', json(200, [SECRET])],
+  ])('a body with %s is invalid-response', async (_, handler) => {
+    reply = handler
+    const error = (await call(fetchTokenFrom(`${base}/t`)).catch((e: unknown) => e)) as TokenError
+    expect(error).toMatchObject({ name: 'TokenError', kind: 'invalid-response' })
+    expect(error.message).not.toContain(SECRET)
+  })
+
+  it('a refused connection is a network TokenError', async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise<void>((resolve) => closed.close(() => resolve()))
+    const error = await call(fetchTokenFrom(`http://127.0.0.1:${port}/t`)).catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'TokenError', kind: 'network' })
+  })
+})
+
+describe('createTokenManager + fetchTokenFrom over HTTP', () => {
+  it('retries a 503 with backoff and recovers', async () => {
+    let n = 0
+    reply = (req, res) => (++n < 3 ? json(503, {})(req, res) : json(200, { token: SECRET, expiresIn: 30 })(req, res))
+    const tokens = createTokenManager({ fetchToken: fetchTokenFrom(`${base}/t`), retry: { initialDelay: 20, maxDelay: 20, factor: 1 } })
+    const off = tokens.subscribe(() => {})
+    try {
+      await expect(tokens.getToken()).rejects.toMatchObject({ kind: 'http', status: 503 })
+      // The background retries (subscribed) get there without another getToken call.
+      for (let i = 0; i < 100 && tokens.version === 0; i++) await new Promise((r) => setTimeout(r, 10))
+      expect(tokens.version).toBe(1)
+      expect(seen).toHaveLength(3)
+      expect(await tokens.getToken()).toBe(SECRET)
+    } finally {
+      off()
+      tokens.dispose()
+    }
+  })
+
+  it('dispose() aborts the HTTP request in flight', async () => {
+    reply = () => {} // never answers
+    const tokens = createTokenManager({ fetchToken: fetchTokenFrom(`${base}/t`) })
+    const pending = tokens.getToken()
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(seen).toHaveLength(1)
+    tokens.dispose()
+    await expect(pending).rejects.toMatchObject({ kind: 'disposed' })
+    for (let i = 0; i < 100 && abandoned === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(abandoned).toBe(1)
+  })
+})

@@ -1,0 +1,139 @@
+// The token manager against the reference server's real `POST /auth/sse-token` (started once per
+// project by test/globalSetup.ts). Requests are counted with a wrapping fetch rather than the
+// server's counters, because other test files share the server concurrently.
+import { describe, expect, inject, it } from 'vitest'
+import { TokenError, fetchTokenFrom, readJwtTimes, createTokenManager } from 'use-event-stream/core'
+
+const serverUrl = inject('serverUrl')
+const apiKey = inject('apiKey')
+const endpoint = `${serverUrl}/auth/sse-token`
+
+/** Real fetch that counts requests and can rewrite the URL of the n-th one (0-based). */
+function countingFetch(rewrite: (url: string, index: number) => string = (url) => url) {
+  const urls: string[] = []
+  const wrapped: typeof fetch = (input, init) => {
+    const url = rewrite(String(input), urls.length)
+    urls.push(url)
+    return fetch(url, init)
+  }
+  return { fetch: wrapped, urls }
+}
+
+async function until(condition: () => boolean, timeoutMs: number) {
+  const end = Date.now() + timeoutMs
+  while (!condition() && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
+  return condition()
+}
+
+/** Opens `/stream` with the token as a Bearer header and reports the status (then hangs up). */
+async function streamStatus(token: string) {
+  const controller = new AbortController()
+  const res = await fetch(`${serverUrl}/stream?channel=ticker`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal })
+  const type = res.headers.get('content-type')
+  controller.abort()
+  await res.body?.cancel().catch(() => {})
+  return { status: res.status, type }
+}
+
+describe('fetchTokenFrom against the reference server', () => {
+  it('returns a token the server accepts, with expiresIn in seconds matching the JWT', async () => {
+    const response = await fetchTokenFrom(`${endpoint}?ttl=45`, { headers: { 'x-api-key': apiKey } })({ signal: new AbortController().signal, reason: 'initial' })
+    expect(typeof response).toBe('object')
+    const { token, expiresIn } = response as { token: string; expiresIn: number }
+    expect(expiresIn).toBe(45)
+    const times = readJwtTimes(token)
+    // iat is floored and exp ceiled to whole seconds by the server.
+    expect(times!.exp! - times!.iat!).toBeGreaterThanOrEqual(45)
+    expect(times!.exp! - times!.iat!).toBeLessThanOrEqual(46)
+    expect(await streamStatus(token)).toEqual({ status: 200, type: expect.stringContaining('text/event-stream') })
+  })
+
+  it('the manager measures the lifetime from expiresIn and hands out a working token', async () => {
+    const counter = countingFetch()
+    const tokens = createTokenManager({ fetchToken: fetchTokenFrom(`${endpoint}?ttl=30`, { headers: { 'x-api-key': apiKey }, fetch: counter.fetch }) })
+    try {
+      const before = Date.now()
+      const all = await Promise.all(Array.from({ length: 20 }, () => tokens.getToken()))
+      expect(new Set(all).size).toBe(1)
+      expect(counter.urls).toHaveLength(1)
+      const snap = tokens.getSnapshot()
+      expect(snap).toMatchObject({ status: 'valid', lifetime: 30_000, fetchCount: 1 })
+      expect(snap.expiresAt).toBeGreaterThanOrEqual(before + 30_000)
+      expect(snap.expiresAt).toBeLessThanOrEqual(Date.now() + 30_000)
+      expect(JSON.stringify(snap)).not.toContain(all[0])
+      expect((await streamStatus(all[0]!)).status).toBe(200)
+    } finally {
+      tokens.dispose()
+    }
+  })
+
+  it('refreshes a 2-second token on its own while subscribed', async () => {
+    const counter = countingFetch()
+    const tokens = createTokenManager({ fetchToken: fetchTokenFrom(`${endpoint}?ttl=2`, { headers: { 'x-api-key': apiKey }, fetch: counter.fetch }) })
+    const off = tokens.subscribe(() => {})
+    try {
+      const first = await tokens.getToken()
+      // Lead for 2 s is 1 s: the second token arrives after ~1 s, before the first one expires.
+      expect(await until(() => tokens.version >= 2, 3_000)).toBe(true)
+      const second = await tokens.getToken()
+      expect(second).not.toBe(first)
+      expect(counter.urls).toHaveLength(2)
+      expect((await streamStatus(second)).status).toBe(200)
+    } finally {
+      off()
+      tokens.dispose()
+    }
+  })
+
+  it('without the API key: terminal unauthorized after exactly one request', async () => {
+    const counter = countingFetch()
+    const tokens = createTokenManager({
+      fetchToken: fetchTokenFrom(endpoint, { fetch: counter.fetch }),
+      retry: { initialDelay: 10, maxDelay: 10, factor: 1 },
+    })
+    const off = tokens.subscribe(() => {})
+    try {
+      const error = await tokens.getToken().catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(TokenError)
+      expect(error).toMatchObject({ kind: 'unauthorized', status: 401 })
+      expect(tokens.getSnapshot()).toMatchObject({ status: 'unauthorized', error: { kind: 'unauthorized', status: 401 } })
+      // Retries would be every ~10 ms here; none happen.
+      await new Promise((r) => setTimeout(r, 200))
+      await expect(tokens.getToken()).rejects.toMatchObject({ kind: 'unauthorized' })
+      await expect(tokens.getToken({ forceRefresh: true })).rejects.toMatchObject({ kind: 'unauthorized' })
+      expect(counter.urls).toHaveLength(1)
+      // refresh() tries once more, and only once.
+      await expect(tokens.refresh()).rejects.toMatchObject({ kind: 'unauthorized' })
+      await new Promise((r) => setTimeout(r, 100))
+      expect(counter.urls).toHaveLength(2)
+    } finally {
+      off()
+      tokens.dispose()
+    }
+  })
+
+  it.each([
+    ['status:503', 'http'],
+    ['status:500', 'http'],
+    ['malformed-json', 'invalid-response'],
+    ['missing-token', 'invalid-response'],
+  ])('a %s answer is retried with backoff and recovers', async (fault, kind) => {
+    const counter = countingFetch((url, i) => (i === 0 ? `${url}&fault=${fault}` : url))
+    const tokens = createTokenManager({
+      fetchToken: fetchTokenFrom(`${endpoint}?ttl=30`, { headers: { 'x-api-key': apiKey }, fetch: counter.fetch }),
+      retry: { initialDelay: 50, maxDelay: 50, factor: 1 },
+    })
+    const off = tokens.subscribe(() => {})
+    try {
+      await expect(tokens.getToken()).rejects.toMatchObject({ name: 'TokenError', kind })
+      expect(tokens.getSnapshot()).toMatchObject({ status: 'error', error: { kind } })
+      expect(await until(() => tokens.version === 1, 3_000)).toBe(true)
+      expect(counter.urls).toHaveLength(2)
+      expect(tokens.getSnapshot()).toMatchObject({ status: 'valid', error: undefined })
+      expect((await streamStatus(await tokens.getToken())).status).toBe(200)
+    } finally {
+      off()
+      tokens.dispose()
+    }
+  })
+})
