@@ -1,6 +1,6 @@
 import { backoffDelay } from './backoff'
 import { EventStreamError, TokenError } from './errors'
-import { resolvePlatform } from './platform'
+import { MAX_TIMER_DELAY, resolvePlatform } from './platform'
 import { createEventSourceTransport } from '../transports/eventSourceTransport'
 import { createFetchTransport } from '../transports/fetchTransport'
 import type {
@@ -297,10 +297,11 @@ export function createEventStream<TData = string>(options: EventStreamOptions<TD
         },
         onLastEventId(id) {
           if (!live() || connection.candidate) return
-          set({ lastEventId: id })
+          // An empty `id:` line clears the id: the next connection sends none.
+          set({ lastEventId: id === '' ? undefined : id })
         },
         onRetry(ms) {
-          if (live()) serverRetry = ms
+          if (live()) serverRetry = Math.min(ms, MAX_TIMER_DELAY)
         },
         onActivity() {
           if (live() && connection === current) armIdle()

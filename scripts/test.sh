@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): every check, in the order a failure is cheapest to find.
+# Set-up it needs (Debian chromium, the React 18 copy) is done here, so a fresh clone after
+# `npm ci` needs nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "set-up: chromium and React 18"
+bash scripts/ensure-chromium.sh
+[ -f test/react18/node_modules/react/package.json ] || npm ci --prefix test/react18 --no-audit --no-fund
+
+step "type-check"
+npx tsc -p tsconfig.json --noEmit
+
+step "build (tsup)"
+npx tsup --silent
+head -c 14 dist/index.js | grep -q '"use client"' || { echo 'dist/index.js lost "use client" on line 1'; exit 1; }
+head -c 14 dist/index.cjs | grep -q '"use client"' || { echo 'dist/index.cjs lost "use client" on line 1'; exit 1; }
+
+step "package checks: publint --strict, attw --pack"
+npx publint --strict
+npx attw --pack . --profile node16
+
+if [ -f scripts/size.mjs ]; then
+  step "bundle budgets"
+  node scripts/size.mjs
+fi
+
+step "unit, integration and browser tests (vitest: node, jsdom, React 18, Chromium)"
+npx vitest run
+
+if [ -f vitest.storybook.config.ts ]; then
+  step "Storybook: static build and story play tests in Chromium"
+  npx storybook build -c .storybook -o storybook-static --quiet
+  npx vitest run --config vitest.storybook.config.ts
+fi
+
+if [ -f test/nextjs/next.test.mjs ]; then
+  step "Next.js example: next build, next start, Chromium"
+  node test/nextjs/next.test.mjs
+fi
+
+step "all checks passed"

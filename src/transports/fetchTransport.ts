@@ -1,0 +1,197 @@
+/**
+ * The `fetch` transport: one `fetch()` per connection attempt, token in `Authorization: Bearer`,
+ * never in the URL. Works wherever `fetch` and `ReadableStream` exist (browsers, Node 18+,
+ * workers, route handlers): it never touches `document` or `window`.
+ *
+ * Why not `fetchEventSource()` from `@microsoft/fetch-event-source` 2.0.1: it reads `document` and
+ * `window` even with `openWhenHidden: true` (throws without a DOM), copies headers once (a retry
+ * sends the stale token), accepts any status with the right content type, never reconnects after
+ * a clean close yet retries errors every second forever, closes the stream when the tab is hidden,
+ * and moves Last-Event-ID on unfinished blocks. We use only its byte reader (`getBytes`), drive its
+ * line splitter through `createSseParser`, and own everything else. Retrying, backoff and token
+ * lifetimes belong to the event stream, not here.
+ */
+import { getBytes } from '@microsoft/fetch-event-source/lib/esm/parse.js'
+import { EventStreamError } from '../core/errors'
+import type { Transport, TransportConnectOptions, TransportHandlers } from '../core/types'
+import { redactUrl, scrub } from './redact'
+import { createSseParser } from './sseParser'
+
+/**
+ * Creates the fetch transport (`name: 'fetch'`). Each `connect` issues exactly one request and
+ * reports its end exactly once, through `onError` or `onClose`; nothing is reported after abort.
+ *
+ * Request: `GET` with `Accept: text/event-stream`, then `options.headers`, then
+ * `Authorization: Bearer <token>` (when a token is given) and `Last-Event-ID` (when set), all
+ * built anew on every call; `cache: 'no-store'`; `credentials: 'include'` when `withCredentials`,
+ * `'same-origin'` otherwise.
+ *
+ * `Last-Event-ID` is sent as the UTF-8 bytes of the id, one header character per byte (the
+ * "latin1" form), which is exactly what a browser's EventSource puts on the wire; `fetch` would
+ * otherwise reject an id outside Latin-1. A Node server reads it back with
+ * `Buffer.from(req.headers['last-event-id'], 'latin1').toString('utf8')`.
+ *
+ * Response: 200 with `text/event-stream` → `onOpen`; 204 → `onClose({ noContent: true })`;
+ * 401/403 → `kind: 'unauthorized'`; other statuses → `kind: 'http'` with `status` and
+ * `retryAfter` (ms, from `Retry-After`); 200 with another type → `kind: 'content-type'`; a fetch
+ * or read failure → `kind: 'network'`; a clean end of the body → `onClose({ noContent: false })`.
+ */
+export function createFetchTransport(): Transport {
+  return { name: 'fetch', connect: connectFetch }
+}
+
+function connectFetch(options: TransportConnectOptions, handlers: TransportHandlers): () => void {
+  const controller = new AbortController()
+  // Set once the attempt is over (terminal report or abort); every handler call checks it so
+  // nothing leaks out after the stream moved on, not even the rest of a chunk being parsed.
+  let settled = false
+  const live = () => !settled
+
+  const settle = (report: () => void) => {
+    if (settled) return
+    settled = true
+    report()
+  }
+  const fail = (error: EventStreamError) => {
+    settle(() => handlers.onError(error))
+    // Stops `getBytes` and releases the socket; its rejection is then silenced by `settled`.
+    controller.abort()
+  }
+
+  const run = async () => {
+    const fetchImpl = options.platform.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch
+    if (typeof fetchImpl !== 'function') {
+      throw new EventStreamError('network', 'The fetch transport needs `fetch`; pass `platform.fetch` where there is none.')
+    }
+    const shownUrl = redactUrl(options.url, options)
+    let headers: Headers
+    try {
+      headers = buildHeaders(options)
+    } catch {
+      // No `cause`: the platform's message quotes the offending value, which may be the token.
+      throw new EventStreamError('network', 'Could not build the stream request headers: a header value (custom header, token or last event id) contains characters HTTP does not allow.')
+    }
+    let response: Response
+    try {
+      response = await fetchImpl(options.url.toString(), {
+        method: 'GET',
+        headers,
+        cache: 'no-store',
+        credentials: options.withCredentials ? 'include' : 'same-origin',
+        signal: controller.signal,
+      })
+    } catch (cause) {
+      throw new EventStreamError('network', `Stream request to ${shownUrl} failed: ${describe(cause, options)}`, { cause })
+    }
+    if (!live()) return void cancelBody(response)
+
+    const { status } = response
+    if (status !== 200) {
+      cancelBody(response)
+      if (status === 204) return settle(() => handlers.onClose({ noContent: true }))
+      if (status === 401 || status === 403) {
+        return fail(new EventStreamError('unauthorized', `Stream request to ${shownUrl} was rejected with HTTP ${status}.`, { status }))
+      }
+      const retryAfter = parseRetryAfter(response.headers.get('retry-after'), options.platform.now())
+      return fail(new EventStreamError('http', `Stream request to ${shownUrl} failed with HTTP ${status}.`, { status, retryAfter }))
+    }
+    const contentType = response.headers.get('content-type')
+    if (!isEventStream(contentType)) {
+      cancelBody(response)
+      // The content type is server-chosen but never a secret; cap it so a hostile one stays short.
+      const shown = contentType === null ? 'none' : JSON.stringify(contentType.slice(0, 100))
+      return fail(
+        new EventStreamError('content-type', `Stream request to ${shownUrl} answered HTTP 200 with content type ${shown}, expected text/event-stream.`, { status }),
+      )
+    }
+
+    handlers.onOpen()
+    if (!live()) return void cancelBody(response)
+
+    const parser = createSseParser({
+      maxLineLength: options.maxLineLength,
+      lastEventId: options.lastEventId,
+      onEvent: (event) => live() && handlers.onEvent(event),
+      onLastEventId: (id) => live() && handlers.onLastEventId(id),
+      onRetry: (ms) => live() && handlers.onRetry(ms),
+      onError: (error) => fail(error),
+    })
+    if (response.body) {
+      try {
+        await getBytes(response.body, (chunk) => {
+          if (!live()) return
+          handlers.onActivity()
+          if (live()) parser.push(chunk)
+        })
+      } catch (cause) {
+        throw new EventStreamError('network', `Stream from ${shownUrl} broke: ${describe(cause, options)}`, { cause })
+      }
+    }
+    parser.end()
+    settle(() => handlers.onClose({ noContent: false }))
+  }
+
+  run().catch((cause: unknown) => {
+    // After abort (ours or the consumer's) the rejection is the abort itself: silence.
+    if (settled) return
+    fail(cause instanceof EventStreamError ? cause : new EventStreamError('network', `Stream failed: ${describe(cause, options)}`, { cause }))
+  })
+
+  return () => {
+    settled = true
+    controller.abort()
+  }
+}
+
+function buildHeaders(options: TransportConnectOptions): Headers {
+  // Built on every connect: the token and the last event id change between attempts.
+  const headers = new Headers({ Accept: 'text/event-stream' })
+  for (const [name, value] of Object.entries(options.headers)) headers.set(name, value)
+  if (options.token !== undefined) headers.set('Authorization', `Bearer ${options.token}`)
+  if (options.lastEventId) headers.set('Last-Event-ID', toLatin1Bytes(options.lastEventId))
+  return headers
+}
+
+/** UTF-8 bytes of `value`, one char per byte: what a browser EventSource sends for non-ASCII ids. */
+export function toLatin1Bytes(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(value)) return value
+  let out = ''
+  for (const byte of new TextEncoder().encode(value)) out += String.fromCharCode(byte)
+  return out
+}
+
+function isEventStream(contentType: string | null): boolean {
+  if (contentType === null) return false
+  const essence = contentType.split(';', 1)[0] ?? ''
+  return essence.trim().toLowerCase() === 'text/event-stream'
+}
+
+/**
+ * `Retry-After` in ms: delta-seconds or an HTTP date (relative to `now`, never negative);
+ * `undefined` when absent or unparseable.
+ */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined
+  const trimmed = value.trim()
+  if (/^[0-9]+$/.test(trimmed)) return Number.parseInt(trimmed, 10) * 1000
+  // Only real HTTP dates (IMF-fixdate and the obsolete forms all contain a letter month):
+  // Date.parse would also read bare numbers like "1.5" as dates.
+  if (!/[a-z]/i.test(trimmed)) return undefined
+  const at = Date.parse(trimmed)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
+
+function cancelBody(response: Response): void {
+  // Unread bodies keep the connection busy until garbage collection; cancel releases it now.
+  response.body?.cancel().catch(() => {})
+}
+
+function describe(cause: unknown, options: Pick<TransportConnectOptions, 'token'>): string {
+  const err = cause as { message?: unknown; cause?: { message?: unknown; code?: unknown } } | null
+  let text = typeof err?.message === 'string' ? err.message : String(cause)
+  // undici hides the useful part ("ECONNREFUSED", "other side closed") in `cause`.
+  const inner = err?.cause
+  if (inner && typeof inner.message === 'string' && inner.message !== text) text += ` (${inner.message})`
+  return scrub(text, options.token)
+}
