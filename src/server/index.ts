@@ -1,0 +1,47 @@
+/**
+ * `use-event-stream/server`: helpers for the backend half of an SSE endpoint behind short-lived
+ * tokens. No React, no DOM. Works with WHATWG `Request`/`Response` and with Node's `node:http`.
+ * `mintSseToken`/`verifySseToken` load the optional `jose` package on first call.
+ */
+export { formatEvent, formatComment, formatRetry, formatMessage, isSseComment, type SseEvent, type SseComment, type SseMessage } from './format'
+export {
+  readSseToken,
+  readSseTokenWithSource,
+  readLastEventId,
+  readLastEventIdWithSource,
+  readHeader,
+  readQuery,
+  redactToken,
+  redactAuthorization,
+  unauthorizedResponse,
+  type AnyRequest,
+  type NodeRequestLike,
+  type ReadSseTokenOptions,
+  type ReadLastEventIdOptions,
+  type SseTokenSource,
+  type LastEventIdSource,
+  type UnauthorizedResponseOptions,
+} from './request'
+export {
+  streamSse,
+  createSseResponse,
+  pipeSseToNode,
+  SSE_HEADERS,
+  type SseSource,
+  type SseSourceContext,
+  type SseSink,
+  type StreamSseOptions,
+  type CreateSseResponseOptions,
+  type PipeSseToNodeOptions,
+  type NodeResponseLike,
+} from './stream'
+export {
+  mintSseToken,
+  verifySseToken,
+  type MintSseTokenOptions,
+  type VerifySseTokenOptions,
+  type VerifySseTokenResult,
+  type SseTokenFailure,
+  type SseTokenPayload,
+  type SseTokenSecret,
+} from './jwt'

@@ -1,0 +1,289 @@
+/**
+ * Streaming an async source of events to a client, with heartbeats and prompt cleanup when the
+ * client leaves. One engine (`streamSse`) drives both adapters: a WHATWG `Response`
+ * (`createSseResponse`) and a Node `ServerResponse` (`pipeSseToNode`).
+ */
+import { formatComment, formatMessage, formatRetry, type SseMessage } from './format'
+import { readLastEventId, type AnyRequest } from './request'
+
+/** What a source function receives. */
+export interface SseSourceContext {
+  /** The id the client resumes from (`Last-Event-ID` or `lastEventId` query), if any. */
+  lastEventId: string | undefined
+  /** Aborted when the client disconnects or the stream is stopped: stop producing then. */
+  signal: AbortSignal
+}
+
+/** Events to send: an async iterable, or a function building one per connection. */
+export type SseSource = AsyncIterable<SseMessage> | ((context: SseSourceContext) => AsyncIterable<SseMessage>)
+
+/** Where the engine writes text. A returned promise is awaited before the next event (backpressure). */
+export interface SseSink {
+  write(chunk: string): void | Promise<void>
+}
+
+/** Options shared by every way of streaming. */
+export interface StreamSseOptions {
+  /**
+   * Idle time in ms after which a `: heartbeat` comment is written, so proxies and clients'
+   * idle watchdogs see traffic. Re-armed after every write. `0` disables. Default `15000`.
+   */
+  heartbeatMs?: number
+  /** Text of the heartbeat comment. Default `'heartbeat'`. */
+  heartbeatComment?: string
+  /** Written first as a `retry:` field (client reconnection delay, ms). Default: none. */
+  retry?: number
+  /** Stops the stream when aborted. Default: none (adapters add the client's disconnect). */
+  signal?: AbortSignal
+  /** Passed to a source function. Default: read from `request` by the adapters. */
+  lastEventId?: string
+  /** Called when the source throws; the stream is then broken off (not ended cleanly). Default: none. */
+  onError?: (error: unknown) => void
+}
+
+/** Default SSE response headers. `Connection` is added separately (HTTP/1.x only). */
+export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  // no-store rather than no-cache: an event stream must never be stored by a cache or a service worker.
+  'Cache-Control': 'no-store',
+  // nginx buffers proxied responses unless told otherwise, which would hold events back.
+  'X-Accel-Buffering': 'no',
+})
+
+const ABORTED = Symbol('aborted')
+
+/**
+ * Pulls messages from `source` and writes them to `sink` until the source ends, `signal` aborts,
+ * or a write fails. On abort the iterator's `return()` is called at once (not after its pending
+ * `next()` settles), so subscriptions are released even while the source is waiting for data.
+ * Resolves when streaming stops; rejects only if the source throws (after calling `onError`).
+ */
+export async function streamSse(source: SseSource, sink: SseSink, options: StreamSseOptions = {}): Promise<void> {
+  const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry } = options
+  const controller = new AbortController()
+  const outer = options.signal
+  const onOuterAbort = () => controller.abort(outer?.reason)
+  if (outer?.aborted) return
+  outer?.addEventListener('abort', onOuterAbort, { once: true })
+
+  const aborted = new Promise<typeof ABORTED>((resolve) => {
+    controller.signal.addEventListener('abort', () => resolve(ABORTED), { once: true })
+  })
+
+  let heartbeat: ReturnType<typeof setTimeout> | undefined
+  const armHeartbeat = () => {
+    if (heartbeat !== undefined) clearTimeout(heartbeat)
+    if (heartbeatMs > 0 && !controller.signal.aborted) heartbeat = setTimeout(beat, heartbeatMs)
+  }
+  // Writes are chained: a heartbeat firing during a slow (e.g. byte-by-byte) write must not
+  // interleave its bytes with the event's.
+  let chain: Promise<unknown> = Promise.resolve()
+  const write = (chunk: string): Promise<void> => {
+    const next = chain.then(() => sink.write(chunk)).then(armHeartbeat)
+    chain = next.catch(() => {})
+    return next
+  }
+  function beat() {
+    // A failed heartbeat means the client is gone.
+    write(formatComment(heartbeatComment)).catch(() => controller.abort())
+  }
+
+  let iterator: AsyncIterator<SseMessage> | undefined
+  let finished = false
+  try {
+    const iterable = typeof source === 'function' ? source({ lastEventId: options.lastEventId, signal: controller.signal }) : source
+    iterator = iterable[Symbol.asyncIterator]()
+    if (retry !== undefined) await write(formatRetry(retry))
+    armHeartbeat()
+    while (!controller.signal.aborted) {
+      const result = await Promise.race([iterator.next(), aborted])
+      if (result === ABORTED) break
+      if (result.done) {
+        finished = true
+        break
+      }
+      const chunk = formatMessage(result.value)
+      try {
+        if ((await Promise.race([write(chunk), aborted])) === ABORTED) break
+      } catch {
+        break // the client went away mid-write
+      }
+    }
+  } catch (error) {
+    finished = true // a throwing iterator is already closed
+    options.onError?.(error)
+    throw error
+  } finally {
+    if (heartbeat !== undefined) clearTimeout(heartbeat)
+    outer?.removeEventListener('abort', onOuterAbort)
+    controller.abort()
+    const it = iterator
+    if (!finished && typeof it?.return === 'function') {
+      // Not awaited: an async generator's return() waits for its pending next(), which may never come.
+      Promise.resolve()
+        .then(() => it.return!())
+        .catch(() => {})
+    }
+  }
+}
+
+/** Options of {@link createSseResponse}. */
+export interface CreateSseResponseOptions extends StreamSseOptions {
+  /**
+   * The incoming request: its `signal` stops the stream on disconnect and its `Last-Event-ID`
+   * (or `lastEventId` query) is passed to a source function. Default: none.
+   */
+  request?: Request
+  /** Extra or overriding response headers. Default: none. */
+  headers?: Record<string, string>
+}
+
+/**
+ * A streaming `Response` for fetch-style servers (Next.js route handlers, Hono, Bun, Deno, workers).
+ * Headers: `Content-Type: text/event-stream; charset=utf-8`, `Cache-Control: no-store`,
+ * `X-Accel-Buffering: no`, `Connection: keep-alive` (dropped where the runtime forbids it).
+ * The source stops (its iterator's `return()` is called and the context's signal aborts) when the
+ * request's signal aborts, `options.signal` aborts, or the body is cancelled.
+ *
+ * @example
+ * export function GET(request: Request) {
+ *   const token = readSseToken(request)
+ *   if (!token) return unauthorizedResponse()
+ *   return createSseResponse(({ lastEventId, signal }) => feed(lastEventId, signal), { request })
+ * }
+ */
+export function createSseResponse(source: SseSource, options: CreateSseResponseOptions = {}): Response {
+  const encoder = new TextEncoder()
+  const stop = new AbortController()
+  const signals = [options.signal, options.request?.signal].filter((s): s is AbortSignal => s !== undefined)
+  for (const signal of signals) {
+    if (signal.aborted) stop.abort(signal.reason)
+    else signal.addEventListener('abort', () => stop.abort(signal.reason), { once: true })
+  }
+
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  let wakeWriter: (() => void) | undefined
+  let closed = false
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c
+    },
+    pull() {
+      wakeWriter?.()
+    },
+    cancel(reason) {
+      closed = true
+      stop.abort(reason)
+      wakeWriter?.()
+    },
+  })
+
+  const sink: SseSink = {
+    async write(chunk) {
+      if (closed) throw new Error('stream closed')
+      controller.enqueue(encoder.encode(chunk))
+      // Wait for the consumer to ask for more, so a slow client does not make us buffer forever.
+      if ((controller.desiredSize ?? 1) <= 0) {
+        await new Promise<void>((resolve) => {
+          wakeWriter = resolve
+          stop.signal.addEventListener('abort', () => resolve(), { once: true })
+        })
+        wakeWriter = undefined
+      }
+    },
+  }
+
+  const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
+  streamSse(source, sink, { ...options, lastEventId, signal: stop.signal }).then(
+    () => {
+      if (!closed) {
+        closed = true
+        controller.close()
+      }
+    },
+    (error: unknown) => {
+      if (!closed) {
+        closed = true
+        controller.error(error)
+      }
+    },
+  )
+
+  const headers = new Headers(SSE_HEADERS)
+  try {
+    headers.set('Connection', 'keep-alive')
+  } catch {
+    // Some runtimes treat Connection as a forbidden header (HTTP/2): leaving it out is correct there.
+  }
+  for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value)
+  return new Response(body, { status: 200, headers })
+}
+
+/** The parts of a Node `ServerResponse` the Node adapter uses (structural; `http.ServerResponse` fits). */
+export interface NodeResponseLike {
+  readonly headersSent: boolean
+  readonly writableEnded: boolean
+  readonly destroyed: boolean
+  /** `http.ServerResponse#req`, used to skip `Connection` on HTTP/2. */
+  readonly req?: { httpVersionMajor?: number } | undefined
+  writeHead(statusCode: number, headers: Record<string, string>): unknown
+  flushHeaders?(): void
+  write(chunk: string, callback: (error?: Error | null) => void): boolean
+  end(): unknown
+  destroy(error?: Error): unknown
+  once(event: 'close', listener: () => void): unknown
+  removeListener(event: 'close', listener: () => void): unknown
+}
+
+/** Options of {@link pipeSseToNode}. */
+export interface PipeSseToNodeOptions extends StreamSseOptions {
+  /** The incoming request, to read `Last-Event-ID` for a source function. Default: none. */
+  request?: AnyRequestForNode
+  /** Extra or overriding response headers. Default: none. */
+  headers?: Record<string, string>
+  /** End the response when the source ends. Default `true`. */
+  end?: boolean
+}
+
+type AnyRequestForNode = AnyRequest
+
+/**
+ * Streams `source` into a Node `ServerResponse` (`node:http`, Express, Fastify's `reply.raw`).
+ * Writes the SSE headers unless already sent, waits for each write to be flushed before pulling the
+ * next event, and stops the source when the connection closes. Resolves when streaming stops; if the
+ * source throws, the socket is destroyed so the client sees a broken stream, not a clean end.
+ */
+export async function pipeSseToNode(response: NodeResponseLike, source: SseSource, options: PipeSseToNodeOptions = {}): Promise<void> {
+  if (!response.headersSent) {
+    const headers: Record<string, string> = { ...SSE_HEADERS }
+    if ((response.req?.httpVersionMajor ?? 1) < 2) headers.Connection = 'keep-alive'
+    Object.assign(headers, options.headers)
+    response.writeHead(200, headers)
+    response.flushHeaders?.()
+  }
+  const stop = new AbortController()
+  const onClose = () => stop.abort()
+  response.once('close', onClose)
+  if (options.signal?.aborted) stop.abort()
+  else options.signal?.addEventListener('abort', onClose, { once: true })
+
+  const sink: SseSink = {
+    write(chunk) {
+      if (response.destroyed || response.writableEnded) return Promise.reject(new Error('response closed'))
+      return new Promise<void>((resolve, reject) => {
+        response.write(chunk, (error) => (error ? reject(error) : resolve()))
+      })
+    },
+  }
+  const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
+  try {
+    await streamSse(source, sink, { ...options, lastEventId, signal: stop.signal })
+    if (options.end !== false && !response.writableEnded && !response.destroyed) response.end()
+  } catch (error) {
+    if (!response.destroyed) response.destroy()
+    throw error
+  } finally {
+    response.removeListener('close', onClose)
+    options.signal?.removeEventListener('abort', onClose)
+  }
+}
