@@ -7,9 +7,8 @@ const shared: Options = {
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
-  treeshake: true,
-  target: 'es2020',
-  external: [/^use-event-stream(\/|$)/, 'react', 'react-dom'],
+  target: 'es2022',
+  external: [/^use-event-stream(\/|$)/, 'react', 'react-dom', 'jose'],
   // fetch-event-source ships ESM files in a package without "type": "module", which
   // Node cannot import; we use only its DOM-free parser, so it is bundled in.
   noExternal: ['@microsoft/fetch-event-source'],
