@@ -1,7 +1,32 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
+import { playwright } from '@vitest/browser-playwright'
 
 const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url))
+const react18 = fileURLToPath(new URL('./test/react18/node_modules/', import.meta.url))
+
+// The React test suite a second time on React 18: react, react-dom and their subpaths (client,
+// server, jsx runtimes, test-utils) resolve to test/react18/node_modules.
+// Testing Library's `main` is CommonJS, whose `require('react')` no alias reaches: use its ESM
+// build, inlined (see `server.deps.inline` below).
+const react18Alias = [
+  { find: /^(react|react-dom)(\/.*)?$/, replacement: `${react18}$1$2` },
+  {
+    find: /^@testing-library\/react$/,
+    replacement: fileURLToPath(new URL('./node_modules/@testing-library/react/dist/@testing-library/react.esm.js', import.meta.url)),
+  },
+]
+
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 
 // Tests import the library through its public entry names, resolved to the sources.
 export const alias = [
@@ -25,6 +50,44 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'jsdom', environment: 'jsdom', include: ['test/jsdom/**/*.test.{ts,tsx}'] },
+      },
+      {
+        extends: true,
+        resolve: { alias: react18Alias },
+        test: {
+          name: 'jsdom-react18',
+          environment: 'jsdom',
+          include: ['test/jsdom/**/*.test.{ts,tsx}'],
+          env: { EXPECTED_REACT_MAJOR: '18' },
+          // Inlined so its own `import 'react'` goes through the alias above.
+          server: { deps: { inline: ['@testing-library/react'] } },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'types',
+          include: [],
+          typecheck: { enabled: true, only: true, include: ['test/types/**/*.test-d.ts'], tsconfig: './test/types/tsconfig.json' },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.{ts,tsx}'],
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS } }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+      {
+        extends: true,
+        // Fault matrix and security checks in a real Chromium driven by playwright-core from Node.
+        test: { name: 'e2e', environment: 'node', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 },
       },
     ],
   },

@@ -1,0 +1,188 @@
+import { useCallback, useContext, useInsertionEffect, useState, useSyncExternalStore } from 'react'
+import type { StreamEvent, TokenManager, TransportName } from 'use-event-stream/core'
+import { HookStore, type HookCallbacks, type StreamConfig } from './hookStore'
+import { DEFAULT_GRACE_PERIOD, type StreamRegistry } from './registry'
+import { TokenContext } from './TokenProvider'
+import type {
+  EventParser,
+  EventParsers,
+  EventsOf,
+  ReducerOptions,
+  UseEventStreamBaseOptions,
+  UseEventStreamListOptions,
+  UseEventStreamMapOptions,
+  UseEventStreamResult,
+} from './types'
+
+/** Every option `useEventStream` accepts, in the loose form the implementation reads. */
+type AnyOptions = UseEventStreamBaseOptions<StreamEvent<any>> & {
+  events?: readonly string[] | EventParsers
+  parse?: EventParser
+  reduce?: (state: any, event: StreamEvent<any>) => any
+  initialState?: unknown
+}
+
+/**
+ * Subscribes a component to a Server-Sent Events stream and returns its state.
+ *
+ * Under a `TokenProvider`, each connection gets a fresh token from the provider's manager, and
+ * hooks with the same stream key (url without the token parameter, transport, credentials, event
+ * types, headers and the other connection options) share one connection, closed `gracePeriod` ms
+ * after the last of them unmounts. Without a provider the hook still works, with no token (cookie
+ * or public streams) and a connection of its own.
+ *
+ * A `null` url or `enabled: false` keeps the hook `idle` without any request. Changing the stream
+ * key reconnects (and resets `data`, `lastEvent` and `state`); `parse`, `onEvent`, `onError` and
+ * `reduce` are read fresh on every event, so passing new functions never reconnects.
+ *
+ * Server rendering returns the `idle` snapshot and hydrates without mismatch; nothing touches
+ * `window` or `document` during render.
+ *
+ * @example
+ * ```tsx
+ * type Tick = { symbol: string; price: number }
+ *
+ * function Ticker() {
+ *   const { status, data, state: history } = useEventStream('/api/prices', {
+ *     parse: (s) => JSON.parse(s) as Tick,
+ *     reduce: (list: Tick[], event) => [...list.slice(-99), event.data],
+ *     initialState: [],
+ *     batch: 'frame',
+ *   })
+ *   if (status === 'failed') return <p>Price feed unavailable</p>
+ *   return <p>{data ? `${data.symbol} ${data.price}` : 'waiting…'} ({history.length} ticks)</p>
+ * }
+ * ```
+ *
+ * @example
+ * ```tsx
+ * // One parser per event type: lastEvent is a union discriminated on `type`.
+ * const { lastEvent } = useEventStream('/api/feed', {
+ *   events: { tick: (s) => JSON.parse(s) as Tick, news: (s) => s },
+ * })
+ * if (lastEvent?.type === 'tick') lastEvent.data.price // Tick
+ * ```
+ */
+export function useEventStream<M extends EventParsers, TState = undefined>(
+  url: string | URL | null | undefined,
+  options: UseEventStreamMapOptions<M> & ReducerOptions<EventsOf<M>, TState>,
+): UseEventStreamResult<EventsOf<M>, TState>
+export function useEventStream<TData = string, TState = undefined>(
+  url: string | URL | null | undefined,
+  options?: UseEventStreamListOptions<TData> & ReducerOptions<StreamEvent<TData>, TState>,
+): UseEventStreamResult<StreamEvent<TData>, TState>
+export function useEventStream(url: string | URL | null | undefined, options: AnyOptions = {}): UseEventStreamResult<StreamEvent<unknown>, unknown> {
+  const context = useContext(TokenContext)
+  const [store] = useState(() => new HookStore(callbacksOf(options)))
+  const tokens = options.tokens === false ? undefined : (options.tokens ?? context?.tokens)
+  const registry = (options.share ?? true) && context ? context.registry : store.privateRegistry
+  const config = (options.enabled ?? true) && url != null ? streamConfig(url, options, tokens, registry) : null
+  const key = config?.key ?? null
+  const idleTransport = predictTransport(options.transport, tokens)
+
+  // Before the subscription below (a passive effect), so the first event already sees them.
+  useInsertionEffect(() => {
+    store.callbacks = callbacksOf(options)
+    // An unshared stream under a provider still honours the provider's grace period.
+    store.privateRegistry.gracePeriod = context ? context.registry.gracePeriod : DEFAULT_GRACE_PERIOD
+  })
+
+  // `config` is deliberately captured only when the key changes: everything else in it is read
+  // once, when the connection is created.
+  const subscribe = useCallback((listener: () => void) => store.subscribe(listener, registry, config), [store, registry, key]) // eslint-disable-line react-hooks/exhaustive-deps
+  const getSnapshot = useCallback(() => store.getSnapshot(key, idleTransport), [store, key, idleTransport])
+  const getServerSnapshot = useCallback(() => store.getSnapshot(null, idleTransport), [store, idleTransport])
+  return useSyncExternalStore(subscribe, getSnapshot, getServerSnapshot) as UseEventStreamResult<StreamEvent<unknown>, unknown>
+}
+
+function callbacksOf(options: AnyOptions): HookCallbacks {
+  const events = options.events
+  return {
+    parse: options.parse,
+    parsers: events && !isList(events) ? events : undefined,
+    onEvent: options.onEvent,
+    onError: options.onError,
+    reduce: options.reduce,
+    initialState: options.initialState,
+    batch: options.batch ?? false,
+  }
+}
+
+function isList(events: readonly string[] | EventParsers): events is readonly string[] {
+  return Array.isArray(events)
+}
+
+/** The transport the idle (and server) snapshot names, without touching the host. */
+function predictTransport(transport: AnyOptions['transport'], tokens: TokenManager | undefined): TransportName {
+  if (transport && typeof transport === 'object') return transport.name
+  if (transport === 'fetch' || transport === 'eventsource') return transport
+  return tokens ? 'fetch' : 'eventsource'
+}
+
+/**
+ * The stream key (which connections are interchangeable) and the connection's options. Pure:
+ * runs during render.
+ */
+function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManager | undefined, registry: StreamRegistry): StreamConfig {
+  const tokenQueryParam = options.tokenQueryParam ?? 'token'
+  const events = options.events === undefined ? ['message'] : isList(options.events) ? [...options.events] : Object.keys(options.events)
+  const transport = options.transport
+  const key = JSON.stringify([
+    urlKey(url, tokenQueryParam),
+    transport && typeof transport === 'object' ? registry.idOf(transport) : (transport ?? 'auto'),
+    tokens ? registry.idOf(tokens) : null,
+    options.withCredentials ?? false,
+    [...new Set(events)].sort(),
+    Object.entries(options.headers ?? {})
+      .map(([name, value]) => [name.toLowerCase(), value])
+      .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
+    tokenQueryParam,
+    options.lastEventIdQueryParam ?? 'lastEventId',
+    options.reconnect === false ? false : sortedEntries(options.reconnect ?? {}),
+    options.idleTimeout ?? 0,
+    options.rotation ?? 'overlap',
+    options.pauseWhenHidden ?? null,
+    options.maxLineLength ?? null,
+  ])
+  return {
+    key,
+    options: () => ({
+      url,
+      transport,
+      tokens,
+      tokenQueryParam: options.tokenQueryParam,
+      lastEventIdQueryParam: options.lastEventIdQueryParam,
+      withCredentials: options.withCredentials,
+      headers: options.headers,
+      events,
+      reconnect: options.reconnect,
+      idleTimeout: options.idleTimeout,
+      rotation: options.rotation,
+      pauseWhenHidden: options.pauseWhenHidden,
+      maxLineLength: options.maxLineLength,
+      lastEventId: options.lastEventId,
+      platform: options.platform,
+    }),
+  }
+}
+
+function sortedEntries(value: object): Array<[string, unknown]> {
+  return Object.entries(value)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]): [string, unknown] => [k, v === Infinity ? 'Infinity' : v])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+/** The url as a key: a token already in its query string must not split (or leak into) the key. */
+function urlKey(url: string | URL, tokenQueryParam: string): string {
+  const text = typeof url === 'string' ? url : url.href
+  if (!text.includes(`${tokenQueryParam}=`)) return text
+  const absolute = /^[a-z][a-z\d+.-]*:/i.test(text)
+  try {
+    const parsed = new URL(text, absolute ? undefined : 'http://relative.invalid')
+    parsed.searchParams.delete(tokenQueryParam)
+    return absolute ? parsed.href : `${parsed.pathname}${parsed.search}${parsed.hash}`
+  } catch {
+    return text
+  }
+}

@@ -1,0 +1,86 @@
+import { useCallback, useContext, useMemo, useSyncExternalStore } from 'react'
+import type { TokenError, TokenSnapshot, TokenStatus } from 'use-event-stream/core'
+import { TokenContext, type TokenContextValue } from './TokenProvider'
+
+/** What `useToken` returns. Deliberately never the token itself. */
+export interface UseTokenResult {
+  /** `'idle'` until a stream (or `refresh()`) first asks for a token; then `loading`, `valid`, `refreshing`, `error`, `unauthorized`. */
+  status: TokenStatus
+  /** When the current token expires (wall clock, ms since the epoch). */
+  expiresAt: number | undefined
+  /** Lifetime of the current token in ms. */
+  lifetime: number | undefined
+  /** When the next refresh (or retry) is due (wall clock, ms since the epoch). */
+  refreshAt: number | undefined
+  /** Last failure, kept while a still-valid token stays in use. */
+  error: TokenError | undefined
+  /**
+   * Fetches a new token now; streams switch to it by their `rotation` policy. Resolves when the
+   * attempt ends and never rejects: a failure shows in `status` and `error`. Stable across renders.
+   */
+  refresh(): Promise<void>
+}
+
+// The server, and the hydration pass, render the state before any request.
+const SERVER_SNAPSHOT: TokenSnapshot = Object.freeze({
+  status: 'idle',
+  expiresAt: undefined,
+  lifetime: undefined,
+  refreshAt: undefined,
+  error: undefined,
+  fetchCount: 0,
+})
+
+/** The nearest provider's context, or a thrown error that says how to add one. */
+export function useTokenContext(hook: string): TokenContextValue {
+  const context = useContext(TokenContext)
+  if (!context) {
+    throw new Error(
+      `${hook} must be used inside a <TokenProvider>. Wrap your app: <TokenProvider fetchToken={fetchTokenFrom('/auth/sse-token')}>…</TokenProvider> (or pass tokens={manager}).`,
+    )
+  }
+  return context
+}
+
+/**
+ * The state of the nearest `TokenProvider`'s token manager, for status badges and "session
+ * expiring" UIs. Re-renders when the state changes. Throws outside a `TokenProvider`.
+ *
+ * @example
+ * ```tsx
+ * function TokenBadge() {
+ *   const { status, expiresAt, refresh } = useToken()
+ *   if (status === 'unauthorized') return <button onClick={refresh}>Sign in again</button>
+ *   return <span>token {status}{expiresAt ? `, expires ${new Date(expiresAt).toLocaleTimeString()}` : ''}</span>
+ * }
+ * ```
+ */
+export function useToken(): UseTokenResult {
+  const { tokens } = useTokenContext('useToken()')
+  const subscribe = useCallback((listener: () => void) => tokens.subscribe(listener), [tokens])
+  const getSnapshot = useCallback(() => tokens.getSnapshot(), [tokens])
+  const snapshot = useSyncExternalStore(subscribe, getSnapshot, getServerSnapshot)
+  const refresh = useCallback(
+    () =>
+      tokens.refresh().then(
+        () => undefined,
+        () => undefined,
+      ),
+    [tokens],
+  )
+  return useMemo(
+    () => ({
+      status: snapshot.status,
+      expiresAt: snapshot.expiresAt,
+      lifetime: snapshot.lifetime,
+      refreshAt: snapshot.refreshAt,
+      error: snapshot.error,
+      refresh,
+    }),
+    [snapshot, refresh],
+  )
+}
+
+function getServerSnapshot(): TokenSnapshot {
+  return SERVER_SNAPSHOT
+}
