@@ -12,11 +12,12 @@ export interface BackoffOptions {
  * "Full jitter" (AWS Architecture Blog, 2015): a uniformly random delay in [0, cap), where the cap
  * grows exponentially with the attempt. Spreading clients over the whole window is what keeps a
  * fleet that lost its server at the same moment from coming back at the same moment.
- * `attempt` counts from 1. `floor` (the server's `retry:` or `Retry-After`) is a lower bound.
+ * `attempt` counts from 1. `floor` (the server's `retry:` or `Retry-After`) is added to the jitter
+ * rather than taken as a minimum: with a minimum, every client whose draw fell below it would come
+ * back at exactly `floor`, together.
  */
 export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number, floor = 0): number {
   const exponent = Math.max(0, attempt - 1)
   const cap = Math.min(options.maxDelay, options.initialDelay * Math.pow(options.factor, Math.min(exponent, 64)))
-  const jittered = Math.floor(random() * cap)
-  return Math.max(floor, jittered)
+  return floor + Math.floor(random() * cap)
 }

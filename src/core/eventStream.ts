@@ -1,8 +1,6 @@
 import { backoffDelay } from './backoff'
 import { EventStreamError, TokenError } from './errors'
 import { MAX_TIMER_DELAY, resolvePlatform } from './platform'
-import { createEventSourceTransport } from '../transports/eventSourceTransport'
-import { createFetchTransport } from '../transports/fetchTransport'
 import type {
   EventStreamSnapshot,
   EventStreamStatus,
@@ -89,20 +87,6 @@ const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   stableAfter: 5000,
 }
 
-/** Resolves `'auto'` and names to a transport. */
-export function resolveTransport(choice: EventStreamOptions['transport'], hasTokens: boolean, platform: Platform): Transport {
-  if (choice && typeof choice === 'object') return choice
-  const name = choice === 'fetch' || choice === 'eventsource' ? choice : autoTransport(hasTokens, platform)
-  return name === 'fetch' ? createFetchTransport() : createEventSourceTransport()
-}
-
-function autoTransport(hasTokens: boolean, platform: Platform): TransportName {
-  const streamingFetch = typeof platform.fetch === 'function' && typeof (globalThis as any).ReadableStream === 'function'
-  if (hasTokens && streamingFetch) return 'fetch'
-  if (platform.EventSource) return 'eventsource'
-  return 'fetch'
-}
-
 interface Connection {
   abort: () => void
   opened: boolean
@@ -112,18 +96,16 @@ interface Connection {
 }
 
 /**
- * Creates a reconnecting event stream.
+ * Creates a reconnecting event stream over exactly `transport` (`options.transport` is ignored),
+ * so only that transport is bundled. `createEventStream` resolves names and `'auto'` for you.
  *
  * @example
- * const tokens = createTokenManager({ fetchToken: fetchTokenFrom('/api/sse-token') })
- * const stream = createEventStream({ url: '/api/stream', tokens, parse: JSON.parse })
- * stream.subscribe(() => console.log(stream.getSnapshot().status))
- * stream.connect()
+ * import { createEventStreamWith, createEventSourceTransport } from 'use-event-stream/core'
+ * const stream = createEventStreamWith(createEventSourceTransport(), { url: '/api/stream', tokens })
  */
-export function createEventStream<TData = string>(options: EventStreamOptions<TData>): EventStream<TData> {
+export function createEventStreamWith<TData = string>(transport: Transport, options: EventStreamOptions<TData>): EventStream<TData> {
   const platform = resolvePlatform(options.platform)
   const tokens = options.tokens
-  const transport = resolveTransport(options.transport, !!tokens, platform)
   const reconnectOptions = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect }
   const events = options.events ?? ['message']
   const eventSet = new Set(events)
@@ -336,9 +318,14 @@ export function createEventStream<TData = string>(options: EventStreamOptions<TD
           }
           if (candidate) return // the rotation candidate takes over when it opens
           const stable = connection.opened && platform.monotonic() - connection.openedAt >= stableAfter()
-          if (stable) {
+          if (reconnectOptions === false) {
+            stopEverything()
+            setStatus('closed')
+          } else if (stable) {
+            // A server that closes every stream at once (restart, deploy) must not get every
+            // client back at once: a first-attempt jitter spreads them over initialDelay.
             set({ attempt: 0 })
-            schedule(serverRetry ?? 0, undefined)
+            schedule(backoffDelay(1, reconnectOptions, platform.random, serverRetry ?? 0), undefined)
           } else {
             fail(new EventStreamError('network', 'The server closed the stream'))
           }

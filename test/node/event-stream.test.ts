@@ -151,12 +151,19 @@ describe('createEventStream state machine', () => {
     expect(stream.getSnapshot().attempt).toBe(0)
   })
 
-  it("uses the server's retry: as the floor of the delay", async () => {
-    const { transport, stream, clock } = setup()
-    stream.connect()
-    await clock.advance(0)
-    transport.latest!.open().retry(3000).fail('network')
-    expect(stream.getSnapshot().retryAt! - clock.platform.now()).toBe(3000)
+  it("adds the jitter on top of the server's retry:, so clients told the same retry still spread", async () => {
+    const delays: number[] = []
+    for (const r of [0, 0.5, 0.999]) {
+      const clock = createFakePlatform({ random: () => r })
+      const transport = createMockTransport()
+      const stream = createEventStream({ url: 'http://127.0.0.1:9/s', transport, platform: clock.platform })
+      stream.connect()
+      await clock.advance(0)
+      transport.latest!.open().retry(3000).fail('network')
+      delays.push(stream.getSnapshot().retryAt! - clock.platform.now())
+    }
+    // Never sooner than retry:, spread over the first backoff window (1000 ms) above it.
+    expect(delays).toEqual([3000, 3500, 3999])
   })
 
   it('429 and 503 wait for Retry-After; other 5xx retry; other 4xx fail', async () => {
@@ -165,11 +172,12 @@ describe('createEventStream state machine', () => {
     await clock.advance(0)
     transport.latest!.fail('http', { status: 429, retryAfter: 7000 })
     expect(stream.getSnapshot().status).toBe('reconnecting')
-    expect(stream.getSnapshot().retryAt! - clock.platform.now()).toBe(7000)
-    await clock.advance(7000)
+    // Retry-After plus the attempt's jitter (random() is 0.5: half of the 1000 ms cap).
+    expect(stream.getSnapshot().retryAt! - clock.platform.now()).toBe(7500)
+    await clock.advance(7500)
     transport.latest!.fail('http', { status: 503, retryAfter: 2000 })
-    expect(stream.getSnapshot().retryAt! - clock.platform.now()).toBe(2000)
-    await clock.advance(2000)
+    expect(stream.getSnapshot().retryAt! - clock.platform.now()).toBe(2000 + 1000)
+    await clock.advance(3000)
     transport.latest!.fail('http', { status: 500 })
     expect(stream.getSnapshot().status).toBe('reconnecting')
     await clock.advance(60_000)
@@ -205,14 +213,17 @@ describe('createEventStream state machine', () => {
     expect(clock.pendingTimers()).toBe(0)
   })
 
-  it('a clean close after a stable connection reconnects at once; a quick close backs off', async () => {
+  it('a clean close after a stable connection reconnects within the first window; a quick close backs off', async () => {
     const { transport, stream, clock } = setup({ reconnect: { stableAfter: 1000 } })
     stream.connect()
     await clock.advance(0)
     transport.latest!.open().emit({ data: 'x', id: '3' })
     await clock.advance(2000)
     transport.latest!.end()
-    await clock.advance(0)
+    expect(stream.getSnapshot().attempt).toBe(0)
+    await clock.advance(499)
+    expect(transport.connections).toHaveLength(1)
+    await clock.advance(1)
     expect(transport.connections).toHaveLength(2)
     expect(transport.connections[1]!.lastEventId).toBe('3')
     transport.latest!.open().end()
@@ -220,12 +231,18 @@ describe('createEventStream state machine', () => {
     expect(stream.getSnapshot().attempt).toBe(1)
   })
 
-  it('reconnect: false fails on the first error; maxAttempts gives up with kind max-attempts', async () => {
+  it('reconnect: false fails on the first error and closes on a clean end; maxAttempts gives up with kind max-attempts', async () => {
     const a = setup({ reconnect: false })
     a.stream.connect()
     await a.clock.advance(0)
     a.transport.latest!.fail('network')
     expect(a.stream.getSnapshot()).toMatchObject({ status: 'failed', error: { kind: 'network' } })
+    a.stream.connect()
+    await a.clock.advance(0)
+    a.transport.latest!.open().end()
+    await a.clock.advance(60_000)
+    expect(a.stream.getSnapshot().status).toBe('closed')
+    expect(a.transport.connections).toHaveLength(2)
 
     const b = setup({ reconnect: { maxAttempts: 2 } })
     b.stream.connect()
