@@ -26,16 +26,21 @@ export type EventStreamErrorKind =
   /** Gave up after `reconnect.maxAttempts`. */
   | 'max-attempts'
 
+// Fields are `declare`d and assigned in the constructor (same own, enumerable properties as
+// initialised fields): a class-field initialiser is lowered to a `__publicField(this, …)` call per
+// field for targets before ES2022, which costs bytes in every app bundle.
+
 export class EventStreamError extends Error {
-  override readonly name: string = 'EventStreamError'
-  readonly kind: EventStreamErrorKind
+  declare readonly name: string
+  declare readonly kind: EventStreamErrorKind
   /** HTTP status (fetch transport). */
-  readonly status: number | undefined
+  declare readonly status: number | undefined
   /** Server-requested delay before the next attempt, from `Retry-After`, in ms. */
-  readonly retryAfter: number | undefined
+  declare readonly retryAfter: number | undefined
 
   constructor(kind: EventStreamErrorKind, message: string, options: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'EventStreamError'
     this.kind = kind
     this.status = options.status
     this.retryAfter = options.retryAfter
@@ -46,11 +51,12 @@ export class EventStreamError extends Error {
 export type TokenErrorKind = 'unauthorized' | 'http' | 'network' | 'invalid-response' | 'disposed' | 'aborted'
 
 export class TokenError extends Error {
-  override readonly name: string = 'TokenError'
-  readonly kind: TokenErrorKind
-  readonly status: number | undefined
+  declare readonly name: string
+  declare readonly kind: TokenErrorKind
+  declare readonly status: number | undefined
   constructor(kind: TokenErrorKind, message: string, options: { status?: number; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'TokenError'
     this.kind = kind
     this.status = options.status
   }
@@ -62,10 +68,11 @@ export class TokenError extends Error {
  * Errors carrying `status` 401 or 403 are treated the same way.
  */
 export class UnauthorizedError extends Error {
-  override readonly name: string = 'UnauthorizedError'
-  readonly status: number
+  declare readonly name: string
+  declare readonly status: number
   constructor(message = 'Not authorized to obtain a stream token', status = 401) {
     super(message)
+    this.name = 'UnauthorizedError'
     this.status = status
   }
 }

@@ -126,6 +126,11 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     openCount: 0,
   }
   const listeners = new Set<() => void>()
+  /**
+   * The listeners as an array, rebuilt only when they change: notifying iterates a copy (a
+   * listener may unsubscribe while another runs) without allocating one per event.
+   */
+  let listenerList: Array<() => void> | undefined
 
   // Mutable run state. `generation` invalidates every callback of an earlier run or attempt.
   let running = false
@@ -154,7 +159,12 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     }
     if (!changed) return
     snapshot = { ...snapshot, ...patch } as EventStreamSnapshot<TData>
-    for (const listener of Array.from(listeners)) listener()
+    notify()
+  }
+
+  function notify(): void {
+    if (listeners.size === 0) return
+    for (const listener of (listenerList ??= Array.from(listeners))) listener()
   }
 
   function setStatus(status: EventStreamStatus, extra: Partial<EventStreamSnapshot<TData>> = {}): void {
@@ -190,7 +200,10 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     idleTimer = platform.setTimeout(() => {
       idleTimer = undefined
       if (gen !== generation) return
-      fail(new EventStreamError('idle-timeout', `No data for ${idleTimeout} ms; reconnecting`))
+      const error = new EventStreamError('idle-timeout', `No data for ${idleTimeout} ms`)
+      // Reported like every other error (`onError` sees the ones the stream recovers from too).
+      report(error)
+      fail(error)
     }, idleTimeout)
   }
 
@@ -379,7 +392,25 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     } catch {
       // A throwing consumer callback must not lose the event for other subscribers.
     }
-    set({ data, lastEvent: event, lastEventId: raw.lastEventId, eventCount: snapshot.eventCount + 1 })
+    // The per-event hot path. `eventCount` always changes, so `set()`'s diff would be wasted work,
+    // and a spread with overrides (`{ ...snapshot, data }`) takes V8's slow generic path: a full
+    // literal keeps one object shape and measured ~2× faster per event (bench/node/throughput.ts).
+    // Typed as a full snapshot, so a field added to the type cannot be forgotten here.
+    const s = snapshot
+    const next: Record<keyof EventStreamSnapshot<TData>, unknown> = {
+      status: s.status,
+      data,
+      lastEvent: event,
+      lastEventId: raw.lastEventId,
+      error: s.error,
+      attempt: s.attempt,
+      retryAt: s.retryAt,
+      transport: s.transport,
+      eventCount: s.eventCount + 1,
+      openCount: s.openCount,
+    }
+    snapshot = next as EventStreamSnapshot<TData>
+    notify()
   }
 
   function handleError(error: EventStreamError, connection: Connection): void {
@@ -565,8 +596,10 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     getSnapshot: () => snapshot,
     subscribe(listener) {
       listeners.add(listener)
+      listenerList = undefined
       return () => {
         listeners.delete(listener)
+        listenerList = undefined
       }
     },
     setCallbacks(next) {

@@ -361,7 +361,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       typeof response === 'string' ? { token: response } : typeof response === 'object' && response !== null ? response : {}
     const token = body.token
     if (typeof token !== 'string' || token.length === 0) {
-      throw new TokenError('invalid-response', 'fetchToken resolved without a token: expected a string or { token, expiresIn } (expiresIn in seconds)')
+      throw new TokenError('invalid-response', 'fetchToken resolved without a token')
     }
     const lifetime = measureLifetime(token, body, arrivedWall, defaultLifetime)
     const configured = typeof options.refreshLeadTime === 'function' ? options.refreshLeadTime(lifetime) : options.refreshLeadTime
@@ -505,15 +505,19 @@ function measureLifetime(
   if (body.expiresIn !== undefined && body.expiresIn !== null) {
     const seconds = typeof body.expiresIn === 'string' && body.expiresIn.trim() !== '' ? Number(body.expiresIn) : body.expiresIn
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-      throw new TokenError('invalid-response', 'fetchToken resolved with an invalid expiresIn: expected a positive number of seconds')
+      throw new TokenError('invalid-response', 'fetchToken resolved with an invalid expiresIn')
     }
-    // The classic mistake is milliseconds; a JWT's own claims tell, otherwise only absurd values do.
-    const jwt = readJwtTimes(token)
-    const jwtSeconds = jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat ? jwt.exp - jwt.iat : undefined
-    if (jwtSeconds !== undefined ? seconds >= jwtSeconds * 500 : seconds > 365 * 86_400) {
-      devWarn(
-        `use-event-stream: fetchToken returned expiresIn=${seconds}, which looks like milliseconds. expiresIn is in seconds (OAuth expires_in): divide by 1000 on the server or in fetchToken.`,
-      )
+    // Dev-only (DESIGN rule 4), written inline so bundlers drop the whole check in production;
+    // `typeof process` keeps an unbundled browser (no `process`) quiet instead of throwing.
+    if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production') {
+      // The classic mistake is milliseconds; a JWT's own claims tell, otherwise only absurd values do.
+      const jwt = readJwtTimes(token)
+      const jwtSeconds = jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat ? jwt.exp - jwt.iat : undefined
+      if (jwtSeconds !== undefined ? seconds >= jwtSeconds * 500 : seconds > 365 * 86_400) {
+        console.warn(
+          `use-event-stream: fetchToken returned expiresIn=${seconds}, which looks like milliseconds. expiresIn is in seconds (OAuth expires_in): divide by 1000 on the server or in fetchToken.`,
+        )
+      }
     }
     return seconds * 1000
   }
@@ -523,10 +527,10 @@ function measureLifetime(
   if (body.expiresAt !== undefined && body.expiresAt !== null) {
     expiresAt = body.expiresAt instanceof Date ? body.expiresAt.getTime() : typeof body.expiresAt === 'number' ? body.expiresAt : NaN
     if (!Number.isFinite(expiresAt)) {
-      throw new TokenError('invalid-response', 'fetchToken resolved with an invalid expiresAt: expected ms since the epoch or a Date')
+      throw new TokenError('invalid-response', 'fetchToken resolved with an invalid expiresAt')
     }
-    if (expiresAt < 1e11) {
-      devWarn('use-event-stream: fetchToken returned expiresAt that looks like seconds since the epoch; expiresAt is in milliseconds (or pass a Date, or expiresIn in seconds).')
+    if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' && expiresAt < 1e11) {
+      console.warn('use-event-stream: fetchToken returned expiresAt that looks like seconds since the epoch; expiresAt is in milliseconds (or pass a Date, or expiresIn in seconds).')
     }
   } else if (jwt?.exp !== undefined) {
     expiresAt = jwt.exp * 1000
@@ -555,17 +559,6 @@ function toTokenError(error: unknown): TokenError {
 
 function disposedError(): TokenError {
   return new TokenError('disposed', 'The token manager was disposed')
-}
-
-function devWarn(message: string): void {
-  let dev = false
-  try {
-    // Bundlers replace this expression; where `process` does not exist we stay quiet.
-    dev = process.env.NODE_ENV !== 'production'
-  } catch {
-    dev = false
-  }
-  if (dev) console.warn(message)
 }
 
 function noop(): void {}

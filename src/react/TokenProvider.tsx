@@ -1,7 +1,6 @@
 import { createContext, useEffect, useInsertionEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { createTokenManager, type FetchToken, type Platform, type TokenManager } from 'use-event-stream/core'
-import { isDev } from './dev'
-import { DEFAULT_GRACE_PERIOD, StreamRegistry } from './registry'
+import { DEFAULT_GRACE_PERIOD, createStreamRegistry, type StreamRegistry } from './registry'
 
 /** What a provider gives its subtree: one token manager and one registry of shared streams. */
 export interface TokenContextValue {
@@ -58,7 +57,7 @@ interface ProviderState {
 }
 
 function newState(gracePeriod: number): ProviderState {
-  return { registry: new StreamRegistry(gracePeriod), own: undefined, disposeTimer: undefined, disposed: false }
+  return { registry: createStreamRegistry(gracePeriod), own: undefined, disposeTimer: undefined, disposed: false }
 }
 
 /**
@@ -89,7 +88,9 @@ export function TokenProvider(props: TokenProviderProps): ReactNode {
   const fetchTokenRef = useRef<FetchToken | undefined>(props.fetchToken)
   const [state, setState] = useState(() => newState(gracePeriod))
 
-  if (isDev() && !props.tokens && typeof props.fetchToken !== 'function') {
+  // Dev-only (DESIGN rule 4), inline so bundlers drop it and its text in production; `typeof
+  // process` keeps an unbundled browser (no `process`) from throwing a ReferenceError.
+  if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' && !props.tokens && typeof props.fetchToken !== 'function') {
     throw new Error('<TokenProvider> needs a token source: pass fetchToken={fetchTokenFrom(\'/auth/sse-token\')} or tokens={createTokenManager({ fetchToken })}.')
   }
 

@@ -1,5 +1,5 @@
 import { EventStreamError, type EventStreamOptions, type EventStreamSnapshot, type StreamEvent, type TransportName } from 'use-event-stream/core'
-import { StreamRegistry, type Lease, type StreamSink } from './registry'
+import { createStreamRegistry, type Lease, type StreamRegistry, type StreamSink } from './registry'
 import type { BatchOption, EventParser } from './types'
 
 /** What a hook hands its store on every commit; read at the moment an event arrives. */
@@ -57,210 +57,203 @@ function rethrowLater(error: unknown): void {
   })
 }
 
+/** The per-hook store's surface; `callbacks` is replaced by the hook on every commit. */
+export interface HookStore extends StreamSink {
+  callbacks: HookCallbacks
+  /** This hook's own registry, used when it does not share through a provider. */
+  readonly privateRegistry: StreamRegistry
+  /** `useSyncExternalStore` subscribe: joins the stream for `config` (none when disabled). */
+  subscribe(listener: () => void, registry: StreamRegistry, config: StreamConfig | null): () => void
+  /** The snapshot for the stream `key` as rendered now; `idle` until attached to that key. */
+  getSnapshot(key: string | null, idleTransport: TransportName): HookSnapshot
+}
+
 /**
  * The per-hook external store behind `useEventStream`: attaches to a (possibly shared) registry
  * entry while React is subscribed, applies this hook's parse/onEvent/reduce to every event, and
  * throttles notifications when batching. Created in render (pure), wired up only in `subscribe`.
+ *
+ * A closure rather than a class: private state in locals minifies to one-letter names, where
+ * class fields keep their names (and, below ES2022, cost a helper call each).
  */
-export class HookStore implements StreamSink {
-  callbacks: HookCallbacks
-  /** This hook's own registry, used when it does not share through a provider. */
-  readonly privateRegistry = new StreamRegistry()
-
-  private readonly listeners = new Set<() => void>()
-  private lease: Lease | undefined
-  private attachedKey: string | null = null
+export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
+  const listeners = new Set<() => void>()
+  let lease: Lease | undefined
+  let attachedKey: string | null = null
   /** Key of the stream the derived values below belong to; they reset when it changes. */
-  private derivedKey: string | null = null
-  private unsubscribeStream: (() => void) | undefined
+  let derivedKey: string | null = null
+  let unsubscribeStream: (() => void) | undefined
 
-  private data: unknown = undefined
-  private lastEvent: StreamEvent<unknown> | undefined = undefined
-  private state: unknown
-  private parseError: { error: EventStreamError; streamError: EventStreamError | undefined; openCount: number } | undefined
+  let data: unknown
+  let lastEvent: StreamEvent<unknown> | undefined
+  let state: unknown = initialCallbacks.initialState
+  let parseError: { error: EventStreamError; streamError: EventStreamError | undefined; openCount: number } | undefined
   /** Bumped whenever a derived value changes; part of the snapshot cache key. */
-  private version = 0
-  private urgent = false
+  let version = 0
+  let urgent = false
 
-  private cache: { stream: EventStreamSnapshot<string>; version: number; result: HookSnapshot } | undefined
-  private notified: { status: string; error: unknown } | undefined
-  private pendingFlush: (() => void) | undefined
+  let cache: { stream: EventStreamSnapshot<string>; version: number; result: HookSnapshot } | undefined
+  let notified: { status: string; error: unknown } | undefined
+  let pendingFlush: (() => void) | undefined
 
-  constructor(callbacks: HookCallbacks) {
-    this.callbacks = callbacks
-    this.state = callbacks.initialState
+  const streamSnapshot = () => lease?.entry.stream.getSnapshot()
+  const close = (): void => {
+    lease?.entry.stream.close()
   }
-
-  readonly close = (): void => {
-    this.lease?.entry.stream.close()
+  const reconnect = (): void => {
+    lease?.entry.stream.reconnect()
   }
+  const parserFor = (type: string) => (store.callbacks.parsers ? store.callbacks.parsers[type] : store.callbacks.parse)
 
-  readonly reconnect = (): void => {
-    this.lease?.entry.stream.reconnect()
-  }
-
-  /** `useSyncExternalStore` subscribe: joins the stream for `config` (none when disabled). */
-  subscribe(listener: () => void, registry: StreamRegistry, config: StreamConfig | null): () => void {
-    this.listeners.add(listener)
-    if (config && !this.lease) this.attach(registry, config)
-    return () => {
-      this.listeners.delete(listener)
-      if (this.listeners.size === 0) this.detach()
-    }
-  }
-
-  /** The snapshot for the stream `key` as rendered now; `idle` until attached to that key. */
-  getSnapshot(key: string | null, idleTransport: TransportName): HookSnapshot {
-    const stream = key !== null && key === this.attachedKey && this.lease ? this.lease.entry.stream.getSnapshot() : IDLE[idleTransport]
-    const cache = this.cache
-    if (cache && cache.stream === stream && cache.version === this.version) return cache.result
-    const parseError = this.parseError
-    // A parse error stands until the stream reports something newer (a new error or a new open),
-    // like the core does with its own parse errors.
-    const error =
-      parseError && stream !== IDLE[idleTransport] && parseError.streamError === stream.error && parseError.openCount === stream.openCount
-        ? parseError.error
-        : stream.error
-    const result = {
-      ...stream,
-      error,
-      data: this.data,
-      lastEvent: this.lastEvent,
-      state: this.state,
-      close: this.close,
-      reconnect: this.reconnect,
-    } as HookSnapshot
-    this.cache = { stream, version: this.version, result }
-    return result
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // StreamSink: called by the registry entry for every event and error, before the stream's
-  // snapshot changes (so the notification that follows carries both).
-
-  event(raw: StreamEvent<string>, memo: Map<unknown, unknown>): void {
-    const callbacks = this.callbacks
-    const parser = callbacks.parsers ? callbacks.parsers[raw.type] : callbacks.parse
-    const result = parser ? parseOnce(parser, raw, memo) : { event: raw as StreamEvent<unknown> }
-    if ('error' in result) {
-      const stream = this.lease?.entry.stream.getSnapshot()
-      this.parseError = { error: result.error, streamError: stream?.error, openCount: stream?.openCount ?? 0 }
-      this.urgent = true
-      this.version++
-      if (callbacks.onError) {
-        try {
-          callbacks.onError(result.error)
-        } catch (error) {
-          rethrowLater(error)
-        }
-      }
-      return
-    }
-    const event = result.event
-    this.data = event.data
-    this.lastEvent = event
-    if (callbacks.onEvent) {
-      try {
-        callbacks.onEvent(event)
-      } catch (error) {
-        rethrowLater(error)
-      }
-    }
-    if (callbacks.reduce) {
-      try {
-        this.state = callbacks.reduce(this.state, event)
-      } catch (error) {
-        rethrowLater(error)
-      }
-    }
-    this.version++
-  }
-
-  error(error: EventStreamError): void {
-    const onError = this.callbacks.onError
-    if (!onError) return
-    try {
-      onError(error)
-    } catch (thrown) {
-      rethrowLater(thrown)
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-
-  private attach(registry: StreamRegistry, config: StreamConfig): void {
-    const reset = config.key !== this.derivedKey
+  function attach(registry: StreamRegistry, config: StreamConfig): void {
+    const reset = config.key !== derivedKey
     if (reset) {
-      this.derivedKey = config.key
-      this.data = undefined
-      this.lastEvent = undefined
-      this.parseError = undefined
-      this.state = this.callbacks.initialState
-      this.version++
+      derivedKey = config.key
+      data = undefined
+      lastEvent = undefined
+      parseError = undefined
+      state = store.callbacks.initialState
+      version++
     }
-    const lease = registry.acquire(config.key, config.options, this)
-    this.lease = lease
-    this.attachedKey = config.key
+    lease = registry.acquire(config.key, config.options, store)
+    attachedKey = config.key
     const latest = lease.entry.latest
     if (reset && latest) {
       // Joining a running shared stream: show its latest event (no onEvent/reduce: it is not new).
-      const parser = this.callbacks.parsers ? this.callbacks.parsers[latest.type] : this.callbacks.parse
+      const parser = parserFor(latest.type)
       const result = parser ? parseOnce(parser, latest, new Map()) : { event: latest as StreamEvent<unknown> }
       if ('event' in result) {
-        this.data = result.event.data
-        this.lastEvent = result.event
+        data = result.event.data
+        lastEvent = result.event
       }
     }
-    this.notified = { status: lease.entry.stream.getSnapshot().status, error: lease.entry.stream.getSnapshot().error }
-    this.unsubscribeStream = lease.entry.stream.subscribe(this.onStreamChange)
+    const snapshot = lease.entry.stream.getSnapshot()
+    notified = { status: snapshot.status, error: snapshot.error }
+    unsubscribeStream = lease.entry.stream.subscribe(onStreamChange)
   }
 
-  private detach(): void {
-    this.cancelFlush()
-    this.unsubscribeStream?.()
-    this.unsubscribeStream = undefined
-    this.lease?.release()
-    this.lease = undefined
-    this.attachedKey = null
+  function detach(): void {
+    cancelFlush()
+    unsubscribeStream?.()
+    unsubscribeStream = undefined
+    lease?.release()
+    lease = undefined
+    attachedKey = null
   }
 
-  private readonly onStreamChange = (): void => {
-    const snapshot = this.lease?.entry.stream.getSnapshot()
+  function onStreamChange(): void {
+    const snapshot = streamSnapshot()
     if (!snapshot) return
-    const important = this.urgent || !this.notified || snapshot.status !== this.notified.status || snapshot.error !== this.notified.error
-    if (this.callbacks.batch === false || important) this.flush()
-    else this.scheduleFlush(this.callbacks.batch)
+    const important = urgent || !notified || snapshot.status !== notified.status || snapshot.error !== notified.error
+    const batch = store.callbacks.batch
+    if (batch === false || important) flush()
+    else scheduleFlush(batch)
   }
 
-  private flush(): void {
-    this.cancelFlush()
-    this.urgent = false
-    const snapshot = this.lease?.entry.stream.getSnapshot()
-    if (snapshot) this.notified = { status: snapshot.status, error: snapshot.error }
-    for (const listener of Array.from(this.listeners)) listener()
+  function flush(): void {
+    cancelFlush()
+    urgent = false
+    const snapshot = streamSnapshot()
+    if (snapshot) notified = { status: snapshot.status, error: snapshot.error }
+    // A copy only with several listeners: one may unsubscribe while another runs. React
+    // subscribes once per hook, so the single-listener case (no copy) is the common one.
+    if (listeners.size === 1) for (const listener of listeners) listener()
+    else for (const listener of Array.from(listeners)) listener()
   }
 
-  private scheduleFlush(batch: 'frame' | number): void {
-    if (this.pendingFlush) return
+  function scheduleFlush(batch: 'frame' | number): void {
+    if (pendingFlush) return
     const run = () => {
-      this.pendingFlush = undefined
-      this.flush()
+      pendingFlush = undefined
+      flush()
     }
     const g = globalThis as { requestAnimationFrame?: (cb: () => void) => number; cancelAnimationFrame?: (handle: number) => void }
     if (batch === 'frame' && typeof g.requestAnimationFrame === 'function' && typeof g.cancelAnimationFrame === 'function') {
       const handle = g.requestAnimationFrame(run)
       const cancel = g.cancelAnimationFrame
-      this.pendingFlush = () => cancel(handle)
+      pendingFlush = () => cancel(handle)
     } else {
       const handle = setTimeout(run, batch === 'frame' ? 16 : Math.max(0, batch))
-      this.pendingFlush = () => clearTimeout(handle)
+      pendingFlush = () => clearTimeout(handle)
     }
   }
 
-  private cancelFlush(): void {
-    const cancel = this.pendingFlush
-    this.pendingFlush = undefined
+  function cancelFlush(): void {
+    const cancel = pendingFlush
+    pendingFlush = undefined
     cancel?.()
+  }
+
+  const store: HookStore = {
+    callbacks: initialCallbacks,
+    privateRegistry: createStreamRegistry(),
+
+    subscribe(listener, registry, config) {
+      listeners.add(listener)
+      if (config && !lease) attach(registry, config)
+      return () => {
+        listeners.delete(listener)
+        if (listeners.size === 0) detach()
+      }
+    },
+
+    getSnapshot(key, idleTransport) {
+      const stream = key !== null && key === attachedKey && lease ? lease.entry.stream.getSnapshot() : IDLE[idleTransport]
+      if (cache && cache.stream === stream && cache.version === version) return cache.result
+      // A parse error stands until the stream reports something newer (a new error or a new
+      // open), like the core does with its own parse errors.
+      const error =
+        parseError && stream !== IDLE[idleTransport] && parseError.streamError === stream.error && parseError.openCount === stream.openCount
+          ? parseError.error
+          : stream.error
+      const result = { ...stream, error, data, lastEvent, state, close, reconnect } as HookSnapshot
+      cache = { stream, version, result }
+      return result
+    },
+
+    // StreamSink: called by the registry entry for every event and error, before the stream's
+    // snapshot changes (so the notification that follows carries both).
+
+    event(raw, memo) {
+      const callbacks = store.callbacks
+      const parser = parserFor(raw.type)
+      const result = parser ? parseOnce(parser, raw, memo) : { event: raw as StreamEvent<unknown> }
+      if ('error' in result) {
+        const stream = streamSnapshot()
+        parseError = { error: result.error, streamError: stream?.error, openCount: stream?.openCount ?? 0 }
+        urgent = true
+        version++
+        call(callbacks.onError, result.error)
+        return
+      }
+      const event = result.event
+      data = event.data
+      lastEvent = event
+      call(callbacks.onEvent, event)
+      if (callbacks.reduce) {
+        try {
+          state = callbacks.reduce(state, event)
+        } catch (error) {
+          rethrowLater(error)
+        }
+      }
+      version++
+    },
+
+    error(error) {
+      call(store.callbacks.onError, error)
+    },
+  }
+  return store
+}
+
+/** Calls a consumer callback; its bug must neither break the fan-out nor vanish silently. */
+function call<T>(callback: ((value: T) => void) | undefined, value: T): void {
+  if (!callback) return
+  try {
+    callback(value)
+  } catch (error) {
+    rethrowLater(error)
   }
 }
 

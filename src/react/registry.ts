@@ -40,95 +40,96 @@ interface Entry extends RegistryEntry {
  * The shared stream carries raw strings: parsing, `onEvent` and `reduce` are applied per sink, so
  * hooks with different callbacks can share one connection and each still sees every event.
  */
-export class StreamRegistry {
+export interface StreamRegistry {
   /** Delay before a stream nobody uses is closed; read when the last lease is released. */
   gracePeriod: number
-  private readonly entries = new Map<string, Entry>()
-  private readonly ids = new WeakMap<object, number>()
-  private nextId = 1
-
-  constructor(gracePeriod = DEFAULT_GRACE_PERIOD) {
-    this.gracePeriod = gracePeriod
-  }
-
   /** A stable number per object (transport, token manager), so they can be part of a string key. */
-  idOf(value: object): number {
-    let id = this.ids.get(value)
-    if (id === undefined) {
-      id = this.nextId++
-      this.ids.set(value, id)
-    }
-    return id
-  }
-
-  /** Number of live connections (including ones waiting out their grace period). */
-  get size(): number {
-    return this.entries.size
-  }
-
+  idOf(value: object): number
   /**
    * Joins the stream for `key`, creating and connecting it from `options` when there is none.
    * Options other than the key are therefore those of the first user.
    */
-  acquire(key: string, options: () => Omit<EventStreamOptions<string>, 'parse' | 'onEvent' | 'onError'>, sink: StreamSink): Lease {
-    let entry = this.entries.get(key)
-    let created = false
-    if (!entry) {
-      created = true
-      const fresh: Entry = {
-        stream: undefined as unknown as EventStream<string>,
-        latest: undefined,
-        sinks: new Set(),
-        graceTimer: undefined,
-      }
-      ;(fresh as { stream: EventStream<string> }).stream = createEventStream<string>({
-        ...options(),
-        onEvent(event) {
-          fresh.latest = event
-          const memo = new Map<unknown, unknown>()
-          // A copy: a sink may leave (unmount) while another one handles this event.
-          for (const target of Array.from(fresh.sinks)) target.event(event, memo)
-        },
-        onError(error) {
-          for (const target of Array.from(fresh.sinks)) target.error(error)
-        },
-      })
-      entry = fresh
-      this.entries.set(key, entry)
-    }
-    if (entry.graceTimer !== undefined) {
-      clearTimeout(entry.graceTimer)
-      entry.graceTimer = undefined
-    }
-    entry.sinks.add(sink)
-    // Connect after the sink is registered so it sees the very first event.
-    if (created) entry.stream.connect()
-    const held = entry
-    let released = false
-    return {
-      entry: held,
-      release: () => {
-        if (released) return
-        released = true
-        held.sinks.delete(sink)
-        if (held.sinks.size > 0 || this.entries.get(key) !== held) return
-        held.graceTimer = setTimeout(() => {
-          held.graceTimer = undefined
-          if (held.sinks.size > 0 || this.entries.get(key) !== held) return
-          this.entries.delete(key)
-          held.stream.close()
-        }, this.gracePeriod)
-      },
-    }
-  }
-
+  acquire(key: string, options: () => Omit<EventStreamOptions<string>, 'parse' | 'onEvent' | 'onError'>, sink: StreamSink): Lease
   /** Closes every connection now (the provider unmounted). Leases still held become inert. */
-  closeAll(): void {
-    for (const entry of this.entries.values()) {
-      if (entry.graceTimer !== undefined) clearTimeout(entry.graceTimer)
-      entry.graceTimer = undefined
-      entry.stream.close()
-    }
-    this.entries.clear()
+  closeAll(): void
+}
+
+// A closure rather than a class: private state in locals minifies to one-letter names, where
+// class fields keep their names (and, below ES2022, cost a helper call each).
+export function createStreamRegistry(gracePeriod = DEFAULT_GRACE_PERIOD): StreamRegistry {
+  const entries = new Map<string, Entry>()
+  const ids = new WeakMap<object, number>()
+  let nextId = 1
+
+  const registry: StreamRegistry = {
+    gracePeriod,
+    idOf(value) {
+      let id = ids.get(value)
+      if (id === undefined) {
+        id = nextId++
+        ids.set(value, id)
+      }
+      return id
+    },
+    acquire(key, options, sink) {
+      let entry = entries.get(key)
+      let created = false
+      if (!entry) {
+        created = true
+        const fresh: Entry = {
+          stream: undefined as unknown as EventStream<string>,
+          latest: undefined,
+          sinks: new Set(),
+          graceTimer: undefined,
+        }
+        ;(fresh as { stream: EventStream<string> }).stream = createEventStream<string>({
+          ...options(),
+          onEvent(event) {
+            fresh.latest = event
+            const memo = new Map<unknown, unknown>()
+            // A copy: a sink may leave (unmount) while another one handles this event.
+            for (const target of Array.from(fresh.sinks)) target.event(event, memo)
+          },
+          onError(error) {
+            for (const target of Array.from(fresh.sinks)) target.error(error)
+          },
+        })
+        entry = fresh
+        entries.set(key, entry)
+      }
+      if (entry.graceTimer !== undefined) {
+        clearTimeout(entry.graceTimer)
+        entry.graceTimer = undefined
+      }
+      entry.sinks.add(sink)
+      // Connect after the sink is registered so it sees the very first event.
+      if (created) entry.stream.connect()
+      const held = entry
+      let released = false
+      return {
+        entry: held,
+        release: () => {
+          if (released) return
+          released = true
+          held.sinks.delete(sink)
+          if (held.sinks.size > 0 || entries.get(key) !== held) return
+          held.graceTimer = setTimeout(() => {
+            held.graceTimer = undefined
+            if (held.sinks.size > 0 || entries.get(key) !== held) return
+            entries.delete(key)
+            held.stream.close()
+          }, registry.gracePeriod)
+        },
+      }
+    },
+    closeAll() {
+      for (const entry of entries.values()) {
+        if (entry.graceTimer !== undefined) clearTimeout(entry.graceTimer)
+        entry.graceTimer = undefined
+        entry.stream.close()
+      }
+      entries.clear()
+    },
   }
+  return registry
 }

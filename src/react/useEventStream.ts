@@ -1,6 +1,6 @@
 import { useCallback, useContext, useInsertionEffect, useState, useSyncExternalStore } from 'react'
 import type { StreamEvent, TokenManager, TransportName } from 'use-event-stream/core'
-import { HookStore, type HookCallbacks, type StreamConfig } from './hookStore'
+import { createHookStore, type HookCallbacks, type StreamConfig } from './hookStore'
 import { DEFAULT_GRACE_PERIOD, type StreamRegistry } from './registry'
 import { TokenContext } from './TokenProvider'
 import type {
@@ -73,7 +73,7 @@ export function useEventStream<TData = string, TState = undefined>(
 ): UseEventStreamResult<StreamEvent<TData>, TState>
 export function useEventStream(url: string | URL | null | undefined, options: AnyOptions = {}): UseEventStreamResult<StreamEvent<unknown>, unknown> {
   const context = useContext(TokenContext)
-  const [store] = useState(() => new HookStore(callbacksOf(options)))
+  const [store] = useState(() => createHookStore(callbacksOf(options)))
   const tokens = options.tokens === false ? undefined : (options.tokens ?? context?.tokens)
   const registry = (options.share ?? true) && context ? context.registry : store.privateRegistry
   const config = (options.enabled ?? true) && url != null ? streamConfig(url, options, tokens, registry) : null

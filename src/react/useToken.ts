@@ -35,8 +35,12 @@ const SERVER_SNAPSHOT: TokenSnapshot = Object.freeze({
 export function useTokenContext(hook: string): TokenContextValue {
   const context = useContext(TokenContext)
   if (!context) {
+    // The how-to-fix part is dev-only (DESIGN rule 4); production keeps what went wrong.
     throw new Error(
-      `${hook} must be used inside a <TokenProvider>. Wrap your app: <TokenProvider fetchToken={fetchTokenFrom('/auth/sse-token')}>…</TokenProvider> (or pass tokens={manager}).`,
+      `${hook} must be used inside a <TokenProvider>` +
+        (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production'
+          ? ". Wrap your app: <TokenProvider fetchToken={fetchTokenFrom('/auth/sse-token')}>…</TokenProvider> (or pass tokens={manager})."
+          : ''),
     )
   }
   return context

@@ -100,27 +100,27 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
     const status = typeof detail?.code === 'number' ? detail.code : undefined
     const reason = typeof detail?.message === 'string' && detail.message ? `: ${scrub(detail.message, options.token)}` : ''
     if (status === 204) return settle(() => handlers.onClose({ noContent: true }))
-    if (status === 401 || status === 403) {
-      return fail(new EventStreamError('unauthorized', `EventSource request to ${shownUrl} was rejected with HTTP ${status}.`, { status }))
-    }
-    if (status === 200) {
-      return fail(new EventStreamError('content-type', `EventSource request to ${shownUrl} was not an event stream${reason}.`, { status }))
-    }
-    if (status !== undefined && status >= 100) {
-      return fail(new EventStreamError('http', `EventSource request to ${shownUrl} failed with HTTP ${status}.`, { status }))
-    }
+    // Messages: what failed, the redacted URL and the status where known. The explanations of
+    // the browser's silence are dev-only (DESIGN rule 4) so production bundles stay small; the
+    // condition is written inline because bundlers only drop a branch they can see is dead.
+    const at = `EventSource ${shownUrl}`
+    if (status === 401 || status === 403) return fail(new EventStreamError('unauthorized', `${at} rejected: HTTP ${status}`, { status }))
+    if (status === 200) return fail(new EventStreamError('content-type', `${at}: not an event stream${reason}`, { status }))
+    if (status !== undefined && status >= 100) return fail(new EventStreamError('http', `${at} failed: HTTP ${status}`, { status }))
     const message = opened
-      ? `EventSource connection to ${shownUrl} was lost${reason}.`
+      ? `${at}: connection lost${reason}`
       : readyState === CLOSED
-        ? `EventSource request to ${shownUrl} was refused (non-200 status or wrong content type; the browser does not tell which)${reason}.`
-        : `EventSource could not connect to ${shownUrl} (the browser hides the cause: an HTTP error and a network failure look the same)${reason}.`
+        ? `${at} refused${reason}` +
+          (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' ? ' (a non-200 status or a wrong content type: the browser does not tell which)' : '')
+        : `${at}: could not connect${reason}` +
+          (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' ? ' (the browser hides the cause: an HTTP error and a network failure look the same)' : '')
     fail(new EventStreamError('network', message))
   }
 
   try {
     const EventSourceImpl = options.platform.EventSource ?? (globalThis as { EventSource?: TransportConnectOptions['platform']['EventSource'] }).EventSource
     if (typeof EventSourceImpl !== 'function') {
-      throw new EventStreamError('network', 'The eventsource transport needs `EventSource`; pass `platform.EventSource` (e.g. from the `eventsource` package) where there is none.')
+      throw new EventStreamError('network', 'No EventSource: pass platform.EventSource')
     }
     source = new EventSourceImpl(buildEventSourceUrl(options).toString(), { withCredentials: options.withCredentials })
     listen('open', onOpen)
@@ -134,7 +134,7 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
     const error =
       cause instanceof EventStreamError
         ? cause
-        : new EventStreamError('network', `EventSource for ${shownUrl} could not be created: ${scrub(String((cause as Error)?.message ?? cause), options.token)}`)
+        : new EventStreamError('network', `EventSource ${shownUrl}: ${scrub(String((cause as Error)?.message ?? cause), options.token)}`)
     // No `cause`: a constructor error quotes the URL, token included. Reported asynchronously like every other outcome: the caller has not stored the abort
     // function yet while `connect` is still running.
     queueMicrotask(() => fail(error))

@@ -61,7 +61,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
   const run = async () => {
     const fetchImpl = options.platform.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch
     if (typeof fetchImpl !== 'function') {
-      throw new EventStreamError('network', 'The fetch transport needs `fetch`; pass `platform.fetch` where there is none.')
+      throw new EventStreamError('network', 'No fetch: pass platform.fetch')
     }
     const shownUrl = redactUrl(options.url, options)
     let headers: Headers
@@ -69,7 +69,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
       headers = buildHeaders(options)
     } catch {
       // No `cause`: the platform's message quotes the offending value, which may be the token.
-      throw new EventStreamError('network', 'Could not build the stream request headers: a header value (custom header, token or last event id) contains characters HTTP does not allow.')
+      throw new EventStreamError('network', 'Invalid stream request header value')
     }
     let response: Response
     try {
@@ -81,7 +81,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
         signal: controller.signal,
       })
     } catch (cause) {
-      throw new EventStreamError('network', `Stream request to ${shownUrl} failed: ${describe(cause, options)}`, { cause })
+      throw new EventStreamError('network', `${shownUrl} failed: ${describe(cause, options)}`, { cause })
     }
     if (!live()) return void cancelBody(response)
 
@@ -89,11 +89,14 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
     if (status !== 200) {
       cancelBody(response)
       if (status === 204) return settle(() => handlers.onClose({ noContent: true }))
-      if (status === 401 || status === 403) {
-        return fail(new EventStreamError('unauthorized', `Stream request to ${shownUrl} was rejected with HTTP ${status}.`, { status }))
-      }
-      const retryAfter = parseRetryAfter(response.headers.get('retry-after'), options.platform.now())
-      return fail(new EventStreamError('http', `Stream request to ${shownUrl} failed with HTTP ${status}.`, { status, retryAfter }))
+      return fail(
+        status === 401 || status === 403
+          ? new EventStreamError('unauthorized', `${shownUrl} rejected: HTTP ${status}`, { status })
+          : new EventStreamError('http', `${shownUrl} failed: HTTP ${status}`, {
+              status,
+              retryAfter: parseRetryAfter(response.headers.get('retry-after'), options.platform.now()),
+            }),
+      )
     }
     const contentType = response.headers.get('content-type')
     if (!isEventStream(contentType)) {
@@ -101,7 +104,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
       // The content type is server-chosen but never a secret; cap it so a hostile one stays short.
       const shown = contentType === null ? 'none' : JSON.stringify(contentType.slice(0, 100))
       return fail(
-        new EventStreamError('content-type', `Stream request to ${shownUrl} answered HTTP 200 with content type ${shown}, expected text/event-stream.`, { status }),
+        new EventStreamError('content-type', `${shownUrl}: content type ${shown}, expected text/event-stream`, { status }),
       )
     }
 
@@ -124,7 +127,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
           if (live()) parser.push(chunk)
         })
       } catch (cause) {
-        throw new EventStreamError('network', `Stream from ${shownUrl} broke: ${describe(cause, options)}`, { cause })
+        throw new EventStreamError('network', `${shownUrl} broke: ${describe(cause, options)}`, { cause })
       }
     }
     parser.end()

@@ -71,8 +71,9 @@ export function createSseParser(options: SseParserOptions): SseParser {
   // Bytes of the current, unterminated line that `getLines` is buffering.
   let pendingLineBytes = 0
 
-  let dataBuffer: string[] = []
-  let hasData = false
+  // The data lines of the current block joined by '\n', or `undefined` before its first `data`
+  // line: a string, not an array to `join`, saves two allocations per event (one line is typical).
+  let dataBuffer: string | undefined
   let eventType = ''
   let idBuffer = options.lastEventId ?? ''
   let lastEventId = idBuffer
@@ -80,7 +81,7 @@ export function createSseParser(options: SseParserOptions): SseParser {
   const fail = (length: number) => {
     stopped = true
     options.onError?.(
-      new EventStreamError('line-too-long', `A line of the event stream exceeded maxLineLength (${maxLineLength} bytes; saw at least ${length}).`),
+      new EventStreamError('line-too-long', `Line over maxLineLength (${maxLineLength} B; saw ${length})`),
     )
   }
 
@@ -90,12 +91,10 @@ export function createSseParser(options: SseParserOptions): SseParser {
     const idChanged = idBuffer !== lastEventId
     lastEventId = idBuffer
     const type = eventType || 'message'
-    const data = dataBuffer.join('\n')
-    const dispatchEvent = hasData
-    dataBuffer = []
-    hasData = false
+    const data = dataBuffer
+    dataBuffer = undefined
     eventType = ''
-    if (dispatchEvent) {
+    if (data !== undefined) {
       options.onEvent({ type, data, lastEventId: lastEventId === '' ? undefined : lastEventId })
     } else if (idChanged) {
       options.onLastEventId?.(lastEventId)
@@ -109,8 +108,7 @@ export function createSseParser(options: SseParserOptions): SseParser {
         break
       case 'data':
         // An empty `data` line still counts: `data\n\n` dispatches an event whose data is ''.
-        dataBuffer.push(value)
-        hasData = true
+        dataBuffer = dataBuffer === undefined ? value : `${dataBuffer}\n${value}`
         break
       case 'id':
         if (!value.includes('\0')) idBuffer = value
