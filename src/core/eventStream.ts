@@ -179,6 +179,12 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     }
   }
 
+  /** Reports an error the stream produced itself (transport errors are reported in handleError). */
+  function reported(error: EventStreamError): EventStreamError {
+    report(error)
+    return error
+  }
+
   function clearTimer(handle: unknown): undefined {
     if (handle !== undefined) platform.clearTimeout(handle)
     return undefined
@@ -200,10 +206,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     idleTimer = platform.setTimeout(() => {
       idleTimer = undefined
       if (gen !== generation) return
-      const error = new EventStreamError('idle-timeout', `No data for ${idleTimeout} ms`)
-      // Reported like every other error (`onError` sees the ones the stream recovers from too).
-      report(error)
-      fail(error)
+      fail(reported(new EventStreamError('idle-timeout', `No data for ${idleTimeout} ms`)))
     }, idleTimeout)
   }
 
@@ -229,10 +232,10 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
       (error: unknown) => {
         if (gen !== generation) return
         if (error instanceof TokenError && (error.kind === 'unauthorized' || error.kind === 'disposed')) {
-          terminal(new EventStreamError(error.kind === 'unauthorized' ? 'unauthorized' : 'token', `Could not get a stream token: ${error.message}`, { status: error.status, cause: error }))
+          terminal(reported(new EventStreamError(error.kind === 'unauthorized' ? 'unauthorized' : 'token', `Could not get a stream token: ${error.message}`, { status: error.status, cause: error })))
         } else {
           const message = error instanceof Error ? error.message : 'unknown error'
-          fail(new EventStreamError('token', `Could not get a stream token: ${message}`, { cause: error }))
+          fail(reported(new EventStreamError('token', `Could not get a stream token: ${message}`, { cause: error })))
         }
       },
     )
@@ -243,7 +246,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     try {
       url = new URL(options.url, (globalThis as any).location?.href)
     } catch (cause) {
-      terminal(new EventStreamError('http', 'Invalid stream URL', { cause }))
+      terminal(reported(new EventStreamError('http', 'Invalid stream URL', { cause })))
       return
     }
     const connection: Connection = { abort: () => {}, opened: false, openedAt: 0, candidate: asCandidate }
@@ -340,7 +343,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
             set({ attempt: 0 })
             schedule(backoffDelay(1, reconnectOptions, platform.random, serverRetry ?? 0), undefined)
           } else {
-            fail(new EventStreamError('network', 'The server closed the stream'))
+            fail(reported(new EventStreamError('network', 'The server closed the stream')))
           }
         },
       },
@@ -448,7 +451,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     if (reconnectOptions === false) return terminal(error)
     const attempt = snapshot.attempt + 1
     if (attempt > reconnectOptions.maxAttempts) {
-      return terminal(new EventStreamError('max-attempts', `Gave up after ${reconnectOptions.maxAttempts} attempts: ${error.message}`, { status: error.status, cause: error }))
+      return terminal(reported(new EventStreamError('max-attempts', `Gave up after ${reconnectOptions.maxAttempts} attempts: ${error.message}`, { status: error.status, cause: error })))
     }
     const floor = Math.max(serverRetry ?? 0, error.retryAfter ?? 0)
     const delay = backoffDelay(attempt, reconnectOptions, platform.random, floor)
@@ -511,7 +514,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     dropConnections()
     retryTimer = clearTimer(retryTimer)
     generation++
-    setStatus('paused', { error: new EventStreamError('offline', 'The device is offline') })
+    setStatus('paused', { error: reported(new EventStreamError('offline', 'The device is offline')) })
   }
 
   function onOnline(): void {
@@ -575,7 +578,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     set({ attempt: 0, error: undefined })
     addListeners()
     if (!platform.isOnline()) {
-      setStatus('paused', { error: new EventStreamError('offline', 'The device is offline') })
+      setStatus('paused', { error: reported(new EventStreamError('offline', 'The device is offline')) })
       return
     }
     start(false)
