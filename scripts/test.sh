@@ -13,6 +13,7 @@ bash scripts/ensure-chromium.sh
 
 step "type-check"
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p .storybook/tsconfig.json --noEmit
 
 step "build (tsup)"
 npx tsup --silent

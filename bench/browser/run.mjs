@@ -1,16 +1,13 @@
 // Browser rows: Chromium (playwright-core + /usr/bin/chromium) against bench/server.mjs.
 import path from 'node:path'
 import { chromium } from 'playwright-core'
+import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
 import { bundle, ROOT } from '../lib/build.mjs'
 
-export const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--js-flags=--expose-gc',
-]
 
 export async function launch() {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true })
+  // --expose-gc: the heap row forces collections before it measures.
+  return chromium.launch(chromiumLaunchOptions(['--js-flags=--expose-gc']))
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]

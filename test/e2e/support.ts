@@ -5,19 +5,10 @@ import { fileURLToPath } from 'node:url'
 import { build, type Plugin } from 'esbuild'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import type { ReferenceServer } from '../../reference-server/server'
+import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
 import type { OpenConfig, StreamState } from './page/harness'
 
 export type { OpenConfig, StreamState }
-
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 
 const srcPath = (p: string) => fileURLToPath(new URL(`../../src/${p}`, import.meta.url))
 
@@ -85,7 +76,7 @@ export async function serveHarness(script: string): Promise<StaticSite> {
 }
 
 export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+  return chromium.launch(chromiumLaunchOptions())
 }
 
 /** A fresh context + page on the harness, with every console line collected. */

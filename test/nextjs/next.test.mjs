@@ -11,6 +11,7 @@ import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const example = path.join(repo, 'examples/nextjs')
@@ -184,11 +185,7 @@ async function main() {
     assert(/event: tick/.test(text) && /id: \d+/.test(text), 'no tick events received')
   })
 
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await chromium.launch(chromiumLaunchOptions())
   const page = await browser.newPage()
   const tokens = []
   const streamRequests = []
