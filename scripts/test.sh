@@ -22,7 +22,7 @@ head -c 14 dist/index.cjs | grep -q '"use client"' || { echo 'dist/index.cjs los
 
 step "package checks: publint --strict, attw --pack"
 npx publint --strict
-npx attw --pack . --profile node16
+npx attw --pack .
 
 if [ -f scripts/size.mjs ]; then
   step "bundle budgets"

@@ -40,7 +40,7 @@ export interface StreamState {
   ids: string[]
   /**
    * Every error the stream showed: through `onError` (`reported: true`) or only in its snapshot
-   * (`reported: false`; the stream does not pass every error to `onError`, see docs/reliability.md).
+   * (`reported: false`; the stream does not pass every error to `onError`, see the README, "Reliability").
    */
   errors: Array<{ kind: string; status: number | undefined; retryAfter: number | undefined; message: string; retryIn: number | undefined; reported: boolean }>
   streamRequests: number
