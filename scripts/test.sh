@@ -29,8 +29,13 @@ if [ -f scripts/size.mjs ]; then
   node scripts/size.mjs
 fi
 
-step "unit, integration and browser tests (vitest: node, jsdom, React 18, Chromium)"
-npx vitest run
+# Two runs rather than one: the Chromium suites (hooks in the browser, the fault matrix) time real
+# reconnects, and on a 2-core machine they should not compete with the Node and jsdom suites.
+step "unit and integration tests (vitest: node, jsdom on React 19 and 18, type tests)"
+npx vitest run --project node --project jsdom --project jsdom-react18 --project types
+
+step "browser tests and the fault matrix (vitest: Chromium)"
+npx vitest run --project browser --project e2e
 
 if [ -f vitest.storybook.config.ts ]; then
   step "Storybook: static build and story play tests in Chromium"

@@ -153,7 +153,12 @@ async function runRow(row: string, transport: TransportName, options: RowOptions
       ` status=${state.status} errors=${summarizeErrors(state)}` +
       ((options.expectAll ?? true) ? '' : ' (rule here: the stream stops; events after that are not expected)'),
   )
-  if (process.env.MATRIX_DEBUG) console.log(JSON.stringify({ statuses: state.statuses, errors: state.errors, lastEventId: state.lastEventId, connections: result.serverConnections }))
+  // Always explain a loss or a duplicate: which ids, which connections, which statuses.
+  if (process.env.MATRIX_DEBUG || ((options.expectAll ?? true) && (l.lost > 0 || l.duplicated > 0))) {
+    const got = new Set(state.ids)
+    const missing = sent.filter((id) => !got.has(id))
+    console.log(JSON.stringify({ missing, statuses: state.statuses, errors: state.errors, lastEventId: state.lastEventId, connections: result.serverConnections }))
+  }
   return result
 }
 
