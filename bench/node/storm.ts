@@ -6,23 +6,13 @@
  * same clock and the same fake server.
  */
 import { createEventStreamWith, EventStreamError, type Platform, type Transport, type TransportHandlers } from 'use-event-stream/core'
+// Deterministic PRNG so every run draws the same jitter (shared with the backoff tests).
+import { mulberry32 } from '../../test/helpers/random'
 
 const BUCKET = 100
 /** Ours: `reconnect.initialDelay` (default 1000); peer: its fixed delay. The window both spread over. */
 const WINDOW = 1000
 const LATENCY = 5 // ms from connect to the server's answer
-
-/** Deterministic PRNG (mulberry32) so every run draws the same jitter. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A virtual clock with a timer queue (binary heap on time, then insertion order). */
 class Clock {
@@ -175,7 +165,7 @@ function summarize(clients: number, attempts: number[], connected: Map<number, n
 async function runOurs(clients: number, scenario: Scenario, seed: number, span: number) {
   const clock = new Clock()
   const server = fakeServer(clock, scenario.serverRetry)
-  const random = prng(seed)
+  const random = mulberry32(seed)
   const platform: Partial<Platform> = {
     now: () => clock.now,
     monotonic: () => clock.now,

@@ -3,18 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { backoffDelay, createEventStream } from 'use-event-stream/core'
 import { createMockTransport } from 'use-event-stream/testing'
 import { createFakePlatform } from '../helpers/fakePlatform'
-
-/** A small seeded PRNG (mulberry32) so the statistics below are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// Seeded so the statistics below are reproducible.
+import { mulberry32 } from '../helpers/random'
 
 const options = { initialDelay: 1000, maxDelay: 30_000, factor: 2 }
 
@@ -34,7 +24,7 @@ describe('backoffDelay (full jitter)', () => {
   })
 
   it('spreads 10k draws uniformly over [0, cap): every decile holds 10% ± 1.5%', () => {
-    const random = seeded(42)
+    const random = mulberry32(42)
     const draws = Array.from({ length: 10_000 }, () => backoffDelay(3, options, random))
     expect(Math.min(...draws)).toBeGreaterThanOrEqual(0)
     expect(Math.max(...draws)).toBeLessThan(4000)
@@ -44,7 +34,7 @@ describe('backoffDelay (full jitter)', () => {
   })
 
   it('with a floor (retry:, Retry-After), the spread sits above the floor instead of collapsing onto it', () => {
-    const random = seeded(7)
+    const random = mulberry32(7)
     const draws = Array.from({ length: 10_000 }, () => backoffDelay(1, options, random, 5000))
     expect(Math.min(...draws)).toBeGreaterThanOrEqual(5000)
     expect(Math.max(...draws)).toBeLessThan(6000)
@@ -52,7 +42,7 @@ describe('backoffDelay (full jitter)', () => {
   })
 
   it('1000 streams that lose their server at the same moment come back spread over the window', async () => {
-    const random = seeded(99)
+    const random = mulberry32(99)
     const retryIn: number[] = []
     for (let i = 0; i < 1000; i++) {
       const clock = createFakePlatform({ random })

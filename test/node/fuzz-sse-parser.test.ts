@@ -2,11 +2,11 @@
 // NULs, invalid UTF-8, long lines) cut into random chunks, compared event for event with a
 // reference model of the WHATWG algorithm written here; then the same through the real fetch
 // transport over a local server; then an endless line against maxLineLength.
-import { createServer, type Server } from 'node:http'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEventStream, createFetchTransport, resolvePlatform, type RawEvent } from 'use-event-stream/core'
+import { createEventStream, createFetchTransport, type RawEvent } from 'use-event-stream/core'
 import { createSseParser } from '../../src/transports/sseParser'
+import { startScriptedServer, transportOptions, type ScriptedServer } from '../helpers/scriptedServer'
 
 // ------------------------------------------------------------------------------------------------
 // Reference model: WHATWG HTML §9.2.6, line based, as literal as possible. Lines are split on the
@@ -218,14 +218,14 @@ describe('an endless line', () => {
 // Through the real fetch transport over HTTP on 127.0.0.1: the server writes each case in its
 // chunks (one write per chunk, each on its own turn), the transport parses what arrives.
 
-let server: Server
+let server: ScriptedServer
 let base: string
 const cases = new Map<string, Uint8Array[]>()
 let endlessBytesWritten = 0
 let endlessClosed = false
 
 beforeAll(async () => {
-  server = createServer(async (req, res) => {
+  server = await startScriptedServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     if (url.pathname === '/endless') {
       // 50 MiB without a newline, respecting backpressure, until the client hangs up.
@@ -249,15 +249,10 @@ beforeAll(async () => {
     }
     res.end()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  base = server.url
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-})
+afterAll(() => server.close())
 
 function viaTransport(key: string, maxLineLength = 1_048_576): Promise<Out[]> {
   return new Promise((resolve, reject) => {
@@ -267,33 +262,19 @@ function viaTransport(key: string, maxLineLength = 1_048_576): Promise<Out[]> {
       clearTimeout(timer)
       resolve(out)
     }
-    createFetchTransport().connect(
-      {
-        url: new URL(`${base}/stream?case=${key}`),
-        token: undefined,
-        lastEventId: undefined,
-        tokenQueryParam: 'token',
-        lastEventIdQueryParam: 'lastEventId',
-        withCredentials: false,
-        headers: {},
-        events: ['message'],
-        maxLineLength,
-        platform: resolvePlatform(),
+    createFetchTransport().connect(transportOptions(`${base}/stream?case=${key}`, { maxLineLength }), {
+      onOpen() {},
+      onActivity() {},
+      onEvent: (event) => out.push({ kind: 'event', event }),
+      onLastEventId: (id) => out.push({ kind: 'id', id }),
+      onRetry: (ms) => out.push({ kind: 'retry', ms }),
+      onError(error) {
+        if (error.kind === 'line-too-long') out.push({ kind: 'error' })
+        else out.push({ kind: 'error', unexpected: error.kind } as Out)
+        done()
       },
-      {
-        onOpen() {},
-        onActivity() {},
-        onEvent: (event) => out.push({ kind: 'event', event }),
-        onLastEventId: (id) => out.push({ kind: 'id', id }),
-        onRetry: (ms) => out.push({ kind: 'retry', ms }),
-        onError(error) {
-          if (error.kind === 'line-too-long') out.push({ kind: 'error' })
-          else out.push({ kind: 'error', unexpected: error.kind } as Out)
-          done()
-        },
-        onClose: done,
-      },
-    )
+      onClose: done,
+    })
   })
 }
 

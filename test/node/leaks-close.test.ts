@@ -1,78 +1,25 @@
 // After close(): no open connection at the server, no pending timer, no listener left on window or
 // document, whatever state the stream was in (open, backing off, paused offline, hidden, waiting
 // for a token). Real timers and a real server; the platform only counts what the core leaves behind.
-import { EventSource } from 'eventsource'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createEventStream, createTokenManager, fetchTokenFrom, resolvePlatform, type EventStreamOptions, type Platform } from 'use-event-stream/core'
-import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
-import { CountingTarget } from '../helpers/fakePlatform'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createEventStream, createTokenManager, fetchTokenFrom, type EventStreamOptions } from 'use-event-stream/core'
+import { createCountingPlatform } from '../helpers/countingPlatform'
+import { useReferenceServer } from '../helpers/referenceServer'
+import { sleep, until } from '../helpers/wait'
 
-let server: ReferenceServer
+const server = useReferenceServer({ heartbeatMs: 200 })
 let seq = 0
-beforeAll(async () => {
-  server = await startReferenceServer({ port: 0, log: () => {}, heartbeatMs: 200 })
-})
-afterAll(async () => {
-  await server.close()
-})
-afterEach(() => server.resetCounters())
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-async function until(predicate: () => boolean, timeout: number, what: string): Promise<void> {
-  const started = Date.now()
-  while (!predicate()) {
-    if (Date.now() - started > timeout) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
-
-/** The host's platform with live timers and listeners counted. */
-function countingPlatform() {
-  const host = resolvePlatform()
-  const timers = new Set<unknown>()
-  const window = new CountingTarget()
-  const document = new CountingTarget()
-  let online = true
-  const platform: Partial<Platform> = {
-    setTimeout(fn, ms) {
-      const handle: unknown = host.setTimeout(() => {
-        timers.delete(handle)
-        fn()
-      }, ms)
-      timers.add(handle)
-      return handle
-    },
-    clearTimeout(handle) {
-      timers.delete(handle)
-      host.clearTimeout(handle)
-    },
-    window,
-    document,
-    isOnline: () => online,
-    EventSource: EventSource as never,
-  }
-  return {
-    platform,
-    window,
-    document,
-    timers: () => timers.size,
-    listeners: () => window.count() + document.count(),
-    setOnline(value: boolean) {
-      online = value
-      window.dispatch(value ? 'online' : 'offline')
-    },
-  }
-}
+afterEach(() => server().resetCounters())
 
 function setup(transport: 'fetch' | 'eventsource', extra: Partial<EventStreamOptions<string>> = {}, tokenQuery = 'ttl=30') {
-  const counting = countingPlatform()
+  const counting = createCountingPlatform()
   const channel = `seq-leak-${transport}-${++seq}`
   const tokens = createTokenManager({
-    fetchToken: fetchTokenFrom(`${server.url}/auth/sse-token?${tokenQuery}`, { headers: { 'x-api-key': server.apiKey } }),
+    fetchToken: fetchTokenFrom(`${server().url}/auth/sse-token?${tokenQuery}`, { headers: { 'x-api-key': server().apiKey } }),
     platform: counting.platform,
   })
   const stream = createEventStream({
-    url: `${server.url}/stream?channel=${channel}`,
+    url: `${server().url}/stream?channel=${channel}`,
     transport,
     tokens,
     platform: counting.platform,
@@ -81,7 +28,7 @@ function setup(transport: 'fetch' | 'eventsource', extra: Partial<EventStreamOpt
     pauseWhenHidden: 60_000,
     ...extra,
   })
-  const openAtServer = () => server.counters().connections.filter((c) => c.channel === channel && c.open).length
+  const openAtServer = () => server().counters().connections.filter((c) => c.channel === channel && c.open).length
   return { ...counting, channel, tokens, stream, openAtServer }
 }
 
@@ -113,7 +60,7 @@ describe.each(['fetch', 'eventsource'] as const)('close() with the %s transport'
 
   it('while backing off after a 500 (retry timer pending)', async () => {
     const s = setup(transport)
-    server.setFault({ route: 'stream', fault: 'status:500', count: 5, channel: s.channel })
+    server().setFault({ route: 'stream', fault: 'status:500', count: 5, channel: s.channel })
     s.stream.connect()
     await until(() => s.stream.getSnapshot().status === 'reconnecting' && s.stream.getSnapshot().retryAt !== undefined, 5000, 'reconnecting')
     expect(s.timers()).toBeGreaterThanOrEqual(1)

@@ -2,39 +2,26 @@
 // output of a full run with failures, error messages (with stacks and causes), stream and token
 // snapshots, request URLs of the fetch transport, and the server's access log. Plus how the
 // eventsource transport carries a token that needs URL encoding.
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { EventSource } from 'eventsource'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createEventStream, createTokenManager, fetchTokenFrom, type EventStream, type FetchToken, type TokenManager } from 'use-event-stream/core'
 import { readSseToken } from 'use-event-stream/server'
-import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
+import { useReferenceServer } from '../helpers/referenceServer'
+import { startScriptedServer, type ScriptedServer } from '../helpers/scriptedServer'
+import { sleep, until } from '../helpers/wait'
 
-let server: ReferenceServer
 const serverLog: string[] = []
+const server = useReferenceServer({ log: (line) => serverLog.push(line), heartbeatMs: 200, retryAfter: 0 })
 const cleanups: Array<() => void> = []
 let seq = 0
 
-beforeAll(async () => {
-  server = await startReferenceServer({ port: 0, log: (line) => serverLog.push(line), heartbeatMs: 200, retryAfter: 0 })
-})
-afterAll(async () => {
-  await server.close()
-})
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup()
   vi.restoreAllMocks()
   // Queued faults (e.g. the remaining token 401s) must not leak into the next test.
-  server.resetCounters()
+  server().resetCounters()
 })
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-async function until(predicate: () => boolean, timeout: number, what: string): Promise<void> {
-  const started = Date.now()
-  while (!predicate()) {
-    if (Date.now() - started > timeout) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 /** Everything an error can carry as text: message, stack, and its causes' (bounded depth). */
 function errorText(error: unknown, depth = 0): string {
@@ -45,7 +32,7 @@ function errorText(error: unknown, depth = 0): string {
 
 /** A fetchToken that records every token it hands out, so the test knows what to look for. */
 function recordingFetchToken(ttl: number, seen: string[]): FetchToken {
-  const inner = fetchTokenFrom(`${server.url}/auth/sse-token?ttl=${ttl}`, { headers: { 'x-api-key': server.apiKey } })
+  const inner = fetchTokenFrom(`${server().url}/auth/sse-token?ttl=${ttl}`, { headers: { 'x-api-key': server().apiKey } })
   return async (context) => {
     const response = await inner(context)
     if (typeof response !== 'string') seen.push(response.token)
@@ -75,7 +62,7 @@ describe('a full run with failures leaves no token in console output, errors or 
     const manager: TokenManager = createTokenManager({ fetchToken: recordingFetchToken(2, tokens), retry: { initialDelay: 50, maxDelay: 200 } })
     cleanups.push(() => manager.dispose())
     const stream: EventStream<string> = createEventStream({
-      url: `${server.url}/stream?channel=${channel}`,
+      url: `${server().url}/stream?channel=${channel}`,
       transport,
       tokens: manager,
       platform: { EventSource: EventSource as never },
@@ -92,17 +79,17 @@ describe('a full run with failures leaves no token in console output, errors or 
 
     // Stream failures: a 401 (forced refresh), 500s, a drop; then token endpoint failures; then a
     // 401 from the token endpoint, which ends the stream.
-    server.setFault({ route: 'stream', fault: 'status:401', count: 1, channel })
+    server().setFault({ route: 'stream', fault: 'status:401', count: 1, channel })
     stream.reconnect()
     await sleep(300)
-    server.setFault({ route: 'stream', fault: 'status:500', count: 2, channel })
-    server.setFault({ route: 'stream', fault: 'drop-after:1', count: 1, channel })
+    server().setFault({ route: 'stream', fault: 'status:500', count: 2, channel })
+    server().setFault({ route: 'stream', fault: 'drop-after:1', count: 1, channel })
     stream.reconnect()
-    server.publish(channel, { data: 'x' })
+    server().publish(channel, { data: 'x' })
     await sleep(600)
-    server.setFault({ route: 'token', fault: 'status:500', count: 2 })
+    server().setFault({ route: 'token', fault: 'status:500', count: 2 })
     await sleep(2500) // the 2 s token is refreshed through the 500s
-    server.setFault({ route: 'token', fault: 'status:401', count: 50 })
+    server().setFault({ route: 'token', fault: 'status:401', count: 50 })
     await until(() => stream.getSnapshot().status === 'failed', 6000, 'failed')
     record()
 
@@ -119,7 +106,7 @@ describe('a full run with failures leaves no token in console output, errors or 
   it('the expiresIn-in-milliseconds dev warning does not quote the token', async () => {
     const warnings: string[] = []
     vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void warnings.push(args.join(' ')))
-    const token = await server.mintToken({ ttl: 30 })
+    const token = await server().mintToken({ ttl: 30 })
     const manager = createTokenManager({ fetchToken: async () => ({ token, expiresIn: 30_000 }) })
     cleanups.push(() => manager.dispose())
     await manager.getToken()
@@ -136,7 +123,7 @@ describe('the fetch transport keeps the token out of the URL', () => {
     const manager = createTokenManager({ fetchToken: recordingFetchToken(2, tokens) })
     cleanups.push(() => manager.dispose())
     const stream = createEventStream({
-      url: `${server.url}/stream?channel=${channel}`,
+      url: `${server().url}/stream?channel=${channel}`,
       tokens: manager, // 'auto' picks fetch when a token manager is given
       reconnect: { initialDelay: 50, maxDelay: 200 },
       platform: {
@@ -158,18 +145,18 @@ describe('the fetch transport keeps the token out of the URL', () => {
       expect(new URL(request.url).searchParams.has('token')).toBe(false)
       expect(tokens.map((t) => `Bearer ${t}`)).toContain(request.authorization)
     }
-    const seen = server.counters().connections.filter((c) => c.channel === channel)
+    const seen = server().counters().connections.filter((c) => c.channel === channel)
     expect(seen.length).toBeGreaterThanOrEqual(2)
     expect(new Set(seen.map((c) => c.authVia))).toEqual(new Set(['header']))
   })
 })
 
 describe('the eventsource transport URL-encodes the token', () => {
-  let local: Server
+  let local: ScriptedServer
   let base: string
   const seenRequests: IncomingMessage[] = []
   beforeAll(async () => {
-    local = createServer((req, res) => {
+    local = await startScriptedServer((req, res) => {
       seenRequests.push(req)
       if (req.url?.includes('fail')) {
         res.writeHead(500, { 'content-type': 'application/json' })
@@ -178,14 +165,9 @@ describe('the eventsource transport URL-encodes the token', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       res.write('id: 1\ndata: hello\n\n')
     })
-    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve))
-    const address = local.address()
-    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+    base = local.url
   })
-  afterAll(async () => {
-    local.closeAllConnections()
-    await new Promise<void>((resolve) => local.close(() => resolve()))
-  })
+  afterAll(() => local.close())
 
   const awkward = 'ab+c/d=e==&channel=evil#frag%20'
 
@@ -238,11 +220,11 @@ describe('the eventsource transport URL-encodes the token', () => {
 
 describe("the reference server's access log", () => {
   it('shows query tokens as [redacted] and never the token', async () => {
-    const token = await server.mintToken({ ttl: 30 })
+    const token = await server().mintToken({ ttl: 30 })
     const channel = `seq-sec-log-${++seq}`
     const before = serverLog.length
     for (const target of [`/stream?channel=${channel}&token=${token}&fault=status:500`, `/stream?access_token=${token}&channel=nope`, `/stream?TOKEN=${token}&lastEventId=x`]) {
-      const response = await fetch(`${server.url}${target}`)
+      const response = await fetch(`${server().url}${target}`)
       await response.body?.cancel()
     }
     await until(() => serverLog.length >= before + 3, 2000, 'log lines')

@@ -1,10 +1,10 @@
 // fetchTokenFrom over real HTTP (a scripted node:http server on 127.0.0.1): response shapes,
 // status mapping, request details, redaction, and abort on dispose. The reference server's own
 // token endpoint is exercised in token-manager-server.test.ts.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { TokenError, fetchTokenFrom, createTokenManager } from 'use-event-stream/core'
+import { refusedUrl, startScriptedServer, type Handler, type ScriptedServer } from '../helpers/scriptedServer'
 
 const SECRET = 'SECRET-TOKEN-4d1e9b'
 
@@ -15,15 +15,15 @@ interface Seen {
   body: string
 }
 
-let server: Server
+let server: ScriptedServer
 let base: string
 let seen: Seen[] = []
-let reply: (req: IncomingMessage, res: ServerResponse) => void = (_, res) => res.end()
+let reply: Handler = (_, res) => res.end()
 /** Requests the server saw close before it answered (aborted by the client). */
 let abandoned = 0
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await startScriptedServer((req, res) => {
     let body = ''
     req.on('data', (chunk: Buffer) => (body += chunk.toString()))
     req.on('end', () => {
@@ -34,14 +34,10 @@ beforeAll(async () => {
       reply(req, res)
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  base = server.url
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-})
+afterAll(() => server.close())
 
 beforeEach(() => {
   seen = []
@@ -109,11 +105,7 @@ describe('fetchTokenFrom', () => {
   })
 
   it('a refused connection is a network TokenError', async () => {
-    const closed = createServer()
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
-    const port = (closed.address() as AddressInfo).port
-    await new Promise<void>((resolve) => closed.close(() => resolve()))
-    const error = await call(fetchTokenFrom(`http://127.0.0.1:${port}/t`)).catch((e: unknown) => e)
+    const error = await call(fetchTokenFrom(await refusedUrl('/t'))).catch((e: unknown) => e)
     expect(error).toMatchObject({ name: 'TokenError', kind: 'network' })
   })
 })

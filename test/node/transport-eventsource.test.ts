@@ -5,8 +5,7 @@
  * wrapper that strips the package's non-standard `code` from error events checks that nothing
  * depends on it.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { EventSource } from 'eventsource'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
@@ -18,8 +17,9 @@ import {
   type TransportConnectOptions,
 } from 'use-event-stream/core'
 import { createEventSourceTransport } from '../../src/transports/eventSourceTransport'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+import { connectionsOf, mintSseToken } from '../helpers/referenceClient'
+import { startScriptedServer, transportOptions, type Handler, type ScriptedServer } from '../helpers/scriptedServer'
+import { sleep } from '../helpers/wait'
 
 /* ---------------------------------------------------------------------------------------------
  * Recording harness
@@ -69,19 +69,7 @@ function connect(url: string | URL, overrides: Partial<TransportConnectOptions> 
   const log: Entry[] = []
   let resolveEnd!: (entry: Entry) => void
   const ended = new Promise<Entry>((resolve) => (resolveEnd = resolve))
-  const options: TransportConnectOptions = {
-    url: new URL(url),
-    token: undefined,
-    lastEventId: undefined,
-    tokenQueryParam: 'token',
-    lastEventIdQueryParam: 'lastEventId',
-    withCredentials: false,
-    headers: {},
-    events: ['message'],
-    maxLineLength: 64 * 1024,
-    platform: resolvePlatform({ EventSource: TrackedEventSource }),
-    ...overrides,
-  }
+  const options = transportOptions(url, { platform: resolvePlatform({ EventSource: TrackedEventSource }), ...overrides })
   const abort = createEventSourceTransport().connect(options, {
     onOpen: () => log.push(['open']),
     onEvent: (e) => log.push(['event', e]),
@@ -114,27 +102,22 @@ afterEach(() => {
  * -------------------------------------------------------------------------------------------*/
 
 describe('eventsource transport, scripted server', () => {
-  let server: Server
+  let server: ScriptedServer
   let base: string
-  let route: (req: IncomingMessage, res: ServerResponse) => void
+  let route: Handler
   let seen: Array<{ url: URL; headers: IncomingMessage['headers'] }> = []
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    server = await startScriptedServer((req, res) => {
       seen.push({ url: new URL(req.url ?? '/', 'http://x'), headers: req.headers })
       route(req, res)
     })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    base = server.url
   })
-  afterAll(async () => {
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  afterAll(() => server.close())
   afterEach(async () => {
     seen = []
-    server.closeAllConnections()
-    await sleep(20)
+    await server.reset()
   })
 
   const sse = (res: ServerResponse, body = '') => {
@@ -281,15 +264,9 @@ describe('eventsource transport, reference server', () => {
     const res = await fetch(`${serverUrl}/__control/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: ch, data, type }) })
     expect(res.status).toBe(200)
   }
-  const connectionsOf = async (ch: string) => {
-    const counters = (await (await fetch(`${serverUrl}/__control/counters`)).json()) as { connections: Array<{ channel: string; authVia: string; lastEventId?: string; lastEventIdVia?: string }> }
-    return counters.connections.filter((c) => c.channel === ch)
-  }
 
   beforeAll(async () => {
-    const res = await fetch(`${serverUrl}/auth/sse-token`, { method: 'POST', headers: { 'x-api-key': apiKey } })
-    expect(res.status).toBe(200)
-    token = ((await res.json()) as { token: string }).token
+    token = await mintSseToken(serverUrl, apiKey)
   })
 
   it('authenticates with ?token= and receives events', async () => {
@@ -302,7 +279,7 @@ describe('eventsource transport, reference server', () => {
       ['tick', '2'],
       ['tick', '3'],
     ])
-    expect((await connectionsOf(ch)).map((x) => x.authVia)).toEqual(['query'])
+    expect((await connectionsOf(serverUrl, ch)).map((x) => x.authVia)).toEqual(['query'])
   })
 
   it('resumes through the lastEventId query parameter', async () => {
@@ -315,7 +292,7 @@ describe('eventsource transport, reference server', () => {
       ['b', '2'],
       ['c', '3'],
     ])
-    expect((await connectionsOf(ch)).map((x) => [x.lastEventId, x.lastEventIdVia])).toEqual([['1', 'query']])
+    expect((await connectionsOf(serverUrl, ch)).map((x) => [x.lastEventId, x.lastEventIdVia])).toEqual([['1', 'query']])
   })
 
   it('uses the npm package error code when present: 401 → unauthorized', async () => {
@@ -352,7 +329,7 @@ describe('eventsource transport, reference server', () => {
     expect(error.message).toContain('lost')
     expect(c.events().map((e) => e.data)).toEqual(['a', 'b'])
     await sleep(250)
-    expect(await connectionsOf(ch)).toHaveLength(1)
+    expect(await connectionsOf(serverUrl, ch)).toHaveLength(1)
   })
 
   it('reads the malformed prelude the way the spec says', async () => {

@@ -4,11 +4,13 @@
  * from POST /auth/sse-token, its fault injection). Each trap of `@microsoft/fetch-event-source`
  * 2.0.1 that this transport avoids has a test named after it.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { resolvePlatform, type EventStreamError, type RawEvent, type TransportConnectOptions, type TransportHandlers } from 'use-event-stream/core'
 import { createFetchTransport } from '../../src/transports/fetchTransport'
+import { connectionsOf, mintSseToken } from '../helpers/referenceClient'
+import { refusedUrl, startScriptedServer, transportOptions, type Handler, type ScriptedServer } from '../helpers/scriptedServer'
+import { sleep } from '../helpers/wait'
 
 /* ---------------------------------------------------------------------------------------------
  * Scripted server
@@ -21,15 +23,13 @@ interface SeenRequest {
   closed: Promise<void>
 }
 
-type Route = (req: IncomingMessage, res: ServerResponse) => void
-
-let server: Server
+let server: ScriptedServer
 let baseUrl: string
-let route: Route
+let route: Handler
 let seen: SeenRequest[] = []
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await startScriptedServer((req, res) => {
     const closed = new Promise<void>((resolve) => res.once('close', () => resolve()))
     seen.push({ url: req.url ?? '', headers: req.headers, closed })
     // No keep-alive: afterEach kills leftover sockets, and a pooled dead one would fail the
@@ -37,28 +37,20 @@ beforeAll(async () => {
     res.setHeader('connection', 'close')
     route(req, res)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  baseUrl = server.url
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-})
+afterAll(() => server.close())
 
 afterEach(async () => {
   seen = []
-  // Streams left open by a test would keep sockets alive across tests; the pause lets the
-  // client's pool see the sockets close before the next test picks one.
-  server.closeAllConnections()
-  await sleep(20)
+  await server.reset()
 })
 
 const sse = (res: ServerResponse, status = 200, contentType = 'text/event-stream') => {
   res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' })
   res.flushHeaders()
 }
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /* ---------------------------------------------------------------------------------------------
  * A recording harness around one connect
@@ -93,20 +85,7 @@ function connect(overrides: Partial<TransportConnectOptions> = {}, hooks: Partia
       resolveEnd(['close', info])
     },
   }
-  const options: TransportConnectOptions = {
-    url: new URL(`${baseUrl}/stream`),
-    token: undefined,
-    lastEventId: undefined,
-    tokenQueryParam: 'token',
-    lastEventIdQueryParam: 'lastEventId',
-    withCredentials: false,
-    headers: {},
-    events: ['message'],
-    maxLineLength: 64 * 1024,
-    platform: resolvePlatform(),
-    ...overrides,
-  }
-  const abort = createFetchTransport().connect(options, handlers)
+  const abort = createFetchTransport().connect(transportOptions(`${baseUrl}/stream`, overrides), handlers)
   const events = () => log.flatMap((entry) => (entry[0] === 'event' ? [entry[1]] : []))
   const terminal = () => log.filter((entry) => entry[0] === 'error' || entry[0] === 'close')
   return { log, ended, abort, events, terminal }
@@ -396,11 +375,7 @@ describe('stream body', () => {
 
 describe('failures and abort (trap 9)', () => {
   it('reports a refused connection as network', async () => {
-    const closed = createServer()
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
-    const port = (closed.address() as AddressInfo).port
-    await new Promise<void>((resolve) => closed.close(() => resolve()))
-    const error = await endedWithError(connect({ url: new URL(`http://127.0.0.1:${port}/stream`), token: 'never-shown' }))
+    const error = await endedWithError(connect({ url: new URL(await refusedUrl('/stream')), token: 'never-shown' }))
     expect(error.kind).toBe('network')
     expect(error.message).not.toContain('never-shown')
   })
@@ -490,17 +465,9 @@ describe('fetch transport, reference server', () => {
     for (let i = 0; i < 400 && c.events().length < count; i++) await sleep(5)
     return c.events()
   }
-  const connectionsOf = async (ch: string) => {
-    const counters = (await (await fetch(`${serverUrl}/__control/counters`)).json()) as {
-      connections: Array<{ channel: string; authVia: string; lastEventId?: string; lastEventIdVia?: string }>
-    }
-    return counters.connections.filter((x) => x.channel === ch)
-  }
 
   beforeAll(async () => {
-    const res = await fetch(`${serverUrl}/auth/sse-token`, { method: 'POST', headers: { 'x-api-key': apiKey } })
-    expect(res.status).toBe(200)
-    token = ((await res.json()) as { token: string }).token
+    token = await mintSseToken(serverUrl, apiKey)
   })
 
   it('authenticates with a Bearer header and receives events', async () => {
@@ -513,7 +480,7 @@ describe('fetch transport, reference server', () => {
       ['tick', '2'],
       ['tick', '3'],
     ])
-    expect((await connectionsOf(ch)).map((x) => x.authVia)).toEqual(['header'])
+    expect((await connectionsOf(serverUrl, ch)).map((x) => x.authVia)).toEqual(['header'])
   })
 
   it('resumes with the Last-Event-ID header', async () => {
@@ -525,7 +492,7 @@ describe('fetch transport, reference server', () => {
     const events = await waitFor(second, 2)
     second.abort()
     expect(events.map((e) => e.lastEventId)).toEqual(['2', '3'])
-    expect((await connectionsOf(ch)).map((x) => [x.lastEventId, x.lastEventIdVia])).toEqual([
+    expect((await connectionsOf(serverUrl, ch)).map((x) => [x.lastEventId, x.lastEventIdVia])).toEqual([
       [undefined, undefined],
       ['1', 'header'],
     ])
