@@ -65,6 +65,12 @@ export interface TokenManagerOptions {
    * status, invalid response). Default `{ initialDelay: 1000, maxDelay: 30000, factor: 2 }`.
    */
   retry?: Partial<BackoffOptions>
+  /**
+   * Gives up on a token request after this many ms: its signal is aborted and the failure is
+   * retried with backoff like a network error (`TokenError` kind `'network'`), so a token endpoint
+   * that never answers cannot stall every stream. `0` disables. Default `15000`.
+   */
+  timeout?: number
 }
 
 /** What the manager holds about the current token. Deadlines are on the monotonic clock. */
@@ -82,6 +88,8 @@ interface InFlight {
   promise: Promise<string>
   controller: AbortController
   reject(error: TokenError): void
+  /** Cancels the request's timeout timer. */
+  clearTimeout(): void
 }
 
 interface Subscriber {
@@ -139,6 +147,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const fetchToken = options.fetchToken
   const retry: BackoffOptions = { ...DEFAULT_RETRY, ...options.retry }
   const defaultLifetime = options.defaultLifetime ?? DEFAULT_TOKEN_LIFETIME
+  const requestTimeout = options.timeout ?? 15_000
 
   let held: HeldToken | undefined
   let inflight: InFlight | undefined
@@ -298,7 +307,20 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     })
     // Background refreshes have no caller; their failure is recorded in the snapshot instead.
     promise.catch(noop)
-    inflight = { id, promise, controller, reject }
+    let timer: unknown
+    const stopTimer = () => {
+      if (timer !== undefined) platform.clearTimeout(timer)
+      timer = undefined
+    }
+    inflight = { id, promise, controller, reject, clearTimeout: stopTimer }
+    if (requestTimeout > 0) {
+      timer = platform.setTimeout(() => {
+        timer = undefined
+        if (inflight?.id !== id) return
+        controller.abort()
+        settleFailure(new TokenError('network', `Token request timed out after ${requestTimeout} ms`), reject)
+      }, requestTimeout)
+    }
 
     let call: Promise<TokenResponse>
     try {
@@ -308,7 +330,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     }
     call.then(
       (response) => {
-        if (inflight?.id !== id) return // disposed meanwhile
+        if (inflight?.id !== id) return // disposed or timed out meanwhile
+        stopTimer()
         let next: HeldToken
         try {
           next = interpret(response)
@@ -327,6 +350,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       },
       (error: unknown) => {
         if (inflight?.id !== id) return
+        stopTimer()
         settleFailure(toTokenError(error), reject)
       },
     )
@@ -473,6 +497,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     clearRetry()
     clearDeadline()
     removeWakeListeners()
+    pending?.clearTimeout()
     pending?.controller.abort()
     pending?.reject(disposedError())
     update()

@@ -524,6 +524,43 @@ describe('failures', () => {
   })
 })
 
+describe('request timeout', () => {
+  it('gives up on a token request that never answers, aborts it, and retries with backoff', async () => {
+    // The first call hangs forever; the second answers.
+    const { clock, calls, tokens } = setup((_call, index) => (index === 0 ? undefined : { token: tokenFor(index), expiresIn: 60 }), { timeout: 5 * SEC })
+    const first = tokens.getToken()
+    first.catch(() => {})
+    await clock.advance(5 * SEC - 1)
+    expect(calls).toHaveLength(1)
+    expect(calls[0]!.signal.aborted).toBe(false)
+    await clock.advance(1)
+    await expect(first).rejects.toMatchObject({ name: 'TokenError', kind: 'network', message: 'Token request timed out after 5000 ms' })
+    expect(calls[0]!.signal.aborted).toBe(true)
+    expect(tokens.getSnapshot()).toMatchObject({ status: 'error', error: { kind: 'network' } })
+    // A late answer to the abandoned request changes nothing.
+    calls[0]!.resolve({ token: tokenFor(99), expiresIn: 60 })
+    await clock.advance(0)
+    expect(tokens.version).toBe(0)
+    await expect(tokens.getToken()).resolves.toBe(tokenFor(1))
+    expect(calls).toHaveLength(2)
+  })
+
+  it('answered requests leave no timeout timer behind; timeout 0 disables it', async () => {
+    const a = setup(() => ({ token: tokenFor(0), expiresIn: 60 }))
+    await a.tokens.getToken()
+    // Only nothing: without subscribers no refresh timer is armed either.
+    expect(a.clock.liveTimers).toBe(0)
+
+    const b = setup(() => undefined, { timeout: 0 })
+    b.tokens.getToken().catch(() => {})
+    await b.clock.advance(10 * MIN)
+    expect(b.calls).toHaveLength(1)
+    expect(b.calls[0]!.signal.aborted).toBe(false)
+    expect(b.clock.liveTimers).toBe(0)
+    b.tokens.dispose()
+  })
+})
+
 describe('dispose', () => {
   it('aborts the request in flight, rejects pending callers, and leaves no timer or listener', async () => {
     const ctx = setup(undefined)
