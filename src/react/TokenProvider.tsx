@@ -33,6 +33,8 @@ export interface TokenProviderFetchProps extends TokenProviderCommonProps {
    * at half the lifetime.
    */
   refreshLeadTime?: number | ((lifetime: number) => number)
+  /** ms before a token request is aborted and retried with backoff; `0` disables. Read once. Default `15000`. */
+  timeout?: number
   /** Host facilities for the token manager (clocks, timers, window/document). Read once. Default: the host's. */
   platform?: Partial<Platform>
   tokens?: undefined
@@ -44,6 +46,7 @@ export interface TokenProviderManagerProps extends TokenProviderCommonProps {
   tokens: TokenManager
   fetchToken?: undefined
   refreshLeadTime?: undefined
+  timeout?: undefined
   platform?: undefined
 }
 
@@ -104,6 +107,7 @@ export function TokenProvider(props: TokenProviderProps): ReactNode {
         return fetchToken(context)
       },
       refreshLeadTime: props.refreshLeadTime,
+      timeout: props.timeout,
       platform: props.platform,
     })
   }
