@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# No telemetry: the machines reach only package registries, and a test must not wait on the network.
+export STORYBOOK_DISABLE_TELEMETRY=1 NEXT_TELEMETRY_DISABLED=1
+
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "set-up: chromium and React 18"
