@@ -25,7 +25,7 @@ import { bundle, kB, ROOT } from '../bench/lib/build.mjs'
 /** Targets in gzip bytes (1 kB = 1000 B), from the benchmark issue. */
 export const TARGETS = { react: 5000, eventsourceOnly: 3000 }
 /** Regression ceilings in gzip bytes: the achieved size rounded up to the next 100 B. */
-export const CEILINGS = { react: 11300, eventsourceOnly: 4000 }
+export const CEILINGS = { react: 11100, eventsourceOnly: 3800 }
 /** @deprecated alias kept for bench/run.mjs callers: the targets. */
 export const BUDGETS = TARGETS
 

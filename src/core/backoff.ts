@@ -18,6 +18,6 @@ export interface BackoffOptions {
  */
 export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number, floor = 0): number {
   const exponent = Math.max(0, attempt - 1)
-  const cap = Math.min(options.maxDelay, options.initialDelay * Math.pow(options.factor, Math.min(exponent, 64)))
+  const cap = Math.min(options.maxDelay, options.initialDelay * options.factor ** Math.min(exponent, 64))
   return floor + Math.floor(random() * cap)
 }

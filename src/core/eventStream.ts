@@ -87,13 +87,16 @@ const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   stableAfter: 5000,
 }
 
-interface Connection {
-  abort: () => void
-  opened: boolean
-  openedAt: number
-  /** A rotation candidate, not yet the stream's connection. */
-  candidate: boolean
-}
+/**
+ * One connection, identified by a function that aborts it (an object with `abort`/`opened`/
+ * `candidate` fields would ship those property names, which do not minify). Its state lives in
+ * the closure of `open()`.
+ */
+type Connection = () => void
+
+// Timer slots, written as literals with the name in a comment (esbuild does not inline these
+// constants): 0 idle, 1 stable, 2 retry, 3 hidden. `drop(n)` clears the first `n`, so the order
+// matters: a connection's watchdogs, then the retry, then the visibility timer (only `stop()`).
 
 /**
  * Creates a reconnecting event stream over exactly `transport` (`options.transport` is ignored),
@@ -104,14 +107,17 @@ interface Connection {
  * const stream = createEventStreamWith(createEventSourceTransport(), { url: '/api/stream', tokens })
  */
 export function createEventStreamWith<TData = string>(transport: Transport, options: EventStreamOptions<TData>): EventStream<TData> {
+  // Internals are closures and locals rather than objects with named fields: property names
+  // survive minification, local names do not (bundle budget, scripts/size.mjs).
   const platform = resolvePlatform(options.platform)
   const tokens = options.tokens
   const reconnectOptions = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect }
+  const stableAfter = (reconnectOptions || DEFAULT_RECONNECT).stableAfter
   const events = options.events ?? ['message']
   const eventSet = new Set(events)
   const rotation = options.rotation ?? 'overlap'
   const idleTimeout = options.idleTimeout ?? 0
-  let callbacks = { parse: options.parse, onEvent: options.onEvent, onError: options.onError }
+  let { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
 
   let snapshot: EventStreamSnapshot<TData> = {
     status: 'idle',
@@ -137,29 +143,24 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   let generation = 0
   let current: Connection | undefined
   let candidate: Connection | undefined
-  let retryTimer: unknown
-  let idleTimer: unknown
-  let stableTimer: unknown
-  let hiddenTimer: unknown
+  /** Timer handles by slot: 0 idle, 1 stable, 2 retry, 3 hidden. */
+  const timers: unknown[] = []
   let serverRetry: number | undefined
   let authFailures = 0
   let forceTokenRefresh = false
   let tokenVersion = -1
+  let isHiddenTooLong = false
   let unsubscribeTokens: (() => void) | undefined
   /** Ids delivered by the old connection during an overlap; the new one's replays of them are dropped. */
   let overlapSeen: Set<string> | undefined
 
   function set(patch: Partial<EventStreamSnapshot<TData>>): void {
-    let changed = false
     for (const key in patch) {
       if (!Object.is((snapshot as any)[key], (patch as any)[key])) {
-        changed = true
-        break
+        snapshot = { ...snapshot, ...patch } as EventStreamSnapshot<TData>
+        return notify()
       }
     }
-    if (!changed) return
-    snapshot = { ...snapshot, ...patch } as EventStreamSnapshot<TData>
-    notify()
   }
 
   function notify(): void {
@@ -167,102 +168,114 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     for (const listener of (listenerList ??= Array.from(listeners))) listener()
   }
 
-  function setStatus(status: EventStreamStatus, extra: Partial<EventStreamSnapshot<TData>> = {}): void {
+  function setStatus(status: EventStreamStatus, extra?: Partial<EventStreamSnapshot<TData>>): void {
     set({ retryAt: undefined, ...extra, status } as Partial<EventStreamSnapshot<TData>>)
   }
 
-  function report(error: EventStreamError): void {
+  /** Reports an error to `onError` and returns it. */
+  function reported(error: EventStreamError): EventStreamError {
     try {
-      callbacks.onError?.(error)
+      onErrorCallback?.(error)
     } catch {
       // A consumer's callback must not break the stream's state machine.
     }
-  }
-
-  /** Reports an error the stream produced itself (transport errors are reported in handleError). */
-  function reported(error: EventStreamError): EventStreamError {
-    report(error)
     return error
   }
 
-  function clearTimer(handle: unknown): undefined {
-    if (handle !== undefined) platform.clearTimeout(handle)
-    return undefined
+  function disarm(slot: number): void {
+    if (timers[slot] !== undefined) platform.clearTimeout(timers[slot])
+    timers[slot] = undefined
   }
 
-  function dropConnections(): void {
-    current?.abort()
-    candidate?.abort()
-    current = candidate = undefined
-    overlapSeen = undefined
-    idleTimer = clearTimer(idleTimer)
-    stableTimer = clearTimer(stableTimer)
+  /** Starts the timer in `slot`; `fn` learns whether the generation it was armed in is still current. */
+  function arm(slot: number, ms: number, fn: (live: boolean) => void): void {
+    disarm(slot)
+    const gen = generation
+    timers[slot] = platform.setTimeout(() => {
+      timers[slot] = undefined
+      fn(gen === generation)
+    }, ms)
+  }
+
+  /** Aborts the connections and clears the first `slots` timers. */
+  function drop(slots: number): void {
+    current?.()
+    candidate?.()
+    current = candidate = overlapSeen = undefined
+    for (let slot = 0; slot < slots; slot++) disarm(slot)
   }
 
   function armIdle(): void {
     if (idleTimeout <= 0) return
-    idleTimer = clearTimer(idleTimer)
-    const gen = generation
-    idleTimer = platform.setTimeout(() => {
-      idleTimer = undefined
-      if (gen !== generation) return
-      fail(reported(new EventStreamError('idle-timeout', `No data for ${idleTimeout} ms`)))
-    }, idleTimeout)
+    arm(0 /* IDLE */, idleTimeout, (live) => live && fail(reported(new EventStreamError('idle-timeout', `No data for ${idleTimeout} ms`))))
   }
 
   // ---------------------------------------------------------------------------------------------
   // Attempts
 
-  function start(forceRefresh: boolean): void {
-    dropConnections()
-    retryTimer = clearTimer(retryTimer)
+  function start(forceRefresh?: boolean): void {
+    drop(3 /* through RETRY */)
     const gen = ++generation
-    const status: EventStreamStatus = snapshot.openCount > 0 || snapshot.attempt > 0 ? 'reconnecting' : 'connecting'
-    setStatus(status)
-    if (!tokens) {
-      open(gen, undefined, false)
-      return
-    }
+    setStatus(snapshot.openCount > 0 || snapshot.attempt > 0 ? 'reconnecting' : 'connecting')
+    if (!tokens) return open(gen)
     tokens.getToken(forceRefresh ? { forceRefresh: true, reason: 'unauthorized' } : undefined).then(
       (token) => {
         if (gen !== generation) return
         tokenVersion = tokens.version
-        open(gen, token, false)
+        open(gen, token)
       },
       (error: unknown) => {
         if (gen !== generation) return
-        if (error instanceof TokenError && (error.kind === 'unauthorized' || error.kind === 'disposed')) {
-          terminal(reported(new EventStreamError(error.kind === 'unauthorized' ? 'unauthorized' : 'token', `Could not get a stream token: ${error.message}`, { status: error.status, cause: error })))
-        } else {
-          const message = error instanceof Error ? error.message : 'unknown error'
-          fail(reported(new EventStreamError('token', `Could not get a stream token: ${message}`, { cause: error })))
-        }
+        // A refused or disposed token manager ends the stream; anything else is retried.
+        const fatal = error instanceof TokenError && (error.kind === 'unauthorized' || error.kind === 'disposed') ? error : undefined
+        ;(fatal ? stop : fail)(
+          reported(
+            new EventStreamError(fatal?.kind === 'unauthorized' ? 'unauthorized' : 'token', `No stream token: ${error instanceof Error ? error.message : 'unknown error'}`, {
+              status: fatal?.status,
+              cause: error,
+            }),
+          ),
+        )
       },
     )
   }
 
-  function open(gen: number, token: string | undefined, asCandidate: boolean): void {
+  function open(gen: number, token?: string, asCandidate?: boolean): void {
     let url: URL
     try {
       url = new URL(options.url, (globalThis as any).location?.href)
     } catch (cause) {
-      terminal(reported(new EventStreamError('http', 'Invalid stream URL', { cause })))
-      return
+      return stop(reported(new EventStreamError('http', 'Invalid stream URL', { cause })))
     }
-    const connection: Connection = { abort: () => {}, opened: false, openedAt: 0, candidate: asCandidate }
+    let abort: (() => void) | undefined
+    let opened = false
+    let openedAt = 0
+    /** A rotation candidate, not yet the stream's connection. */
+    let isCandidate = asCandidate
+    const connection: Connection = () => abort?.()
     const live = () => gen === generation && (connection === current || connection === candidate)
-    if (asCandidate) candidate = connection
-    else {
+    if (asCandidate) {
+      candidate = connection
+      overlapSeen = new Set()
+    } else {
       current = connection
       armIdle()
     }
-    let lastEventIdAtConnect = snapshot.lastEventId
-    if (asCandidate) overlapSeen = new Set()
-    connection.abort = transport.connect(
+    /** After an error or close: true when this was a failed rotation candidate and the current connection goes on. */
+    const lost = () => {
+      if (isCandidate) {
+        candidate = overlapSeen = undefined
+        if (current) return true
+      }
+      current = undefined
+      return false
+    }
+    // While `live()`, a connection that is not a candidate is `current`.
+    abort = transport.connect(
       {
         url,
         token,
-        lastEventId: lastEventIdAtConnect,
+        lastEventId: snapshot.lastEventId,
         tokenQueryParam: options.tokenQueryParam ?? 'token',
         lastEventIdQueryParam: options.lastEventIdQueryParam ?? 'lastEventId',
         withCredentials: options.withCredentials ?? false,
@@ -274,74 +287,119 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
       {
         onOpen() {
           if (!live()) return
-          connection.opened = true
-          connection.openedAt = platform.monotonic()
+          opened = true
+          openedAt = platform.monotonic()
           authFailures = 0
-          if (connection.candidate) {
+          if (isCandidate) {
             // Overlap rotation: the new connection is up; retire the old one.
-            current?.abort()
+            current?.()
             current = connection
             candidate = undefined
-            connection.candidate = false
+            isCandidate = false
           }
           armIdle()
-          armStable()
+          arm(1 /* STABLE */, stableAfter, (live) => live && snapshot.status === 'open' && set({ attempt: 0 }))
           setStatus('open', { openCount: snapshot.openCount + 1, error: undefined })
         },
         onEvent(raw) {
           if (!live()) return
-          if (connection === current) armIdle()
-          deliver(connection, raw)
+          if (!isCandidate) armIdle()
+          const { type, data: text, lastEventId: id } = raw
+          if (overlapSeen) {
+            // Events on the candidate before it replaces the current one are replays or duplicates
+            // of what the current connection delivers; they come again after the switch if needed.
+            if (isCandidate) return
+            if (id !== undefined) {
+              if (candidate) overlapSeen.add(id)
+              else if (overlapSeen.has(id)) return
+              else overlapSeen = undefined // caught up: ids from here on are new
+            }
+          }
+          if (!eventSet.has(type)) return set({ lastEventId: id })
+          let data: TData
+          try {
+            data = parse ? parse(text, { type, id }) : (text as unknown as TData)
+          } catch (cause) {
+            const error = new EventStreamError('parse', `Could not parse a "${type}" event${id === undefined ? '' : ` (id ${id})`}`, { cause })
+            set({ lastEventId: id, error })
+            reported(error)
+            return
+          }
+          const event: StreamEvent<TData> = { type, data, raw: text, id, receivedAt: platform.now() }
+          try {
+            onEventCallback?.(event)
+          } catch {
+            // A throwing consumer callback must not lose the event for other subscribers.
+          }
+          // The per-event hot path. `eventCount` always changes, so `set()`'s diff would be wasted work,
+          // and a spread with overrides (`{ ...snapshot, data }`) takes V8's slow generic path: a full
+          // literal keeps one object shape and measured ~2× faster per event (bench/node/throughput.ts).
+          // Typed as a full snapshot, so a field added to the type cannot be forgotten here.
+          const s = snapshot
+          const next: Record<keyof EventStreamSnapshot<TData>, unknown> = {
+            status: s.status,
+            data,
+            lastEvent: event,
+            lastEventId: id,
+            error: s.error,
+            attempt: s.attempt,
+            retryAt: s.retryAt,
+            transport: s.transport,
+            eventCount: s.eventCount + 1,
+            openCount: s.openCount,
+          }
+          snapshot = next as EventStreamSnapshot<TData>
+          notify()
         },
         onLastEventId(id) {
-          if (!live() || connection.candidate) return
           // An empty `id:` line clears the id: the next connection sends none.
-          set({ lastEventId: id === '' ? undefined : id })
+          if (live() && !isCandidate) set({ lastEventId: id || undefined })
         },
         onRetry(ms) {
           if (live()) serverRetry = Math.min(ms, MAX_TIMER_DELAY)
         },
         onActivity() {
-          if (live() && connection === current) armIdle()
+          if (live() && !isCandidate) armIdle()
         },
         onError(error) {
           if (!live()) return
-          if (connection.candidate) {
-            candidate = undefined
-            overlapSeen = undefined
-            if (current) {
-              // A failed rotation keeps the working connection; the next connect uses the new token.
-              report(error)
-              return
+          // A failed rotation keeps the working connection; the next connect uses the new token.
+          if (lost()) return void reported(error)
+          disarm(0 /* IDLE */)
+          disarm(1 /* STABLE */)
+          reported(error)
+          const { kind, status } = error
+          if (kind === 'unauthorized') {
+            if (tokens && authFailures === 0) {
+              // One forced refresh: the token may have been revoked or expired early.
+              authFailures++
+              set({ error })
+              return start(true)
             }
+            return stop(error)
           }
-          current = undefined
-          handleError(error, connection)
+          // Not retryable: a 4xx other than 408/429 (an undefined status compares false), a wrong
+          // content type, an over-long line.
+          if ((kind === 'http' && status! < 500 && status !== 408 && status !== 429) || kind === 'content-type' || kind === 'line-too-long') return stop(error)
+          // The native EventSource hides statuses: a failure before `open` may be an expired or revoked
+          // token, so the next attempt asks for a fresh one (once per run of failures).
+          if (transport.name === 'eventsource' && tokens && !opened && authFailures === 0) {
+            authFailures++
+            forceTokenRefresh = true
+          }
+          fail(error)
         },
         onClose({ noContent }) {
-          if (!live()) return
-          if (connection.candidate) {
-            candidate = undefined
-            overlapSeen = undefined
-            if (current) return
-          }
-          current = undefined
-          if (noContent) {
-            // 204: the server says "stop"; no further requests.
-            stopEverything()
-            setStatus('closed')
-            return
-          }
+          if (!live() || lost()) return
+          // 204: the server says "stop"; no further requests.
+          if (noContent) return stop()
           if (candidate) return // the rotation candidate takes over when it opens
-          const stable = connection.opened && platform.monotonic() - connection.openedAt >= stableAfter()
-          if (reconnectOptions === false) {
-            stopEverything()
-            setStatus('closed')
-          } else if (stable) {
+          if (!reconnectOptions) return stop()
+          if (opened && platform.monotonic() - openedAt >= stableAfter) {
             // A server that closes every stream at once (restart, deploy) must not get every
             // client back at once: a first-attempt jitter spreads them over initialDelay.
             set({ attempt: 0 })
-            schedule(backoffDelay(1, reconnectOptions, platform.random, serverRetry ?? 0), undefined)
+            schedule(backoffDelay(1, reconnectOptions, platform.random, serverRetry ?? 0))
           } else {
             fail(reported(new EventStreamError('network', 'The server closed the stream')))
           }
@@ -350,158 +408,75 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     )
   }
 
-  function stableAfter(): number {
-    return reconnectOptions ? reconnectOptions.stableAfter : DEFAULT_RECONNECT.stableAfter
-  }
-
-  function armStable(): void {
-    stableTimer = clearTimer(stableTimer)
-    const gen = generation
-    stableTimer = platform.setTimeout(() => {
-      stableTimer = undefined
-      if (gen === generation && snapshot.status === 'open') set({ attempt: 0 })
-    }, stableAfter())
-  }
-
-  function deliver(connection: Connection, raw: RawEvent): void {
-    if (overlapSeen) {
-      if (connection.candidate) {
-        // Events on the candidate before it replaces the current one are replays or duplicates
-        // of what the current connection delivers; they come again after the switch if needed.
-        return
-      }
-      if (raw.lastEventId !== undefined && candidate && connection === current) overlapSeen.add(raw.lastEventId)
-      else if (!candidate && raw.lastEventId !== undefined) {
-        if (overlapSeen.has(raw.lastEventId)) return
-        overlapSeen = undefined // caught up: ids from here on are new
-      }
-    }
-    if (!eventSet.has(raw.type)) {
-      if (raw.lastEventId !== snapshot.lastEventId) set({ lastEventId: raw.lastEventId })
-      return
-    }
-    let data: TData
-    try {
-      data = callbacks.parse ? callbacks.parse(raw.data, { type: raw.type, id: raw.lastEventId }) : (raw.data as unknown as TData)
-    } catch (cause) {
-      const error = new EventStreamError('parse', `Could not parse a "${raw.type}" event${raw.lastEventId === undefined ? '' : ` (id ${raw.lastEventId})`}`, { cause })
-      set({ lastEventId: raw.lastEventId, error })
-      report(error)
-      return
-    }
-    const event: StreamEvent<TData> = { type: raw.type, data, raw: raw.data, id: raw.lastEventId, receivedAt: platform.now() }
-    try {
-      callbacks.onEvent?.(event)
-    } catch {
-      // A throwing consumer callback must not lose the event for other subscribers.
-    }
-    // The per-event hot path. `eventCount` always changes, so `set()`'s diff would be wasted work,
-    // and a spread with overrides (`{ ...snapshot, data }`) takes V8's slow generic path: a full
-    // literal keeps one object shape and measured ~2× faster per event (bench/node/throughput.ts).
-    // Typed as a full snapshot, so a field added to the type cannot be forgotten here.
-    const s = snapshot
-    const next: Record<keyof EventStreamSnapshot<TData>, unknown> = {
-      status: s.status,
-      data,
-      lastEvent: event,
-      lastEventId: raw.lastEventId,
-      error: s.error,
-      attempt: s.attempt,
-      retryAt: s.retryAt,
-      transport: s.transport,
-      eventCount: s.eventCount + 1,
-      openCount: s.openCount,
-    }
-    snapshot = next as EventStreamSnapshot<TData>
-    notify()
-  }
-
-  function handleError(error: EventStreamError, connection: Connection): void {
-    idleTimer = clearTimer(idleTimer)
-    stableTimer = clearTimer(stableTimer)
-    report(error)
-    if (error.kind === 'unauthorized') {
-      if (tokens && authFailures === 0) {
-        // One forced refresh: the token may have been revoked or expired early.
-        authFailures++
-        set({ error })
-        start(true)
-        return
-      }
-      terminal(error)
-      return
-    }
-    if (error.kind === 'http' && error.status !== undefined) {
-      const retryable = error.status === 408 || error.status === 429 || error.status >= 500
-      if (!retryable) return terminal(error)
-    }
-    if (error.kind === 'content-type' || error.kind === 'line-too-long') return terminal(error)
-    // The native EventSource hides statuses: a failure before `open` may be an expired or revoked
-    // token, so the next attempt asks for a fresh one (once per run of failures).
-    if (transport.name === 'eventsource' && tokens && !connection.opened && authFailures === 0) {
-      authFailures++
-      forceTokenRefresh = true
-    }
-    fail(error)
-  }
-
   function fail(error: EventStreamError): void {
     if (!running) return
-    dropConnections()
-    if (reconnectOptions === false) return terminal(error)
+    drop(2 /* through STABLE */)
+    if (!reconnectOptions) return stop(error)
     const attempt = snapshot.attempt + 1
     if (attempt > reconnectOptions.maxAttempts) {
-      return terminal(reported(new EventStreamError('max-attempts', `Gave up after ${reconnectOptions.maxAttempts} attempts: ${error.message}`, { status: error.status, cause: error })))
+      return stop(reported(new EventStreamError('max-attempts', `Gave up after ${reconnectOptions.maxAttempts} attempts: ${error.message}`, { status: error.status, cause: error })))
     }
-    const floor = Math.max(serverRetry ?? 0, error.retryAfter ?? 0)
-    const delay = backoffDelay(attempt, reconnectOptions, platform.random, floor)
+    const delay = backoffDelay(attempt, reconnectOptions, platform.random, Math.max(serverRetry ?? 0, error.retryAfter ?? 0))
     set({ attempt })
     schedule(delay, error)
   }
 
-  function schedule(delay: number, error: EventStreamError | undefined): void {
-    retryTimer = clearTimer(retryTimer)
-    const gen = ++generation
+  function schedule(delay: number, error?: EventStreamError): void {
+    disarm(2 /* RETRY */)
+    generation++
     setStatus('reconnecting', { retryAt: platform.now() + delay, error })
-    retryTimer = platform.setTimeout(() => {
-      retryTimer = undefined
-      if (gen !== generation) return
+    arm(2 /* RETRY */, delay, (live) => {
+      if (!live) return
       const force = forceTokenRefresh
       forceTokenRefresh = false
       start(force)
-    }, delay)
+    })
   }
 
-  function terminal(error: EventStreamError): void {
-    stopEverything()
-    setStatus('failed', { error })
+  /** Ends the run: `'failed'` with `error`, else `'closed'` (unless it never started). */
+  function stop(error?: EventStreamError): void {
+    running = false
+    generation++
+    drop(4 /* all */)
+    isHiddenTooLong = false
+    listen(false)
+    if (error) setStatus('failed', { error })
+    else if (snapshot.status !== 'idle') setStatus('closed')
+  }
+
+
+  /** Drops the connection and waits (offline, or hidden too long). */
+  function pause(error?: EventStreamError): void {
+    drop(3 /* through RETRY */)
+    generation++
+    setStatus('paused', { error })
+  }
+
+  function offline(): void {
+    pause(reported(new EventStreamError('offline', 'The device is offline')))
   }
 
   // ---------------------------------------------------------------------------------------------
   // Rotation, visibility and connectivity
 
   function onTokenChange(): void {
-    if (!tokens || !running || rotation === 'none') return
-    const snap = tokens.getSnapshot()
-    if (snap.status === 'unauthorized' && snapshot.status !== 'failed') {
-      // Terminal token failure: streams that depend on the token end too.
-      const error = new EventStreamError('unauthorized', 'The token endpoint refused to issue a stream token')
-      report(error)
-      terminal(error)
-      return
+    if (!running) return
+    const manager = tokens!
+    if (manager.getSnapshot().status === 'unauthorized') {
+      // Terminal token failure: streams that depend on the token end too, whatever the rotation.
+      return stop(reported(new EventStreamError('unauthorized', 'Stream token refused by the token endpoint')))
     }
-    if (tokens.version === tokenVersion || tokenVersion === -1) return
-    if (!current?.opened || candidate) return
+    if (rotation === 'none') return
+    // `status === 'open'` means the current connection is open: the status leaves 'open' whenever
+    // the current connection is dropped, except while a candidate takes over (checked too).
+    if (manager.version === tokenVersion || tokenVersion === -1 || snapshot.status !== 'open' || candidate) return
     const gen = generation
-    tokens.getToken().then(
+    manager.getToken().then(
       (token) => {
-        if (gen !== generation || !current?.opened || candidate) return
-        tokenVersion = tokens.version
-        if (rotation === 'reconnect') {
-          start(false)
-        } else {
-          open(gen, token, true)
-        }
+        if (gen !== generation || snapshot.status !== 'open' || candidate) return
+        tokenVersion = manager.version
+        if (rotation === 'reconnect') start()
+        else open(gen, token, true)
       },
       () => {
         // The current connection keeps working; the next connect retries the token.
@@ -510,63 +485,38 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   }
 
   function onOffline(): void {
-    if (!running) return
-    dropConnections()
-    retryTimer = clearTimer(retryTimer)
-    generation++
-    setStatus('paused', { error: reported(new EventStreamError('offline', 'The device is offline')) })
+    if (running) offline()
   }
 
   function onOnline(): void {
-    if (!running || snapshot.status !== 'paused') return
-    if (isHiddenTooLong) return
-    start(false)
+    if (running && snapshot.status === 'paused' && !isHiddenTooLong) start()
   }
 
-  let isHiddenTooLong = false
   function onVisibility(): void {
-    if (!running || options.pauseWhenHidden === undefined) return
+    // Only subscribed when `pauseWhenHidden` is set.
+    if (!running) return
     const hidden = platform.document?.visibilityState === 'hidden'
-    hiddenTimer = clearTimer(hiddenTimer)
+    disarm(3 /* HIDDEN */)
     if (hidden) {
-      hiddenTimer = platform.setTimeout(() => {
-        hiddenTimer = undefined
+      arm(3 /* HIDDEN */, options.pauseWhenHidden!, () => {
         if (!running) return
         isHiddenTooLong = true
-        dropConnections()
-        retryTimer = clearTimer(retryTimer)
-        generation++
-        setStatus('paused', { error: undefined })
-      }, options.pauseWhenHidden)
+        pause()
+      })
     } else if (isHiddenTooLong) {
       isHiddenTooLong = false
-      if (platform.isOnline()) start(false)
+      if (platform.isOnline()) start()
     }
   }
 
-  function addListeners(): void {
-    platform.window?.addEventListener('offline', onOffline)
-    platform.window?.addEventListener('online', onOnline)
-    if (options.pauseWhenHidden !== undefined) platform.document?.addEventListener('visibilitychange', onVisibility)
-    if (tokens) unsubscribeTokens = tokens.subscribe(onTokenChange)
-  }
-
-  function removeListeners(): void {
-    platform.window?.removeEventListener('offline', onOffline)
-    platform.window?.removeEventListener('online', onOnline)
-    platform.document?.removeEventListener('visibilitychange', onVisibility)
+  /** Adds (`on`) or removes the host and token-manager listeners. */
+  function listen(on: boolean): void {
+    const method = on ? 'addEventListener' : 'removeEventListener'
+    platform.window?.[method]('offline', onOffline)
+    platform.window?.[method]('online', onOnline)
+    if (!on || options.pauseWhenHidden !== undefined) platform.document?.[method]('visibilitychange', onVisibility)
     unsubscribeTokens?.()
-    unsubscribeTokens = undefined
-  }
-
-  function stopEverything(): void {
-    running = false
-    generation++
-    dropConnections()
-    retryTimer = clearTimer(retryTimer)
-    hiddenTimer = clearTimer(hiddenTimer)
-    isHiddenTooLong = false
-    removeListeners()
+    unsubscribeTokens = on && tokens ? tokens.subscribe(onTokenChange) : undefined
   }
 
   function connect(): void {
@@ -576,25 +526,19 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     forceTokenRefresh = false
     tokenVersion = -1
     set({ attempt: 0, error: undefined })
-    addListeners()
-    if (!platform.isOnline()) {
-      setStatus('paused', { error: reported(new EventStreamError('offline', 'The device is offline')) })
-      return
-    }
-    start(false)
+    listen(true)
+    if (platform.isOnline()) start()
+    else offline()
   }
 
   return {
     connect,
-    close() {
-      stopEverything()
-      if (snapshot.status !== 'idle') setStatus('closed')
-    },
+    close: () => stop(),
     reconnect() {
       if (!running) return connect()
       authFailures = 0
       set({ attempt: 0 })
-      start(false)
+      start()
     },
     getSnapshot: () => snapshot,
     subscribe(listener) {
@@ -606,7 +550,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
       }
     },
     setCallbacks(next) {
-      callbacks = { parse: next.parse, onEvent: next.onEvent, onError: next.onError }
+      ;({ parse, onEvent: onEventCallback, onError: onErrorCallback } = next)
     },
   }
 }

@@ -4,20 +4,26 @@ import type { Platform } from './types'
  * The host's defaults, read lazily so importing the core never touches `window` or `document`
  * (server rendering, workers, Node). Pass `platform` overrides to any factory for tests.
  */
-export function resolvePlatform(overrides: Partial<Platform> = {}): Platform {
+export function resolvePlatform(overrides?: Partial<Platform>): Platform {
   const g = globalThis as any
   const perf: { now(): number } | undefined = g.performance
+  // Clocks and timers are wrappers, not the functions themselves, so fake timers installed after
+  // this call (they replace the globals) are still the ones used.
+  const now = () => Date.now()
+  /** `target` when it can take event listeners (the window and document of a browser-like host). */
+  const eventTarget = (target: any) => (typeof target?.addEventListener === 'function' ? target : undefined)
   return {
-    now: () => Date.now(),
-    monotonic: perf && typeof perf.now === 'function' ? () => perf.now() : () => Date.now(),
+    now,
+    monotonic: typeof perf?.now === 'function' ? () => perf.now() : now,
     setTimeout: (fn, ms) => g.setTimeout(fn, ms),
     clearTimeout: (handle) => g.clearTimeout(handle),
     random: Math.random,
     fetch: typeof g.fetch === 'function' ? (...args: Parameters<typeof fetch>) => g.fetch(...args) : undefined,
     EventSource: g.EventSource,
-    window: typeof g.window === 'object' && g.window && typeof g.window.addEventListener === 'function' ? g.window : undefined,
-    document: typeof g.document === 'object' && g.document && typeof g.document.addEventListener === 'function' ? g.document : undefined,
-    isOnline: () => (typeof g.navigator === 'object' && g.navigator && typeof g.navigator.onLine === 'boolean' ? g.navigator.onLine : true),
+    window: eventTarget(g.window),
+    document: eventTarget(g.document),
+    // Online unless the host says otherwise (`navigator.onLine` is unknown outside browsers).
+    isOnline: () => g.navigator?.onLine !== false,
     ...overrides,
   }
 }

@@ -46,11 +46,12 @@ export function buildEventSourceUrl(options: Pick<TransportConnectOptions, 'url'
 }
 
 function connectEventSource(options: TransportConnectOptions, handlers: TransportHandlers): () => void {
+  const token = options.token
   let settled = false
   let opened = false
   let source: EventSourceLike | undefined
   const listeners: Array<[string, (ev: any) => void]> = []
-  const shownUrl = redactUrl(options.url, options)
+  const at = `EventSource ${redactUrl(options.url, options)}`
 
   const teardown = () => {
     if (!source) return
@@ -65,56 +66,34 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
     report()
   }
   const fail = (error: EventStreamError) => settle(() => handlers.onError(error))
-  const listen = (type: string, listener: (ev: any) => void) => {
-    listeners.push([type, listener])
-    source?.addEventListener(type, listener)
-  }
 
   const wanted = new Set(options.events)
-  const dispatch = (type: string, ev: { data?: unknown; lastEventId?: unknown }) => {
-    if (settled) return
-    handlers.onActivity()
-    if (settled) return
-    handlers.onEvent({
-      type,
-      data: typeof ev.data === 'string' ? ev.data : String(ev.data),
-      lastEventId: typeof ev.lastEventId === 'string' && ev.lastEventId !== '' ? ev.lastEventId : undefined,
-    })
-  }
-  // A server event named `open` or `error` arrives through the same listener as the native
-  // lifecycle event; only the server's carry `data`.
-  const isServerEvent = (ev: unknown) => typeof (ev as { data?: unknown } | null)?.data === 'string'
-
-  const onOpen = (ev: unknown) => {
-    if (settled) return
-    if (isServerEvent(ev)) return wanted.has('open') ? dispatch('open', ev as object) : undefined
-    opened = true
-    handlers.onOpen()
-    if (!settled) handlers.onActivity()
-  }
-  const onError = (ev: unknown) => {
-    if (settled) return
-    if (isServerEvent(ev)) return wanted.has('error') ? dispatch('error', ev as object) : undefined
+  const onError = (ev: { code?: unknown; message?: unknown } | null) => {
     const readyState = source?.readyState
-    const detail = ev as { code?: unknown; message?: unknown } | null
-    const status = typeof detail?.code === 'number' ? detail.code : undefined
-    const reason = typeof detail?.message === 'string' && detail.message ? `: ${scrub(detail.message, options.token)}` : ''
+    const status = typeof ev?.code === 'number' ? ev.code : undefined
+    const reason = typeof ev?.message === 'string' && ev.message ? `: ${scrub(ev.message, token)}` : ''
     if (status === 204) return settle(() => handlers.onClose({ noContent: true }))
     // Messages: what failed, the redacted URL and the status where known. The explanations of
     // the browser's silence are dev-only (DESIGN rule 4) so production bundles stay small; the
     // condition is written inline because bundlers only drop a branch they can see is dead.
-    const at = `EventSource ${shownUrl}`
     if (status === 401 || status === 403) return fail(new EventStreamError('unauthorized', `${at} rejected: HTTP ${status}`, { status }))
     if (status === 200) return fail(new EventStreamError('content-type', `${at}: not an event stream${reason}`, { status }))
-    if (status !== undefined && status >= 100) return fail(new EventStreamError('http', `${at} failed: HTTP ${status}`, { status }))
-    const message = opened
-      ? `${at}: connection lost${reason}`
-      : readyState === CLOSED
-        ? `${at} refused${reason}` +
-          (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' ? ' (a non-200 status or a wrong content type: the browser does not tell which)' : '')
-        : `${at}: could not connect${reason}` +
-          (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' ? ' (the browser hides the cause: an HTTP error and a network failure look the same)' : '')
-    fail(new EventStreamError('network', message))
+    if (status! >= 100) return fail(new EventStreamError('http', `${at} failed: HTTP ${status}`, { status }))
+    const refused = !opened && readyState === CLOSED
+    fail(
+      new EventStreamError(
+        'network',
+        (opened ? `${at}: connection lost` : refused ? `${at} refused` : `${at}: could not connect`) +
+          reason +
+          (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production'
+            ? refused
+              ? ' (a non-200 status or a wrong content type: the browser does not tell which)'
+              : opened
+                ? ''
+                : ' (the browser hides the cause: an HTTP error and a network failure look the same)'
+            : ''),
+      ),
+    )
   }
 
   try {
@@ -123,18 +102,35 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
       throw new EventStreamError('network', 'No EventSource: pass platform.EventSource')
     }
     source = new EventSourceImpl(buildEventSourceUrl(options).toString(), { withCredentials: options.withCredentials })
-    listen('open', onOpen)
-    listen('error', onError)
-    for (const type of wanted) {
-      if (type === 'open' || type === 'error') continue
-      listen(type, (ev: { data?: unknown; lastEventId?: unknown }) => dispatch(type, ev))
+    // One listener per type, the lifecycle types first. A server event named `open` or `error`
+    // arrives through the same listener as the native lifecycle event; only the server's carry
+    // `data`, and they are delivered only when asked for.
+    for (const type of new Set(['open', 'error', ...wanted])) {
+      const listener = (ev: any) => {
+        if (settled) return
+        if ((type === 'open' || type === 'error') && typeof ev?.data !== 'string') {
+          if (type === 'error') return onError(ev)
+          opened = true
+          handlers.onOpen()
+          if (!settled) handlers.onActivity()
+        } else if (wanted.has(type)) {
+          handlers.onActivity()
+          if (!settled) {
+            handlers.onEvent({
+              type,
+              // `String` keeps a string as it is (the only kind a WHATWG EventSource delivers).
+              data: String(ev.data),
+              lastEventId: (typeof ev.lastEventId === 'string' && ev.lastEventId) || undefined,
+            })
+          }
+        }
+      }
+      listeners.push([type, listener])
+      source.addEventListener(type, listener)
     }
   } catch (cause) {
     teardown()
-    const error =
-      cause instanceof EventStreamError
-        ? cause
-        : new EventStreamError('network', `EventSource ${shownUrl}: ${scrub(String((cause as Error)?.message ?? cause), options.token)}`)
+    const error = cause instanceof EventStreamError ? cause : new EventStreamError('network', `${at}: ${scrub(String((cause as Error)?.message ?? cause), token)}`)
     // No `cause`: a constructor error quotes the URL, token included. Reported asynchronously like every other outcome: the caller has not stored the abort
     // function yet while `connect` is still running.
     queueMicrotask(() => fail(error))

@@ -405,6 +405,19 @@ describe('createEventStream with a token manager', () => {
     expect(transport.connections).toHaveLength(0)
   })
 
+  it("a terminal token failure ends an open stream whatever the rotation policy (even 'none')", async () => {
+    for (const rotation of ['overlap', 'reconnect', 'none'] as const) {
+      const tokens = fakeTokens()
+      const { transport, stream, clock } = setup({ tokens: tokens.manager, rotation })
+      stream.connect()
+      await clock.advance(0)
+      const connection = transport.latest!.open()
+      tokens.failWith(new TokenError('unauthorized', 'refused', { status: 401 }))
+      expect(stream.getSnapshot(), rotation).toMatchObject({ status: 'failed', error: { kind: 'unauthorized' } })
+      expect(connection.aborted, rotation).toBe(true)
+    }
+  })
+
   it("rotation 'overlap' switches connections without losing or duplicating events", async () => {
     const tokens = fakeTokens()
     const { transport, stream, clock, seen } = setup({ tokens: tokens.manager })
