@@ -6,6 +6,6 @@ export { createEventStreamWith, type EventStream, type EventStreamOptions } from
 export { createEventStream, resolveTransport } from './resolveTransport'
 export { createFetchTransport } from '../transports/fetchTransport'
 export { createEventSourceTransport } from '../transports/eventSourceTransport'
-export { createTokenManager, defaultRefreshLead, DEFAULT_TOKEN_LIFETIME, MIN_WALL_CLOCK_LIFETIME, type TokenManagerOptions } from './tokenManager'
+export { createTokenManager, defaultRefreshLead, DEFAULT_TOKEN_LIFETIME, IDLE_TOKEN_SNAPSHOT, MIN_WALL_CLOCK_LIFETIME, type TokenManagerOptions } from './tokenManager'
 export { fetchTokenFrom, type FetchTokenFromOptions } from './fetchToken'
 export { decodeJwtPayload, readJwtTimes, type JwtTimes } from './jwt'

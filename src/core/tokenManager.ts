@@ -99,6 +99,19 @@ interface Subscriber {
 const WINDOW_EVENTS = ['focus', 'online', 'pageshow'] as const
 
 /**
+ * The snapshot of a token manager that has not asked for a token yet; also what servers render
+ * (`useToken()` during SSR and hydration). Frozen: snapshots are replaced, never changed.
+ */
+export const IDLE_TOKEN_SNAPSHOT: TokenSnapshot = Object.freeze({
+  status: 'idle',
+  expiresAt: undefined,
+  lifetime: undefined,
+  refreshAt: undefined,
+  error: undefined,
+  fetchCount: 0,
+})
+
+/**
  * Creates a token manager: fetches a short-lived token, caches it, shares one request among all
  * concurrent callers, and refreshes it ahead of expiry.
  *
@@ -164,14 +177,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let retryAtWall: number | undefined
   let deadlineTimer: (() => void) | undefined
   const subscribers = new Set<Subscriber>()
-  let snapshot: TokenSnapshot = {
-    status: 'idle',
-    expiresAt: undefined,
-    lifetime: undefined,
-    refreshAt: undefined,
-    error: undefined,
-    fetchCount: 0,
-  }
+  let snapshot: TokenSnapshot = IDLE_TOKEN_SNAPSHOT
 
   // ---------------------------------------------------------------------------------------------
   // Snapshot

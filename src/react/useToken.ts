@@ -1,5 +1,5 @@
 import { useCallback, useContext, useMemo, useSyncExternalStore } from 'react'
-import type { TokenError, TokenSnapshot, TokenStatus } from 'use-event-stream/core'
+import { IDLE_TOKEN_SNAPSHOT, type TokenError, type TokenSnapshot, type TokenStatus } from 'use-event-stream/core'
 import { TokenContext, type TokenContextValue } from './TokenProvider'
 
 /** What `useToken` returns. Deliberately never the token itself. */
@@ -21,15 +21,6 @@ export interface UseTokenResult {
   refresh(): Promise<void>
 }
 
-// The server, and the hydration pass, render the state before any request.
-const SERVER_SNAPSHOT: TokenSnapshot = Object.freeze({
-  status: 'idle',
-  expiresAt: undefined,
-  lifetime: undefined,
-  refreshAt: undefined,
-  error: undefined,
-  fetchCount: 0,
-})
 
 /** The nearest provider's context, or a thrown error that says how to add one. */
 export function useTokenContext(hook: string): TokenContextValue {
@@ -86,5 +77,5 @@ export function useToken(): UseTokenResult {
 }
 
 function getServerSnapshot(): TokenSnapshot {
-  return SERVER_SNAPSHOT
+  return IDLE_TOKEN_SNAPSHOT
 }
