@@ -54,11 +54,14 @@ export class TokenError extends Error {
   declare readonly name: string
   declare readonly kind: TokenErrorKind
   declare readonly status: number | undefined
-  constructor(kind: TokenErrorKind, message: string, options: { status?: number; cause?: unknown } = {}) {
+  /** The token endpoint's `Retry-After`, in ms: the next attempt waits at least this long. */
+  declare readonly retryAfter: number | undefined
+  constructor(kind: TokenErrorKind, message: string, options: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'TokenError'
     this.kind = kind
     this.status = options.status
+    this.retryAfter = options.retryAfter
   }
 }
 

@@ -1,3 +1,4 @@
+import { parseRetryAfter } from './retryAfter'
 import { TokenError } from './errors'
 import type { FetchToken, TokenResponse } from './types'
 
@@ -76,7 +77,9 @@ export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions
       void response.body?.cancel().catch(() => {})
       const status = response.status
       const kind = status === 401 || status === 403 ? 'unauthorized' : 'http'
-      throw new TokenError(kind, `The token endpoint ${endpoint} answered HTTP ${status}`, { status })
+      // A rate-limited or overloaded endpoint says when to come back (429/503 `Retry-After`).
+      const retryAfter = parseRetryAfter(response.headers.get('retry-after'), Date.now())
+      throw new TokenError(kind, `The token endpoint ${endpoint} answered HTTP ${status}`, { status, retryAfter })
     }
 
     let data: unknown

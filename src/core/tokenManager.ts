@@ -272,7 +272,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       return
     }
     if (!inflight && attempt > 0 && !retryTimer) {
-      const delay = backoffDelay(attempt, retry, platform.random)
+      // The endpoint's Retry-After is a floor under the jitter, as for streams.
+      const delay = backoffDelay(attempt, retry, platform.random, lastError?.retryAfter ?? 0)
       retryAtWall = platform.now() + delay
       retryTimer = startDeadline(platform.monotonic() + delay, () => {
         retryTimer = undefined

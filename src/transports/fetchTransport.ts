@@ -13,6 +13,7 @@
  */
 import { getBytes } from '@microsoft/fetch-event-source/lib/esm/parse.js'
 import { EventStreamError } from '../core/errors'
+import { parseRetryAfter } from '../core/retryAfter'
 import type { Transport, TransportConnectOptions, TransportHandlers } from '../core/types'
 import { redactUrl, scrub } from './redact'
 import { createSseParser } from './sseParser'
@@ -168,21 +169,6 @@ function isEventStream(contentType: string | null): boolean {
   if (contentType === null) return false
   const essence = contentType.split(';', 1)[0] ?? ''
   return essence.trim().toLowerCase() === 'text/event-stream'
-}
-
-/**
- * `Retry-After` in ms: delta-seconds or an HTTP date (relative to `now`, never negative);
- * `undefined` when absent or unparseable.
- */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined
-  const trimmed = value.trim()
-  if (/^[0-9]+$/.test(trimmed)) return Number.parseInt(trimmed, 10) * 1000
-  // Only real HTTP dates (IMF-fixdate and the obsolete forms all contain a letter month):
-  // Date.parse would also read bare numbers like "1.5" as dates.
-  if (!/[a-z]/i.test(trimmed)) return undefined
-  const at = Date.parse(trimmed)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 
 function cancelBody(response: Response): void {

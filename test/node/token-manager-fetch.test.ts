@@ -104,6 +104,25 @@ describe('fetchTokenFrom', () => {
     expect(error.message).not.toContain(SECRET)
   })
 
+  it("carries the endpoint's Retry-After (seconds or an HTTP date) as retryAfter in ms", async () => {
+    reply = (_req, res) => {
+      res.writeHead(429, { 'retry-after': '7' })
+      res.end()
+    }
+    await expect(call(fetchTokenFrom(`${base}/t`))).rejects.toMatchObject({ kind: 'http', status: 429, retryAfter: 7000 })
+    const at = new Date(Date.now() + 60_000).toUTCString()
+    reply = (_req, res) => {
+      res.writeHead(503, { 'retry-after': at })
+      res.end()
+    }
+    const error = (await call(fetchTokenFrom(`${base}/t`)).catch((e: unknown) => e)) as TokenError
+    expect(error).toMatchObject({ kind: 'http', status: 503 })
+    expect(error.retryAfter).toBeGreaterThan(55_000)
+    expect(error.retryAfter).toBeLessThanOrEqual(60_000)
+    reply = json(500, {})
+    await expect(call(fetchTokenFrom(`${base}/t`))).rejects.toMatchObject({ status: 500, retryAfter: undefined })
+  })
+
   it('a refused connection is a network TokenError', async () => {
     const error = await call(fetchTokenFrom(await refusedUrl('/t'))).catch((e: unknown) => e)
     expect(error).toMatchObject({ name: 'TokenError', kind: 'network' })

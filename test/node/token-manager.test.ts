@@ -524,6 +524,22 @@ describe('failures', () => {
   })
 })
 
+describe("the endpoint's Retry-After", () => {
+  it('is a floor under the retry backoff', async () => {
+    const limited = new TokenError('http', 'rate limited', { status: 429, retryAfter: 10 * SEC })
+    const { clock, calls, tokens, subscribe } = setup((_call, index) => (index === 0 ? limited : { token: tokenFor(index), expiresIn: 60 }))
+    subscribe()
+    await expect(tokens.getToken()).rejects.toMatchObject({ status: 429, retryAfter: 10 * SEC })
+    // random() is 0.5: 10 s plus half of the first 1 s window.
+    expect(tokens.getSnapshot().refreshAt).toBe(clock.platform.now() + 10 * SEC + 500)
+    await clock.advance(10 * SEC + 499)
+    expect(calls).toHaveLength(1)
+    await clock.advance(1)
+    expect(calls).toHaveLength(2)
+    expect(tokens.version).toBe(1)
+  })
+})
+
 describe('request timeout', () => {
   it('gives up on a token request that never answers, aborts it, and retries with backoff', async () => {
     // The first call hangs forever; the second answers.
