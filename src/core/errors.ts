@@ -19,8 +19,10 @@ export type EventStreamErrorKind =
   | 'token'
   /** No bytes for `idleTimeout` ms. */
   | 'idle-timeout'
-  /** A line exceeded `maxLineLength`. */
+  /** A line exceeded `maxLineLength`, or an event `maxEventSize`. */
   | 'line-too-long'
+  /** The request cannot be made as configured (a header value `fetch` rejects, an invalid URL): not retried. */
+  | 'invalid-request'
   /** The host is offline. */
   | 'offline'
   /** Gave up after `reconnect.maxAttempts`. */

@@ -1,6 +1,7 @@
 import { backoffDelay } from './backoff'
 import { EventStreamError, TokenError } from './errors'
-import { MAX_TIMER_DELAY, resolvePlatform } from './platform'
+import { resolvePlatform } from './platform'
+import { MAX_TIMER_DELAY } from './timers'
 import type {
   EventStreamSnapshot,
   EventStreamStatus,
@@ -59,6 +60,12 @@ export interface EventStreamOptions<TData = string> {
   pauseWhenHidden?: number
   /** Longest line accepted by the fetch transport, in bytes. Default `1048576` (1 MiB). */
   maxLineLength?: number
+  /**
+   * Largest event accepted by the fetch transport, in bytes: its `data` lines added up, so endless
+   * short lines without a blank line cannot grow memory without bound. Fails like an over-long
+   * line (`kind: 'line-too-long'`, not retried). Default `4194304` (4 MiB).
+   */
+  maxEventSize?: number
   /** Last event id to resume from on the first connection. Default none. */
   lastEventId?: string
   /** Host facilities (clocks, timers, fetch, EventSource, window/document). Default: the host's. */
@@ -282,6 +289,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
         headers: options.headers ?? {},
         events,
         maxLineLength: options.maxLineLength ?? 1_048_576,
+        maxEventSize: options.maxEventSize ?? 4_194_304,
         platform,
       },
       {

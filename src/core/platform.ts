@@ -27,6 +27,3 @@ export function resolvePlatform(overrides?: Partial<Platform>): Platform {
     ...overrides,
   }
 }
-
-/** Largest delay `setTimeout` accepts (2^31 - 1 ms); longer delays fire immediately in browsers. */
-export const MAX_TIMER_DELAY = 2_147_483_647

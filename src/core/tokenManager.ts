@@ -1,7 +1,8 @@
 import { backoffDelay, type BackoffOptions } from './backoff'
 import { TokenError, isUnauthorized } from './errors'
 import { readJwtTimes } from './jwt'
-import { MAX_TIMER_DELAY, resolvePlatform } from './platform'
+import { resolvePlatform } from './platform'
+import { MAX_TIMER_DELAY } from './timers'
 import type { FetchToken, Platform, TokenFetchReason, TokenManager, TokenResponse, TokenSnapshot, TokenStatus } from './types'
 
 /** Lifetime assumed for a token that carries no expiry at all (opaque string, no `expiresIn`/`expiresAt`). */

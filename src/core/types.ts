@@ -64,9 +64,15 @@ export interface RawEvent {
   data: string
   /**
    * The stream's last event id after this dispatch (the `id:` field of this block, or the
-   * id carried over from earlier blocks), `undefined` when the server never sent one.
+   * id carried over from earlier blocks), `undefined` when the server never sent one, `''` after
+   * the server cleared it with an empty `id:` field.
    */
   lastEventId: string | undefined
+  /**
+   * True when this event's own block carried an `id:` field. Overlap rotation deduplicates by the
+   * last own id and the position after it; a transport that cannot tell leaves it `undefined`.
+   */
+  hasOwnId?: boolean
 }
 
 /** What the event stream hands a transport for one connection attempt. */
@@ -89,6 +95,11 @@ export interface TransportConnectOptions {
   events: readonly string[]
   /** Longest accepted line in bytes (fetch transport); longer fails with `kind: 'line-too-long'`. */
   maxLineLength: number
+  /**
+   * Largest accepted event in bytes: the data lines of one block added up (fetch transport); a
+   * block that grows past it fails with `kind: 'line-too-long'`.
+   */
+  maxEventSize: number
   platform: Platform
 }
 
@@ -150,8 +161,14 @@ export interface TokenSnapshot {
 }
 
 export interface TokenManager {
-  /** Resolves with a valid token; concurrent calls share one request. */
-  getToken(options?: { forceRefresh?: boolean; reason?: TokenFetchReason }): Promise<string>
+  /**
+   * Resolves with a valid token; concurrent calls share one request.
+   * `newerThan`: the `version` of a token the stream server rejected (401/403). That token, and any
+   * older one, is never handed out again (by any call); the call resolves only with a token of a
+   * later version, starting one refresh for it if none is in flight, however many callers name the
+   * same version. Rejects like any other call when that refresh fails.
+   */
+  getToken(options?: { forceRefresh?: boolean; reason?: TokenFetchReason; newerThan?: number }): Promise<string>
   /** Forces a new token now (shared with any request in flight). */
   refresh(): Promise<string>
   getSnapshot(): TokenSnapshot

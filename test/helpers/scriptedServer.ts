@@ -58,6 +58,7 @@ export function transportOptions(url: string | URL, overrides: Partial<Transport
     headers: {},
     events: ['message'],
     maxLineLength: 64 * 1024,
+    maxEventSize: 4 * 1024 * 1024,
     platform: resolvePlatform(),
     ...overrides,
   }
