@@ -11,15 +11,24 @@ import { createFetchTransport } from '../transports/fetchTransport'
 import type { Platform, Transport, TransportName } from './types'
 
 /** Resolves `'auto'` and names to a transport. */
-export function resolveTransport(choice: EventStreamOptions['transport'], hasTokens: boolean, platform: Platform): Transport {
+export function resolveTransport(options: Pick<EventStreamOptions<unknown>, 'transport' | 'tokens' | 'headers'>, platform: Platform): Transport {
+  const choice = options.transport
   if (choice && typeof choice === 'object') return choice
-  const name = choice === 'fetch' || choice === 'eventsource' ? choice : autoTransport(hasTokens, platform)
+  const name = choice === 'fetch' || choice === 'eventsource' ? choice : autoTransport(options, platform)
   return name === 'fetch' ? createFetchTransport() : createEventSourceTransport()
 }
 
-function autoTransport(hasTokens: boolean, platform: Platform): TransportName {
+/**
+ * The `'auto'` rule: fetch when the stream needs what only fetch can do (a token kept out of the
+ * URL, request headers) and the host streams responses; otherwise the native EventSource where
+ * there is one. `platform` may be omitted to predict the choice without touching the host (server
+ * rendering): the host is then assumed to have both.
+ */
+export function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens' | 'headers'>, platform?: Platform): TransportName {
+  const needsFetch = !!options.tokens || (!!options.headers && Object.keys(options.headers).length > 0)
+  if (!platform) return needsFetch ? 'fetch' : 'eventsource'
   const streamingFetch = typeof platform.fetch === 'function' && typeof (globalThis as any).ReadableStream === 'function'
-  if (hasTokens && streamingFetch) return 'fetch'
+  if (needsFetch && streamingFetch) return 'fetch'
   if (platform.EventSource) return 'eventsource'
   return 'fetch'
 }
@@ -36,5 +45,5 @@ function autoTransport(hasTokens: boolean, platform: Platform): TransportName {
  * stream.connect()
  */
 export function createEventStream<TData = string>(options: EventStreamOptions<TData>): EventStream<TData> {
-  return createEventStreamWith(resolveTransport(options.transport, !!options.tokens, resolvePlatform(options.platform)), options)
+  return createEventStreamWith(resolveTransport(options, resolvePlatform(options.platform)), options)
 }

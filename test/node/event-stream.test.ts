@@ -12,7 +12,7 @@ function fakeTokens() {
   let failure: unknown
   const listeners = new Set<() => void>()
   let snapshot: TokenSnapshot = { status: 'valid', expiresAt: undefined, lifetime: undefined, refreshAt: undefined, error: undefined, fetchCount: 0 }
-  const calls: Array<{ forceRefresh?: boolean }> = []
+  const calls: Array<{ forceRefresh?: boolean; newerThan?: number }> = []
   const manager: TokenManager = {
     get version() {
       return version
@@ -20,7 +20,7 @@ function fakeTokens() {
     async getToken(options = {}) {
       calls.push(options)
       if (failure) throw failure
-      if (options.forceRefresh) rotate()
+      if (options.forceRefresh || (options.newerThan !== undefined && version <= options.newerThan)) rotate()
       return token
     },
     refresh: async () => token,
@@ -368,7 +368,8 @@ describe('createEventStream with a token manager', () => {
     expect(transport.latest!.tokenEquals('tok-0')).toBe(true)
     transport.latest!.fail('unauthorized', { status: 401 })
     await clock.advance(0)
-    expect(tokens.calls.at(-1)).toMatchObject({ forceRefresh: true })
+    // The rejected token's version: only a newer token is used from here on.
+    expect(tokens.calls.at(-1)).toMatchObject({ newerThan: 0 })
     expect(transport.connections).toHaveLength(2)
     expect(transport.latest!.tokenEquals('tok-1')).toBe(true)
     transport.latest!.fail('unauthorized', { status: 401 })
@@ -447,12 +448,12 @@ describe('createEventStream with a token manager', () => {
     const { transport, stream, clock, seen } = setup({ tokens: tokens.manager })
     stream.connect()
     await clock.advance(0)
-    const first = transport.latest!.open()
+    const first = transport.latest!.open().emit({ data: 'resume point', id: '0' })
     tokens.rotate()
     await clock.advance(0)
     transport.connections[1]!.fail('network')
     first.emit({ data: 'still here', id: '1' })
-    expect(seen).toEqual(['still here'])
+    expect(seen).toEqual(['resume point', 'still here'])
     expect(stream.getSnapshot().status).toBe('open')
   })
 

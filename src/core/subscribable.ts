@@ -1,0 +1,50 @@
+import { reportError } from './reportError'
+
+/**
+ * The listener set behind every `subscribe(listener) => unsubscribe` of the library (streams,
+ * token managers, the React stores): one place for the rule that a throwing listener neither
+ * stops the others nor the notifier (it goes to `reportError`), and that a listener may
+ * unsubscribe, or subscribe another, while being notified.
+ */
+export interface Listeners {
+  subscribe(listener: () => void): () => void
+  /** Calls every listener subscribed when the call starts. */
+  notify(): void
+  readonly size: number
+}
+
+/** `onChange(size)` runs after a listener was added or removed (e.g. to start or stop work). */
+export function createListeners(onChange?: (size: number) => void): Listeners {
+  const listeners = new Set<() => void>()
+  // Notifying iterates a copy, rebuilt only when the set changed: a copy per notification would
+  // allocate on every event.
+  let copy: Array<() => void> | undefined
+  return {
+    subscribe(listener) {
+      // A function subscribed twice is two subscriptions, as with `addEventListener` it is not:
+      // wrapping makes each call's unsubscribe remove exactly its own.
+      const entry = () => listener()
+      listeners.add(entry)
+      copy = undefined
+      onChange?.(listeners.size)
+      return () => {
+        if (!listeners.delete(entry)) return
+        copy = undefined
+        onChange?.(listeners.size)
+      }
+    },
+    notify() {
+      if (listeners.size === 0) return
+      for (const listener of (copy ??= Array.from(listeners))) {
+        try {
+          listener()
+        } catch (error) {
+          reportError(error)
+        }
+      }
+    },
+    get size() {
+      return listeners.size
+    },
+  }
+}
