@@ -16,12 +16,22 @@ function loadJose(): Promise<Jose> {
 /** An HS256 secret: a string (UTF-8 encoded) or raw bytes. Use at least 32 random bytes. */
 export type SseTokenSecret = string | Uint8Array
 
-function secretBytes(secret: SseTokenSecret): Uint8Array {
-  return typeof secret === 'string' ? new TextEncoder().encode(secret) : secret
+/** The audience stream tokens are minted for and checked against unless told otherwise. */
+const DEFAULT_AUDIENCE = 'sse'
+
+/**
+ * The secret as bytes. A missing or empty secret (typically an unset environment variable) is a
+ * configuration error: it throws rather than letting every token read as invalid.
+ */
+function secretBytes(secret: SseTokenSecret, caller: string): Uint8Array {
+  const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : ArrayBuffer.isView(secret) ? secret : undefined
+  if (!bytes || bytes.byteLength === 0) throw new TypeError(`${caller}: secret must be a non-empty string or Uint8Array`)
+  return bytes
 }
 
 /** Options of {@link mintSseToken}. */
 export interface MintSseTokenOptions {
+  /** HS256 signing secret. Required; a missing or empty secret throws a `TypeError`. */
   secret: SseTokenSecret
   /** Subject (`sub` claim): who the stream is for. */
   sub: string
@@ -29,38 +39,55 @@ export interface MintSseTokenOptions {
   ttlSeconds?: number
   /** Issue time in seconds since the epoch (`iat`). Default: now. */
   iat?: number
-  /** Extra claims (e.g. `aud`, `channels`). Default: none. */
+  /**
+   * Audience (`aud` claim), which {@link verifySseToken} requires, so that a stream token is not
+   * accepted where another token signed with the same secret is expected, nor the reverse.
+   * Default `'sse'`.
+   */
+  audience?: string
+  /** Extra claims (e.g. `channels`); `sub`, `iat`, `exp` and `aud` come from the options above. Default: none. */
   claims?: Record<string, unknown>
 }
 
 /**
- * Signs an HS256 JWT with `sub`, `iat` and `exp`. `exp` is rounded up to a whole second, so the
- * token lives at least `ttlSeconds` (JWT times are whole seconds: rounding down could leave a
+ * Signs an HS256 JWT with `sub`, `aud`, `iat` and `exp`. `exp` is rounded up to a whole second, so
+ * the token lives at least `ttlSeconds` (JWT times are whole seconds: rounding down could leave a
  * 1-second token almost no life).
+ *
+ * Throws only on configuration errors: a missing or empty `secret` (`TypeError`), or the optional
+ * `jose` package not installed (`Error` saying `npm install jose`).
  */
 export async function mintSseToken(options: MintSseTokenOptions): Promise<string> {
+  const key = secretBytes(options.secret, 'mintSseToken')
   const { SignJWT } = await loadJose()
   const nowSeconds = options.iat ?? Date.now() / 1000
   const ttl = options.ttlSeconds ?? 60
   return new SignJWT({ ...options.claims })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(options.sub)
+    .setAudience(options.audience ?? DEFAULT_AUDIENCE)
     .setIssuedAt(Math.floor(nowSeconds))
     .setExpirationTime(Math.ceil(nowSeconds + ttl))
-    .sign(secretBytes(options.secret))
+    .sign(key)
 }
 
 /** Claims of a verified stream token. */
 export interface SseTokenPayload {
   sub?: string
+  /** Audience; always includes the verified audience. */
+  aud?: string | string[]
   iat?: number
   /** Expiry, seconds since the epoch. */
   exp?: number
   [claim: string]: unknown
 }
 
-/** Why a token was rejected. `invalid-claims`: `nbf`, `aud`, `iss` or a required claim did not validate. */
-export type SseTokenFailure = 'missing' | 'malformed' | 'bad-signature' | 'expired' | 'invalid-claims'
+/**
+ * Why a token was rejected. `wrong-audience`: no `aud` claim, or not the expected one (e.g. a
+ * session token signed with the same secret). `invalid-claims`: `nbf`, `iss` or another claim did
+ * not validate.
+ */
+export type SseTokenFailure = 'missing' | 'malformed' | 'bad-signature' | 'expired' | 'wrong-audience' | 'invalid-claims'
 
 export type VerifySseTokenResult = { ok: true; payload: SseTokenPayload } | { ok: false; reason: SseTokenFailure }
 
@@ -68,7 +95,7 @@ export type VerifySseTokenResult = { ok: true; payload: SseTokenPayload } | { ok
 export interface VerifySseTokenOptions {
   /** Accepted clock skew in seconds. Default `0`. */
   clockToleranceSeconds?: number
-  /** Expected `aud`. Default: not checked. */
+  /** Required `aud`: a token without it fails with `wrong-audience`. Default `'sse'` (what {@link mintSseToken} sets). */
   audience?: string
   /** Expected `iss`. Default: not checked. */
   issuer?: string
@@ -81,24 +108,29 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 const MAX_TOKEN_LENGTH = 8192
 
 /**
- * Verifies an HS256 token (only HS256 is accepted, and `exp` is required). Never throws: returns
- * `{ ok: false, reason }`. The signature is checked before the expiry, so a forged expired token
- * reads as `bad-signature`.
+ * Verifies an HS256 token: only HS256 is accepted, `exp` is required, and so is the audience
+ * (`aud`, default `'sse'`). Every problem with the token is a `{ ok: false, reason }` result; the
+ * signature is checked before the claims, so a forged expired token reads as `bad-signature`.
+ *
+ * Throws only on configuration errors, never because of the token: a missing or empty `secret`
+ * (`TypeError`), or the optional `jose` package not installed (`Error` saying `npm install jose`;
+ * absent and malformed tokens are answered before `jose` is needed).
  */
 export async function verifySseToken(
   token: string | undefined | null,
   secret: SseTokenSecret,
   options: VerifySseTokenOptions = {},
 ): Promise<VerifySseTokenResult> {
+  const key = secretBytes(secret, 'verifySseToken')
   if (!token) return { ok: false, reason: 'missing' }
   if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return { ok: false, reason: 'malformed' }
   const jose = await loadJose()
   try {
-    const { payload } = await jose.jwtVerify(token, secretBytes(secret), {
+    const { payload } = await jose.jwtVerify(token, key, {
       algorithms: ['HS256'],
       requiredClaims: ['exp'],
       clockTolerance: options.clockToleranceSeconds ?? 0,
-      ...(options.audience !== undefined ? { audience: options.audience } : {}),
+      audience: options.audience ?? DEFAULT_AUDIENCE,
       ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
       ...(options.currentDate !== undefined ? { currentDate: options.currentDate } : {}),
     })
@@ -112,7 +144,7 @@ export async function verifySseToken(
       case 'ERR_JOSE_ALG_NOT_ALLOWED':
         return { ok: false, reason: 'bad-signature' }
       case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-        return { ok: false, reason: 'invalid-claims' }
+        return { ok: false, reason: (error as { claim?: unknown }).claim === 'aud' ? 'wrong-audience' : 'invalid-claims' }
       default:
         return { ok: false, reason: 'malformed' }
     }

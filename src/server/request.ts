@@ -40,6 +40,13 @@ export function readQuery(request: AnyRequest): URLSearchParams {
 
 /** Options of {@link readSseToken}. */
 export interface ReadSseTokenOptions {
+  /**
+   * Accept a token in the query string. Set `false` when every client uses the fetch transport
+   * (`Authorization: Bearer`): tokens in URLs end up in access logs, and with `false` a request that
+   * carries one only there reads as having no token. Default `true` (the browser's `EventSource`
+   * cannot send headers).
+   */
+  query?: boolean
   /** Query parameter carrying the token (the `EventSource` path, which cannot send headers). Default `'token'`. */
   queryParam?: string
 }
@@ -49,7 +56,8 @@ export type SseTokenSource = 'header' | 'query'
 
 /**
  * The token and where it came from: `Authorization: Bearer <token>` first (fetch clients), then the
- * query parameter (native `EventSource`). A non-Bearer `Authorization` header is ignored.
+ * query parameter (native `EventSource`) unless `query: false`. A non-Bearer `Authorization`
+ * header is ignored.
  * The token is returned verbatim (only trimmed): judging its shape is the verifier's job, so a
  * garbled header yields "malformed" rather than "missing".
  */
@@ -63,6 +71,7 @@ export function readSseTokenWithSource(
     const token = match?.[1]?.trim()
     if (token) return { token, source: 'header' }
   }
+  if (options.query === false) return undefined
   const fromQuery = readQuery(request).get(options.queryParam ?? 'token')
   if (fromQuery) return { token: fromQuery, source: 'query' }
   return undefined
@@ -70,7 +79,8 @@ export function readSseTokenWithSource(
 
 /**
  * The SSE token of a request: `Authorization: Bearer` or the `token` query parameter (accept both:
- * fetch-based clients send the header, the browser's `EventSource` can only use the URL).
+ * fetch-based clients send the header, the browser's `EventSource` can only use the URL). A
+ * deployment whose clients all use fetch passes `{ query: false }` to refuse tokens in URLs.
  *
  * @example
  * const token = readSseToken(request)

@@ -10,11 +10,30 @@ import { readLastEventId, type AnyRequest } from './request'
 export interface SseSourceContext {
   /** The id the client resumes from (`Last-Event-ID` or `lastEventId` query), if any. */
   lastEventId: string | undefined
-  /** Aborted when the client disconnects or the stream is stopped: stop producing then. */
+  /**
+   * Aborted when the client disconnects or the stream is stopped. The source must stop then,
+   * including while it waits for data: see {@link SseSource}.
+   */
   signal: AbortSignal
 }
 
-/** Events to send: an async iterable, or a function building one per connection. */
+/**
+ * Events to send: an async iterable, or a function building one per connection.
+ *
+ * How a source is stopped: when the client leaves (or `signal` of the options aborts, or a write
+ * fails) the context's `signal` aborts, the stream ends at once, and the iterator's `return()` is
+ * called. That `return()` is enough for a hand-written iterator whose `return()` settles a pending
+ * `next()`. It is not enough for an async generator: JavaScript queues a generator's `return()`
+ * behind its pending `next()`, so a generator waiting on a quiet channel would never reach its
+ * `finally`. A generator must therefore end its waits when `signal` aborts: iterate
+ * `events.on(emitter, name, { signal })`, or race each wait against the signal. An `AbortError`
+ * the source throws once `signal` has aborted is not an error: the stream still ends normally.
+ *
+ * @example
+ * async function* feed({ signal }: SseSourceContext) {
+ *   for await (const [event] of on(bus, 'event', { signal })) yield { id: event.id, data: event }
+ * }
+ */
 export type SseSource = AsyncIterable<SseMessage> | ((context: SseSourceContext) => AsyncIterable<SseMessage>)
 
 /** Where the engine writes text. A returned promise is awaited before the next event (backpressure). */
@@ -54,9 +73,9 @@ const ABORTED = Symbol('aborted')
 
 /**
  * Pulls messages from `source` and writes them to `sink` until the source ends, `signal` aborts,
- * or a write fails. On abort the iterator's `return()` is called at once (not after its pending
- * `next()` settles), so subscriptions are released even while the source is waiting for data.
- * Resolves when streaming stops; rejects only if the source throws (after calling `onError`).
+ * or a write fails; then aborts the source's signal and calls its iterator's `return()` without
+ * waiting for it (see {@link SseSource} for what a source must do). Resolves when streaming stops;
+ * rejects only if the source throws before the stop (after calling `onError`).
  */
 export async function streamSse(source: SseSource, sink: SseSink, options: StreamSseOptions = {}): Promise<void> {
   const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry } = options
@@ -66,9 +85,25 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   if (outer?.aborted) return
   outer?.addEventListener('abort', onOuterAbort, { once: true })
 
-  const aborted = new Promise<typeof ABORTED>((resolve) => {
-    controller.signal.addEventListener('abort', () => resolve(ABORTED), { once: true })
-  })
+  // Every wait (the source's next(), a write) is raced against the stop. One abort listener for the
+  // whole stream wakes whichever wait is current; racing against one long-lived promise instead
+  // would leave a reaction on it per event, each holding that event until the stream ends.
+  // The wake happens inside the abort dispatch, before any promise reaction: an AbortError the
+  // source throws because of the same abort arrives too late to count as a failure.
+  let wake: ((stopped: typeof ABORTED) => void) | undefined
+  const onStop = () => wake?.(ABORTED)
+  controller.signal.addEventListener('abort', onStop, { once: true })
+  const untilStopped = async <T>(promise: Promise<T>): Promise<T | typeof ABORTED> => {
+    if (controller.signal.aborted) return ABORTED
+    try {
+      return await new Promise<T | typeof ABORTED>((resolve, reject) => {
+        wake = resolve
+        promise.then(resolve, reject)
+      })
+    } finally {
+      wake = undefined
+    }
+  }
 
   let heartbeat: ReturnType<typeof setTimeout> | undefined
   const armHeartbeat = () => {
@@ -96,7 +131,7 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     if (retry !== undefined) await write(formatRetry(retry))
     armHeartbeat()
     while (!controller.signal.aborted) {
-      const result = await Promise.race([iterator.next(), aborted])
+      const result = await untilStopped(iterator.next())
       if (result === ABORTED) break
       if (result.done) {
         finished = true
@@ -104,7 +139,7 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
       }
       const chunk = formatMessage(result.value)
       try {
-        if ((await Promise.race([write(chunk), aborted])) === ABORTED) break
+        if ((await untilStopped(write(chunk))) === ABORTED) break
       } catch {
         break // the client went away mid-write
       }
@@ -116,6 +151,7 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   } finally {
     if (heartbeat !== undefined) clearTimeout(heartbeat)
     outer?.removeEventListener('abort', onOuterAbort)
+    controller.signal.removeEventListener('abort', onStop)
     controller.abort()
     const it = iterator
     if (!finished && typeof it?.return === 'function') {
@@ -142,8 +178,9 @@ export interface CreateSseResponseOptions extends StreamSseOptions {
  * A streaming `Response` for fetch-style servers (Next.js route handlers, Hono, Bun, Deno, workers).
  * Headers: `Content-Type: text/event-stream; charset=utf-8`, `Cache-Control: no-store`,
  * `X-Accel-Buffering: no`, `Connection: keep-alive` (dropped where the runtime forbids it).
- * The source stops (its iterator's `return()` is called and the context's signal aborts) when the
- * request's signal aborts, `options.signal` aborts, or the body is cancelled.
+ * The stream stops (the context's signal aborts and the iterator's `return()` is called: see
+ * {@link SseSource}) when the request's signal aborts, `options.signal` aborts, or the body is
+ * cancelled; it then ends normally.
  *
  * @example
  * export function GET(request: Request) {
@@ -155,14 +192,20 @@ export interface CreateSseResponseOptions extends StreamSseOptions {
 export function createSseResponse(source: SseSource, options: CreateSseResponseOptions = {}): Response {
   const encoder = new TextEncoder()
   const stop = new AbortController()
+  // The caller's signals may outlive this response (a server-wide shutdown signal): their
+  // listeners are removed when the stream ends.
   const signals = [options.signal, options.request?.signal].filter((s): s is AbortSignal => s !== undefined)
+  const onAbort = (event: Event) => stop.abort((event.target as AbortSignal).reason)
   for (const signal of signals) {
     if (signal.aborted) stop.abort(signal.reason)
-    else signal.addEventListener('abort', () => stop.abort(signal.reason), { once: true })
+    else signal.addEventListener('abort', onAbort, { once: true })
   }
 
   let controller!: ReadableStreamDefaultController<Uint8Array>
+  // The writer waiting for the reader to ask for more, woken by pull(), cancel() or the stop.
   let wakeWriter: (() => void) | undefined
+  const onStop = () => wakeWriter?.()
+  stop.signal.addEventListener('abort', onStop, { once: true })
   let closed = false
   const body = new ReadableStream<Uint8Array>({
     start(c) {
@@ -174,7 +217,6 @@ export function createSseResponse(source: SseSource, options: CreateSseResponseO
     cancel(reason) {
       closed = true
       stop.abort(reason)
-      wakeWriter?.()
     },
   })
 
@@ -183,25 +225,28 @@ export function createSseResponse(source: SseSource, options: CreateSseResponseO
       if (closed) throw new Error('stream closed')
       controller.enqueue(encoder.encode(chunk))
       // Wait for the consumer to ask for more, so a slow client does not make us buffer forever.
-      if ((controller.desiredSize ?? 1) <= 0) {
-        await new Promise<void>((resolve) => {
-          wakeWriter = resolve
-          stop.signal.addEventListener('abort', () => resolve(), { once: true })
-        })
+      if ((controller.desiredSize ?? 1) <= 0 && !stop.signal.aborted) {
+        await new Promise<void>((resolve) => (wakeWriter = resolve))
         wakeWriter = undefined
       }
     },
   }
 
   const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
+  const cleanUp = () => {
+    for (const signal of signals) signal.removeEventListener('abort', onAbort)
+    stop.signal.removeEventListener('abort', onStop)
+  }
   streamSse(source, sink, { ...options, lastEventId, signal: stop.signal }).then(
     () => {
+      cleanUp()
       if (!closed) {
         closed = true
         controller.close()
       }
     },
     (error: unknown) => {
+      cleanUp()
       if (!closed) {
         closed = true
         controller.error(error)

@@ -7,9 +7,11 @@ import { mintSseToken, verifySseToken } from 'use-event-stream/server'
  */
 export const SESSION_COOKIE = 'demo_session'
 
-// Two different secrets: a stream token must never be accepted as a session, nor the reverse.
+// Two different secrets, and two audiences: a stream token must never be accepted as a session,
+// nor the reverse, even if both secrets were set to the same value.
 const DEV_SESSION_SECRET = 'dev-only-session-secret-change-me-0123456789'
 const DEV_STREAM_SECRET = 'dev-only-stream-secret-change-me-0123456789'
+const SESSION_AUDIENCE = 'session'
 
 let warned = false
 function secret(name: 'SESSION_SECRET' | 'SSE_TOKEN_SECRET', fallback: string): string {
@@ -36,7 +38,7 @@ export function streamTokenTtl(): number {
 /** Signs a one-hour demo session for `user`, stored in an httpOnly cookie. */
 export async function createSession(user: string): Promise<{ name: string; value: string; maxAge: number }> {
   const maxAge = 3600
-  const value = await mintSseToken({ secret: secret('SESSION_SECRET', DEV_SESSION_SECRET), sub: user, ttlSeconds: maxAge })
+  const value = await mintSseToken({ secret: secret('SESSION_SECRET', DEV_SESSION_SECRET), sub: user, ttlSeconds: maxAge, audience: SESSION_AUDIENCE })
   return { name: SESSION_COOKIE, value, maxAge }
 }
 
@@ -44,6 +46,6 @@ export async function createSession(user: string): Promise<{ name: string; value
 export async function getSessionUser(): Promise<string | undefined> {
   const cookie = (await cookies()).get(SESSION_COOKIE)?.value
   if (!cookie) return undefined
-  const result = await verifySseToken(cookie, secret('SESSION_SECRET', DEV_SESSION_SECRET))
+  const result = await verifySseToken(cookie, secret('SESSION_SECRET', DEV_SESSION_SECRET), { audience: SESSION_AUDIENCE })
   return result.ok ? result.payload.sub : undefined
 }
