@@ -455,3 +455,36 @@ describe.each(harnesses)('item 6: token manager contract, against %s', (_, make)
     expect(h.tokens.getSnapshot().status).toBe('valid')
   })
 })
+
+// ---- useToken with the real manager after a sleep ------------------------------------------------
+
+describe('item 1: useToken after the machine slept', () => {
+  it("item 1: a re-render after the sleep does not show 'valid' for the expired token, and the refresh follows", async () => {
+    const fake = createFakePlatform()
+    let n = 0
+    const tokens = createTokenManager({ fetchToken: async () => ({ token: `slept-token-${++n}`, expiresIn: 300 }), platform: fake.platform, timeout: 0 })
+    function Badge() {
+      return <p data-testid="badge">{useToken().status}</p>
+    }
+    const view = render(
+      <TokenProvider tokens={tokens}>
+        <Badge />
+      </TokenProvider>,
+    )
+    await act(async () => {
+      await tokens.getToken()
+    })
+    expect(text('badge')).toBe('valid')
+    fake.suspend(60 * 60_000) // an hour with the lid closed: no timer ran, no wake event came
+    view.rerender(
+      <TokenProvider tokens={tokens}>
+        <Badge />
+      </TokenProvider>,
+    )
+    expect(text('badge')).toBe('loading')
+    await act(() => flush())
+    expect(text('badge')).toBe('valid')
+    expect(n).toBe(2)
+    tokens.dispose()
+  })
+})
