@@ -77,18 +77,20 @@ export interface TokenManagerOptions {
 }
 
 /**
- * What the manager holds about the current token. Each deadline is kept on both clocks, both
- * measured from the response's arrival on their own clock.
+ * What the manager holds about the current token. Its age is counted from the response's arrival
+ * on both clocks (see `age()`); it expires at `lifetime` and is refreshed at `refreshAfter`.
  */
 interface HeldToken {
   token: string
   /** The manager's `version` when this token arrived. */
   version: number
   lifetime: number
-  expiresAtMono: number
-  refreshAtMono: number
-  expiresAtWall: number
-  refreshAtWall: number
+  /** `lifetime` minus the refresh lead. */
+  refreshAfter: number
+  /** Arrival on the monotonic clock. */
+  mono: number
+  /** Arrival on the wall clock. */
+  wall: number
 }
 
 interface InFlight {
@@ -159,8 +161,7 @@ export const IDLE_TOKEN_SNAPSHOT: TokenSnapshot = Object.freeze({
  * one refresh is started per rejected version, however many callers name it; later calls naming
  * it behave like `getToken()` without a usable token (they share a request in flight, reject at
  * once with the last error while a background retry is pending, else start a request). A pending
- * background retry is cut short by a new rejection, unless the token endpoint's `Retry-After`
- * asked to wait: then the call rejects at once with that error. When the current `version` is
+ * background retry is cut short by a new rejection. When the current `version` is
  * above `newerThan`, the current token is newer than the rejected one and is returned at once.
  * A failed refresh rejects with its `TokenError` (`'http'`, `'network'`, `'invalid-response'`; only
  * the token endpoint's own 401/403 means `'unauthorized'`).
@@ -213,26 +214,25 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let deadlineTimer: Deadline | undefined
   /** A read of the snapshot found a deadline past while subscribed; the wake-up runs on a microtask. */
   let wakeQueued = false
-  let notifyQueued = false
   const subscribers = new Set<Subscriber>()
   let snapshot: TokenSnapshot = IDLE_TOKEN_SNAPSHOT
 
   // ---------------------------------------------------------------------------------------------
-  // Clocks. A point in time is kept as a pair (monotonic, wall) and is reached when either clock
-  // reaches its half: the monotonic clock stops during a sleep, the wall clock can be set back.
+  // Clocks. The held token is as old as the older of its two ages: the monotonic clock stops
+  // while a machine sleeps, the wall clock can be set back.
 
-  function msUntil(atMono: number, atWall: number): number {
-    return Math.min(atMono - platform.monotonic(), atWall - platform.now())
+  function age(token: HeldToken): number {
+    return Math.max(platform.monotonic() - token.mono, platform.now() - token.wall)
   }
 
   /** The held token, when it may still be handed out: not rejected, not expired by either clock. */
   function usable(): HeldToken | undefined {
-    return held && held.version > rejectedVersion && msUntil(held.expiresAtMono, held.expiresAtWall) > 0 ? held : undefined
+    return held && held.version > rejectedVersion && age(held) < held.lifetime ? held : undefined
   }
 
   /** Whether the held token should be replaced now (past its refresh point, or rejected). */
   function needsRefresh(): boolean {
-    return held !== undefined && (held.version <= rejectedVersion || msUntil(held.refreshAtMono, held.refreshAtWall) <= 0)
+    return held !== undefined && (held.version <= rejectedVersion || age(held) >= held.refreshAfter)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -251,32 +251,24 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     else status = 'idle'
     const next: TokenSnapshot = {
       status,
-      expiresAt: held?.expiresAtWall,
+      expiresAt: held && held.wall + held.lifetime,
       lifetime: held?.lifetime,
-      refreshAt: retryTimer ? retryAtWall : held && valid && !lastError && !busy ? held.refreshAtWall : undefined,
+      refreshAt: retryTimer ? retryAtWall : held && valid && !lastError && !busy ? held.wall + held.refreshAfter : undefined,
       error: terminalError ?? lastError,
       fetchCount: version,
     }
-    const prev = snapshot
-    if (
-      prev.status === next.status &&
-      prev.expiresAt === next.expiresAt &&
-      prev.lifetime === next.lifetime &&
-      prev.refreshAt === next.refreshAt &&
-      prev.error === next.error &&
-      prev.fetchCount === next.fetchCount
-    ) {
-      return
-    }
+    // A new object only on change, so useSyncExternalStore consumers re-render only when needed.
+    if (!(Object.keys(next) as Array<keyof TokenSnapshot>).some((key) => next[key] !== snapshot[key])) return
     snapshot = next
-    if (!later) notify()
-    else if (!notifyQueued) {
-      notifyQueued = true
-      queueMicrotask(() => {
-        notifyQueued = false
-        notify()
-      })
-    }
+    if (!later) return notify()
+    // From getSnapshot(): off React's render, do what the read found due, then tell everyone.
+    queueMicrotask(() => {
+      if (wakeQueued) {
+        wakeQueued = false
+        wake(false)
+      }
+      notify()
+    })
   }
 
   function notify(): void {
@@ -289,16 +281,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
    * change is only announced on a microtask, as this runs inside React's render.
    */
   function getSnapshot(): TokenSnapshot {
-    if (disposed || terminalError) return snapshot
-    if (subscribers.size > 0 && !inflight && !wakeQueued && attempt === 0 && needsRefresh()) {
-      // Subscribed means "keep a token ready": do what a wake-up event would have done.
-      wakeQueued = true
-      queueMicrotask(() => {
-        wakeQueued = false
-        wake(false)
-        update()
-      })
-    }
+    // Subscribed means "keep a token ready": a refresh found due is what a wake-up event would
+    // have started. The snapshot says so at once ('loading'/'refreshing'), so it always changes.
+    if (subscribers.size && !disposed && !terminalError && !inflight && !attempt && !wakeQueued && needsRefresh()) wakeQueued = true
     update(true)
     return snapshot
   }
@@ -336,13 +321,13 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     }
     if (!held) return
     if (!inflight && attempt === 0) {
-      deadlineTimer = startDeadline(platform, needsRefresh() ? 0 : msUntil(held.refreshAtMono, held.refreshAtWall), () => {
+      deadlineTimer = startDeadline(platform, needsRefresh() ? 0 : held.refreshAfter - age(held), () => {
         deadlineTimer = undefined
         void request('scheduled').catch(noop)
       })
     } else if (usable()) {
       // Refresh is in flight or failing: only the status flip to "no valid token" is left to time.
-      deadlineTimer = startDeadline(platform, msUntil(held.expiresAtMono, held.expiresAtWall), () => {
+      deadlineTimer = startDeadline(platform, held.lifetime - age(held), () => {
         deadlineTimer = undefined
         update()
       })
@@ -455,10 +440,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       token,
       version: version + 1,
       lifetime,
-      expiresAtMono: arrivedMono + lifetime,
-      refreshAtMono: arrivedMono + lifetime - lead,
-      expiresAtWall: arrivedWall + lifetime,
-      refreshAtWall: arrivedWall + lifetime - lead,
+      refreshAfter: lifetime - lead,
+      mono: arrivedMono,
+      wall: arrivedWall,
     }
   }
 
@@ -529,17 +513,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         throw error
       }
     }
-    if (rejection) {
-      // News the backoff did not know of: refresh now (or share the request in flight), unless the
-      // endpoint's Retry-After asked to wait.
-      if (!inflight && retryTimer && (lastError?.retryAfter ?? 0) > 0) {
-        clearDeadline()
-        arm()
-        update()
-        throw lastError
-      }
-      return request(opts.reason ?? 'unauthorized')
-    }
+    // A rejection is news the backoff did not know of: refresh now (or share the request in flight).
+    if (rejection) return request(opts.reason ?? 'unauthorized')
     // No usable token. With a background retry pending, report the failure now rather than
     // stacking callers' requests on top of the manager's own backoff.
     if (!inflight && retryTimer && lastError) throw lastError
