@@ -265,7 +265,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     queueMicrotask(() => {
       if (wakeQueued) {
         wakeQueued = false
-        wake(false)
+        if (subscribers.size) wake(false)
+        update()
       }
       notify()
     })
@@ -281,9 +282,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
    * change is only announced on a microtask, as this runs inside React's render.
    */
   function getSnapshot(): TokenSnapshot {
-    // Subscribed means "keep a token ready": a refresh found due is what a wake-up event would
-    // have started. The snapshot says so at once ('loading'/'refreshing'), so it always changes.
-    if (subscribers.size && !disposed && !terminalError && !inflight && !attempt && !wakeQueued && needsRefresh()) wakeQueued = true
+    // Subscribed means "keep a token ready": a refresh or retry found due is what a wake-up event
+    // would have started. The snapshot says so at once ('loading'/'refreshing'), so it changes.
+    if (subscribers.size && !disposed && !terminalError && !inflight && !wakeQueued && (attempt ? retryAtWall! <= platform.now() : needsRefresh())) {
+      wakeQueued = true
+    }
     update(true)
     return snapshot
   }

@@ -124,14 +124,18 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
     expect(watched.tokens.getSnapshot().status).toBe('valid')
   })
 
-  it('item 1: a background retry that came due during the sleep runs on wake', async () => {
+  it.each([
+    ['a focus event', true],
+    ['a snapshot read', false],
+  ])('item 1: a background retry that came due during the sleep runs on %s', async (_, byEvent) => {
     const { fake, calls, tokens, subscribe } = setup((i) => (i === 0 ? new TypeError('fetch failed') : { token: tokenFor(i), expiresIn: 300 }), {
       retry: { initialDelay: 30 * SEC, maxDelay: 30 * SEC, factor: 1 },
     })
     subscribe()
     await expect(tokens.getToken()).rejects.toMatchObject({ kind: 'network' })
     fake.suspend(HOUR)
-    fake.window.dispatch('focus')
+    if (byEvent) fake.window.dispatch('focus')
+    else expect(tokens.getSnapshot().status).toBe('loading')
     await flush()
     expect(calls).toHaveLength(2)
     expect(calls[1]!.reason).toBe('retry')
