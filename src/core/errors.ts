@@ -50,7 +50,17 @@ export class EventStreamError extends Error {
 }
 
 /** Why the token manager could not supply a token. */
-export type TokenErrorKind = 'unauthorized' | 'http' | 'network' | 'invalid-response' | 'disposed' | 'aborted'
+export type TokenErrorKind =
+  /** The token endpoint refused the user (its own 401/403, or `UnauthorizedError`): terminal until `refresh()`. */
+  | 'unauthorized'
+  /** Another HTTP status from the token endpoint (`status` set); retried with backoff. */
+  | 'http'
+  /** The request failed or timed out; retried with backoff. */
+  | 'network'
+  /** The answer had no token, or an unreadable expiry; retried with backoff. */
+  | 'invalid-response'
+  /** The manager was disposed. */
+  | 'disposed'
 
 export class TokenError extends Error {
   declare readonly name: string

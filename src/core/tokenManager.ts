@@ -2,7 +2,8 @@ import { backoffDelay, type BackoffOptions } from './backoff'
 import { TokenError, isUnauthorized } from './errors'
 import { readJwtTimes } from './jwt'
 import { resolvePlatform } from './platform'
-import { MAX_TIMER_DELAY } from './timers'
+import { callSafely } from './reportError'
+import { startDeadline, type Deadline } from './timers'
 import type { FetchToken, Platform, TokenFetchReason, TokenManager, TokenResponse, TokenSnapshot, TokenStatus } from './types'
 
 /** Lifetime assumed for a token that carries no expiry at all (opaque string, no `expiresIn`/`expiresAt`). */
@@ -55,10 +56,11 @@ export interface TokenManagerOptions {
   /** Lifetime assumed for a token that carries no expiry information. Default `60000` (60 s). */
   defaultLifetime?: number
   /**
-   * Host facilities: `monotonic` (every deadline), `now` (only to report wall-clock times and to
-   * read `expiresAt`), `setTimeout`/`clearTimeout`, `random` (backoff jitter), `window` (`focus`,
-   * `online`, `pageshow`) and `document` (`visibilitychange`). Default: the browser's/Node's
-   * (see `resolvePlatform`).
+   * Host facilities: `monotonic` and `now` (every deadline is kept on both, see "Sleeping tabs and
+   * laptops" below; `now` also reads `expiresAt` and reports wall-clock times),
+   * `setTimeout`/`clearTimeout`, `random` (backoff jitter), `window` (`focus`, `online`,
+   * `pageshow`) and `document` (`visibilitychange`). Default: the browser's/Node's (see
+   * `resolvePlatform`).
    */
   platform?: Partial<Platform>
   /**
@@ -74,14 +76,21 @@ export interface TokenManagerOptions {
   timeout?: number
 }
 
-/** What the manager holds about the current token. Deadlines are on the monotonic clock. */
+/**
+ * What the manager holds about the current token. Its age is counted from the response's arrival
+ * on both clocks (see `age()`); it expires at `lifetime` and is refreshed at `refreshAfter`.
+ */
 interface HeldToken {
   token: string
+  /** The manager's `version` when this token arrived. */
+  version: number
   lifetime: number
-  expiresAtMono: number
-  refreshAtMono: number
-  expiresAtWall: number
-  refreshAtWall: number
+  /** `lifetime` minus the refresh lead. */
+  refreshAfter: number
+  /** Arrival on the monotonic clock. */
+  mono: number
+  /** Arrival on the wall clock. */
+  wall: number
 }
 
 interface InFlight {
@@ -96,8 +105,6 @@ interface InFlight {
 interface Subscriber {
   listener: () => void
 }
-
-const WINDOW_EVENTS = ['focus', 'online', 'pageshow'] as const
 
 /**
  * The snapshot of a token manager that has not asked for a token yet; also what servers render
@@ -116,25 +123,48 @@ export const IDLE_TOKEN_SNAPSHOT: TokenSnapshot = Object.freeze({
  * Creates a token manager: fetches a short-lived token, caches it, shares one request among all
  * concurrent callers, and refreshes it ahead of expiry.
  *
- * Lifetimes are measured from the moment a response arrives on the monotonic clock
- * (`platform.monotonic()`), from `expiresIn` or from the JWT's `exp - iat`, so a client clock that
- * is minutes off neither refreshes early nor late. The wall clock (`platform.now()`) is only used
- * to report `expiresAt`/`refreshAt` in the snapshot and to interpret an explicit `expiresAt`.
+ * Lifetimes are measured from the moment a response arrives, from `expiresIn` or from the JWT's
+ * `exp - iat`, so a client clock that is minutes off neither refreshes early nor late: the
+ * refresh point and the expiry are counted from that moment on the monotonic clock
+ * (`platform.monotonic()`) and on the wall clock (`platform.now()`) alike, and each is reached when
+ * either clock says so. A constant error of the wall clock cancels out; only an explicit
+ * `expiresAt` is read against it.
  *
  * **When it refreshes.** Proactive work (the refresh timer, background retries after a failure and
  * the wake-up listeners) runs only while the manager has at least one `subscribe()`r: event streams
  * subscribe while they run, React bindings while mounted. With no subscriber the manager is lazy:
  * `getToken()` fetches a new token when the cached one has reached its refresh point, and nothing
  * happens in the background, so a manager nobody uses costs no requests. The first token is always
- * fetched by the first `getToken()` (or `refresh()`), never by `subscribe()` alone. For the same
- * reason, without subscribers the snapshot changes only when something happens (a request starts
- * or settles): a token that expires unobserved may still read `'valid'` until the next call.
+ * fetched by the first `getToken()` (or `refresh()`), never by `subscribe()` alone. Without
+ * subscribers, a token that expired unobserved reads `'idle'` (or `'error'` after a failure) until
+ * the next `getToken()`.
  *
- * **Sleeping tabs and laptops.** Browsers throttle timers in hidden tabs and suspend them during
- * sleep, so while subscribed the manager re-checks its deadlines on `visibilitychange` (when the
- * document becomes visible), and on `focus`, `online` and `pageshow` of the window: a token that is
- * already past its refresh point is refreshed at once. `online` also cuts short a pending retry.
- * These listeners exist only while there are subscribers and are all removed by `dispose()`.
+ * **Sleeping tabs and laptops.** Browsers throttle timers in hidden tabs, and while a Linux or
+ * macOS machine sleeps both its timers and its monotonic clock stop: after an hour with the lid
+ * closed, `performance.now()` says no time passed. The wall clock does count the sleep, which is
+ * why every deadline is also kept on it. `getToken()` and `getSnapshot()` compare against both
+ * clocks whenever they are called, so an expired token is never handed out nor reported `'valid'`.
+ * While subscribed, the manager also re-checks its deadlines on `visibilitychange` (when the
+ * document becomes visible) and on `focus`, `online` and `pageshow` of the window: a token past its
+ * refresh point is refreshed at once, and so is a retry that came due. `online` also cuts short a
+ * pending retry. Reading the snapshot while subscribed does the same (the refresh starts on a
+ * microtask, the snapshot already says `'loading'` or `'refreshing'`). These listeners exist only
+ * while there are subscribers and are all removed by `dispose()`. A wall clock moved forward by
+ * hand counts as time passed (the token is refreshed early, never used late); one moved back
+ * delays nothing, as the monotonic clock still counts.
+ *
+ * **A token the stream server rejected.** `getToken({ newerThan: version })`, where `version` is
+ * the manager's `version` when the rejected token was handed out: if the current token is that
+ * one (the current `version` is at most `newerThan`), it is dropped for every caller (status
+ * `'loading'` while a refresh runs, `'error'` if it fails) and a refresh starts (reason
+ * `'unauthorized'`) unless one is already in flight, whose result is newer and is shared. Only
+ * one refresh is started per rejected version, however many callers name it; later calls naming
+ * it behave like `getToken()` without a usable token (they share a request in flight, reject at
+ * once with the last error while a background retry is pending, else start a request). A pending
+ * background retry is cut short by a new rejection. When the current `version` is
+ * above `newerThan`, the current token is newer than the rejected one and is returned at once.
+ * A failed refresh rejects with its `TokenError` (`'http'`, `'network'`, `'invalid-response'`; only
+ * the token endpoint's own 401/403 means `'unauthorized'`).
  *
  * **Failures.** 401/403 (or `UnauthorizedError`) is terminal: status `'unauthorized'`, the token is
  * dropped, and `getToken()` rejects with a `TokenError` of kind `'unauthorized'` without another
@@ -146,8 +176,11 @@ export const IDLE_TOKEN_SNAPSHOT: TokenSnapshot = Object.freeze({
  * While no background retry is pending (no subscribers), `getToken()` starts a new request itself.
  *
  * **Snapshot.** `refreshAt` is the current token's refresh point, or, after a failure, the time of
- * the next background retry (`undefined` when none is pending). `fetchCount` equals `version`.
- * The token never appears in the snapshot, in an error message, or in a log line.
+ * the next background retry (`undefined` when none is pending, and while a request is in flight).
+ * `expiresAt` and `lifetime` stay those of the last token received until a new one arrives or a
+ * 401/403 drops it, even once it expired or was rejected (the status says so). `fetchCount`
+ * equals `version`. The token never appears in the snapshot, in an error message, or in a log
+ * line. A listener that throws is reported through `reportError` and changes nothing.
  *
  * @example
  * ```ts
@@ -167,6 +200,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let inflight: InFlight | undefined
   let requestSeq = 0
   let version = 0
+  /** Tokens of this version and older were rejected by a stream server (`getToken({ newerThan })`). */
+  let rejectedVersion = 0
   let disposed = false
   /** Set by a 401/403; cleared only by `refresh()`. */
   let terminalError: TokenError | undefined
@@ -174,94 +209,99 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let lastError: TokenError | undefined
   /** Consecutive non-terminal failures, drives the backoff. */
   let attempt = 0
-  let retryTimer: (() => void) | undefined
+  let retryTimer: Deadline | undefined
   let retryAtWall: number | undefined
-  let deadlineTimer: (() => void) | undefined
+  let deadlineTimer: Deadline | undefined
+  /** A read of the snapshot found a deadline past while subscribed; the wake-up runs on a microtask. */
+  let wakeQueued = false
   const subscribers = new Set<Subscriber>()
   let snapshot: TokenSnapshot = IDLE_TOKEN_SNAPSHOT
 
   // ---------------------------------------------------------------------------------------------
-  // Snapshot
+  // Clocks. The held token is as old as the older of its two ages: the monotonic clock stops
+  // while a machine sleeps, the wall clock can be set back.
 
-  function hasValidToken(): boolean {
-    return held !== undefined && platform.monotonic() < held.expiresAtMono
+  function age(token: HeldToken): number {
+    return Math.max(platform.monotonic() - token.mono, platform.now() - token.wall)
   }
 
-  function update(): void {
+  /** The held token, when it may still be handed out: not rejected, not expired by either clock. */
+  function usable(): HeldToken | undefined {
+    return held && held.version > rejectedVersion && age(held) < held.lifetime ? held : undefined
+  }
+
+  /** Whether the held token should be replaced now (past its refresh point, or rejected). */
+  function needsRefresh(): boolean {
+    return held !== undefined && (held.version <= rejectedVersion || age(held) >= held.refreshAfter)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Snapshot
+
+  /** Recomputes the snapshot and tells subscribers when it changed (`later`: on a microtask). */
+  function update(later = false): void {
+    const valid = usable() !== undefined
+    const busy = inflight !== undefined || wakeQueued
     let status: TokenStatus
     if (disposed) status = 'disposed'
     else if (terminalError) status = 'unauthorized'
-    else if (inflight) status = hasValidToken() ? 'refreshing' : 'loading'
-    else if (hasValidToken()) status = 'valid'
+    else if (busy) status = valid ? 'refreshing' : 'loading'
+    else if (valid) status = 'valid'
     else if (lastError) status = 'error'
     else status = 'idle'
     const next: TokenSnapshot = {
       status,
-      expiresAt: held?.expiresAtWall,
+      expiresAt: held && held.wall + held.lifetime,
       lifetime: held?.lifetime,
-      refreshAt: retryTimer ? retryAtWall : held && !lastError && !inflight ? held.refreshAtWall : undefined,
+      refreshAt: retryTimer ? retryAtWall : held && valid && !lastError && !busy ? held.wall + held.refreshAfter : undefined,
       error: terminalError ?? lastError,
       fetchCount: version,
     }
-    const prev = snapshot
-    if (
-      prev.status === next.status &&
-      prev.expiresAt === next.expiresAt &&
-      prev.lifetime === next.lifetime &&
-      prev.refreshAt === next.refreshAt &&
-      prev.error === next.error &&
-      prev.fetchCount === next.fetchCount
-    ) {
-      return
-    }
+    // A new object only on change, so useSyncExternalStore consumers re-render only when needed.
+    if (!(Object.keys(next) as Array<keyof TokenSnapshot>).some((key) => next[key] !== snapshot[key])) return
     snapshot = next
-    for (const subscriber of [...subscribers]) {
-      try {
-        subscriber.listener()
-      } catch (error) {
-        // A throwing listener must not leave the manager half-updated; surface it asynchronously.
-        queueMicrotask(() => {
-          throw error
-        })
+    if (!later) return notify()
+    // From getSnapshot(): off React's render, do what the read found due, then tell everyone.
+    queueMicrotask(() => {
+      if (wakeQueued) {
+        wakeQueued = false
+        if (subscribers.size) wake(false)
+        update()
       }
+      notify()
+    })
+  }
+
+  function notify(): void {
+    // A throwing listener must not leave the manager half-updated nor starve the others.
+    for (const subscriber of [...subscribers]) callSafely(subscriber.listener, undefined)
+  }
+
+  /**
+   * The snapshot, re-read from the clocks: timers may have slept through the token's expiry. The
+   * change is only announced on a microtask, as this runs inside React's render.
+   */
+  function getSnapshot(): TokenSnapshot {
+    // Subscribed means "keep a token ready": a refresh or retry found due is what a wake-up event
+    // would have started. The snapshot says so at once ('loading'/'refreshing'), so it changes.
+    if (subscribers.size && !disposed && !terminalError && !inflight && !wakeQueued && (attempt ? retryAtWall! <= platform.now() : needsRefresh())) {
+      wakeQueued = true
     }
+    update(true)
+    return snapshot
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Timers. Deadlines live on the monotonic clock; a timer only wakes us up to compare against it,
-  // which is what lets one deadline be split into several timers no longer than MAX_TIMER_DELAY.
-
-  function startDeadline(atMono: number, onDue: () => void): () => void {
-    let handle: unknown
-    let live = true
-    const tick = (): void => {
-      handle = undefined
-      if (!live) return
-      const remaining = atMono - platform.monotonic()
-      if (remaining <= 0) {
-        live = false
-        onDue()
-        return
-      }
-      handle = platform.setTimeout(tick, Math.min(Math.ceil(remaining), MAX_TIMER_DELAY))
-    }
-    // Always through the scheduler, even when already due, so callers are never re-entered.
-    handle = platform.setTimeout(tick, Math.min(Math.max(0, Math.ceil(atMono - platform.monotonic())), MAX_TIMER_DELAY))
-    return () => {
-      live = false
-      if (handle !== undefined) platform.clearTimeout(handle)
-      handle = undefined
-    }
-  }
+  // Timers (see `startDeadline`: due by either clock, chained beyond setTimeout's limit).
 
   function clearRetry(): void {
-    retryTimer?.()
+    retryTimer?.cancel()
     retryTimer = undefined
     retryAtWall = undefined
   }
 
   function clearDeadline(): void {
-    deadlineTimer?.()
+    deadlineTimer?.cancel()
     deadlineTimer = undefined
   }
 
@@ -276,7 +316,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       // The endpoint's Retry-After is a floor under the jitter, as for streams.
       const delay = backoffDelay(attempt, retry, platform.random, lastError?.retryAfter ?? 0)
       retryAtWall = platform.now() + delay
-      retryTimer = startDeadline(platform.monotonic() + delay, () => {
+      retryTimer = startDeadline(platform, delay, () => {
         retryTimer = undefined
         retryAtWall = undefined
         void request('retry').catch(noop)
@@ -284,13 +324,13 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     }
     if (!held) return
     if (!inflight && attempt === 0) {
-      deadlineTimer = startDeadline(held.refreshAtMono, () => {
+      deadlineTimer = startDeadline(platform, needsRefresh() ? 0 : held.refreshAfter - age(held), () => {
         deadlineTimer = undefined
         void request('scheduled').catch(noop)
       })
-    } else if (hasValidToken()) {
+    } else if (usable()) {
       // Refresh is in flight or failing: only the status flip to "no valid token" is left to time.
-      deadlineTimer = startDeadline(held.expiresAtMono, () => {
+      deadlineTimer = startDeadline(platform, held.lifetime - age(held), () => {
         deadlineTimer = undefined
         update()
       })
@@ -349,7 +389,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         }
         inflight = undefined
         held = next
-        version++
+        version = next.version
         attempt = 0
         lastError = undefined
         arm()
@@ -401,68 +441,84 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     const lead = Math.min(Math.max(0, requestedLead), lifetime / 2)
     return {
       token,
+      version: version + 1,
       lifetime,
-      expiresAtMono: arrivedMono + lifetime,
-      refreshAtMono: arrivedMono + lifetime - lead,
-      expiresAtWall: arrivedWall + lifetime,
-      refreshAtWall: arrivedWall + lifetime - lead,
+      refreshAfter: lifetime - lead,
+      mono: arrivedMono,
+      wall: arrivedWall,
     }
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Wake-ups: timers may have been throttled or suspended; deadlines are re-read from the clock.
+  // Wake-ups: timers may have been throttled or suspended; deadlines are re-read from the clocks.
+  // One listener per event type, since a platform's targets need not pass an event object.
 
-  function onWake(event?: { type?: string }): void {
+  function wake(online: boolean): void {
     if (disposed || terminalError || inflight) return
-    const type = event?.type
-    if (type === 'visibilitychange' && platform.document?.visibilityState === 'hidden') return
-    if (type === 'online' && attempt > 0) {
+    if (online && attempt > 0) {
       // The failure was probably the network; waiting out the backoff helps nobody now.
       void request('retry').catch(noop)
       return
     }
-    if (held && attempt === 0 && platform.monotonic() >= held.refreshAtMono) {
+    // A retry that came due while timers slept runs now (and starts a request).
+    retryTimer?.check()
+    if (inflight) return
+    if (attempt === 0 && needsRefresh()) {
       void request('scheduled').catch(noop)
       return
     }
-    // Otherwise re-arm from the clock, and refresh the status in case the token expired unseen.
+    // Otherwise re-arm from the clocks, and refresh the status in case the token expired unseen.
     clearDeadline()
     arm()
     update()
   }
 
-  function addWakeListeners(): void {
-    for (const type of WINDOW_EVENTS) platform.window?.addEventListener(type, onWake)
-    platform.document?.addEventListener('visibilitychange', onWake)
+  const onFocus = (): void => wake(false)
+  const onOnline = (): void => wake(true)
+  const onVisibility = (): void => {
+    if (platform.document?.visibilityState !== 'hidden') wake(false)
   }
 
-  function removeWakeListeners(): void {
-    for (const type of WINDOW_EVENTS) platform.window?.removeEventListener(type, onWake)
-    platform.document?.removeEventListener('visibilitychange', onWake)
+  function listenForWakeUps(on: boolean): void {
+    const method = on ? 'addEventListener' : 'removeEventListener'
+    platform.window?.[method]('focus', onFocus)
+    platform.window?.[method]('pageshow', onFocus)
+    platform.window?.[method]('online', onOnline)
+    platform.document?.[method]('visibilitychange', onVisibility)
   }
 
   // ---------------------------------------------------------------------------------------------
   // Public API
 
-  async function getToken(opts: { forceRefresh?: boolean; reason?: TokenFetchReason } = {}): Promise<string> {
+  async function getToken(opts: { forceRefresh?: boolean; reason?: TokenFetchReason; newerThan?: number } = {}): Promise<string> {
     if (disposed) throw disposedError()
     if (terminalError) throw terminalError
+    // A stream server refused the current token: nobody gets it again. Only the first caller to
+    // name this version brings news; the others find it rejected already.
+    const rejection = opts.newerThan !== undefined && held !== undefined && opts.newerThan >= held.version && held.version > rejectedVersion
+    if (rejection) {
+      rejectedVersion = held!.version
+      // A request in flight was refreshing a token that nobody may use now: 'loading'.
+      if (inflight) update()
+    }
     if (opts.forceRefresh) return request(opts.reason ?? 'forced')
-    const now = platform.monotonic()
-    const current = held
-    if (current && now < current.refreshAtMono) return current.token
-    if (current && now < current.expiresAtMono) {
+    const current = usable()
+    if (current) {
+      if (!needsRefresh()) return current.token
       // Inside the refresh lead: the token still works, so a pending background retry is not
       // hurried, and a failed refresh falls back to it.
       if (!inflight && retryTimer) return current.token
       try {
         return await request(opts.reason ?? 'scheduled')
       } catch (error) {
-        if (!disposed && !terminalError && held && platform.monotonic() < held.expiresAtMono) return held.token
+        const fallback = !disposed && !terminalError ? usable() : undefined
+        if (fallback) return fallback.token
         throw error
       }
     }
-    // No valid token. With a background retry pending, report the failure now rather than
+    // A rejection is news the backoff did not know of: refresh now (or share the request in flight).
+    if (rejection) return request(opts.reason ?? 'unauthorized')
+    // No usable token. With a background retry pending, report the failure now rather than
     // stacking callers' requests on top of the manager's own backoff.
     if (!inflight && retryTimer && lastError) throw lastError
     return request(opts.reason ?? (lastError ? 'retry' : version === 0 ? 'initial' : 'scheduled'))
@@ -482,14 +538,14 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     const subscriber: Subscriber = { listener }
     subscribers.add(subscriber)
     if (subscribers.size === 1) {
-      addWakeListeners()
+      listenForWakeUps(true)
       // Coming back after a while without subscribers: the token may be due already.
-      onWake()
+      wake(false)
     }
     return () => {
       if (!subscribers.delete(subscriber)) return
       if (subscribers.size === 0) {
-        removeWakeListeners()
+        listenForWakeUps(false)
         arm()
         update()
       }
@@ -504,7 +560,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     held = undefined
     clearRetry()
     clearDeadline()
-    removeWakeListeners()
+    listenForWakeUps(false)
     pending?.clearTimeout()
     pending?.controller.abort()
     pending?.reject(disposedError())
@@ -515,7 +571,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   return {
     getToken,
     refresh,
-    getSnapshot: () => snapshot,
+    getSnapshot,
     subscribe,
     dispose,
     get version() {

@@ -15,8 +15,9 @@ export interface UseTokenResult {
   /** Last failure, kept while a still-valid token stays in use. */
   error: TokenError | undefined
   /**
-   * Fetches a new token now; streams switch to it by their `rotation` policy. Resolves when the
-   * attempt ends and never rejects: a failure shows in `status` and `error`. Stable across renders.
+   * Fetches a new token now; streams switch to it by their `rotation` policy. After
+   * `'unauthorized'` it tries once more (a "sign in again" button). Resolves when the attempt ends
+   * and never rejects: a failure shows in `status` and `error`. Stable across renders.
    */
   refresh(): Promise<void>
 }

@@ -1,5 +1,7 @@
-import { TokenError, type TokenErrorKind } from 'use-event-stream/core'
+import { IDLE_TOKEN_SNAPSHOT, TokenError, type TokenErrorKind } from 'use-event-stream/core'
 import type { TokenFetchReason, TokenManager, TokenSnapshot, TokenStatus } from 'use-event-stream/core'
+// Bundled into the testing entry: a stateless function, so a copy is the same policy.
+import { callSafely } from '../core/reportError'
 
 /** Options of {@link createMockTokens}. Durations are in milliseconds. */
 export interface MockTokensOptions {
@@ -14,9 +16,12 @@ export interface MockTokensOptions {
   /** Wall clock for `expiresAt`/`refreshAt`. Default `Date.now` (so fake timers move it too). */
   now?: () => number
   /**
-   * Whether `getToken({ forceRefresh: true })` and `refresh()` issue a new token, as the real manager
-   * does after a 401. `false` makes them return the current token (or wait, when there is none).
-   * Default `true`.
+   * Whether a request that needs a new token issues one at once, as the real manager's token
+   * endpoint would answer: `refresh()`, `getToken({ forceRefresh: true })`, and
+   * `getToken({ newerThan })` naming the current version. `false` makes `refresh()` and
+   * `forceRefresh` return the current token while it is usable, and otherwise makes every such
+   * request wait (status `'loading'`) until the test answers it with `rotate()`, `fail()` or
+   * `unauthorize()`, so a test can script how the refresh goes. Default `true`.
    */
   refreshOnForce?: boolean
 }
@@ -27,12 +32,22 @@ export interface MockTokenRequest {
   method: 'getToken' | 'refresh'
   forceRefresh: boolean
   reason: TokenFetchReason | undefined
+  /** The version a stream said its server rejected (`getToken({ newerThan })`). */
+  newerThan: number | undefined
 }
 
 /**
  * A `TokenManager` whose tokens, expiry and status a test sets by hand. It has no timers and makes
  * no requests: nothing happens unless the test says so. Tokens are `mock-token-1`, `mock-token-2`,
  * ...; like the real manager, the snapshot never contains them.
+ *
+ * What it shares with the real manager (the same tests pass against both): `version` and
+ * `fetchCount` count the tokens issued; `getToken({ newerThan: v })` with `v` at or above the
+ * current version drops the current token for every caller and asks for a new one (one per
+ * rejected version), an older `v` gets the current token; `refresh()` leaves the `'unauthorized'`
+ * state and tries once more; snapshots have the same fields and statuses; a throwing `subscribe`
+ * listener is reported through `reportError` and the others are still called. It has no
+ * background retries, so after a failure `refreshAt` is `undefined`.
  */
 export interface MockTokens extends TokenManager {
   /**
@@ -48,16 +63,19 @@ export interface MockTokens extends TokenManager {
    */
   setExpiry(expiry: number | { in: number }): void
   /**
-   * A failed token request. While the token has not expired (per `expiresAt`) the status stays
-   * `'valid'` with `error` set, and `getToken()` still resolves, as the real manager keeps using a
-   * still-valid token; otherwise the status is `'error'` and `getToken()` rejects with the error.
+   * A failed token request. While the token has not expired (per `expiresAt`) and was not rejected
+   * (`newerThan`) the status stays `'valid'` with `error` set, and `getToken()` still resolves, as
+   * the real manager keeps using a still-valid token; otherwise the status is `'error'`, waiting
+   * requests and later `getToken()` calls reject with the error (`expiresAt` and `lifetime` stay
+   * those of the last token, as in the real manager), until a forced request or `rotate()`.
    * Default kind `'network'`.
    */
   fail(kind?: Exclude<TokenErrorKind, 'unauthorized' | 'disposed'>, options?: { status?: number; message?: string }): TokenError
   /**
    * The token endpoint refused the user (401): status `'unauthorized'`, the token is dropped,
    * `getToken()` rejects with `TokenError` kind `'unauthorized'`, and running streams end `failed`
-   * with `kind: 'unauthorized'`. `rotate()` recovers.
+   * with `kind: 'unauthorized'`. `refresh()` (the user signing in again) tries once more, as the
+   * real manager does; `rotate()` recovers at once.
    */
   unauthorize(status?: 401 | 403): void
   /**
@@ -108,10 +126,12 @@ export function createMockTokens(options: MockTokensOptions = {}): MockTokens {
   const waiters = new Set<Waiter>()
   const requests: MockTokenRequest[] = []
   let version = 0
+  /** Tokens of this version and older were rejected by a stream server (`getToken({ newerThan })`). */
+  let rejectedVersion = 0
   let token: string | undefined
   let disposed = false
   let failure: TokenError | undefined
-  let snapshot: TokenSnapshot = { status: 'idle', expiresAt: undefined, lifetime: undefined, refreshAt: undefined, error: undefined, fetchCount: 0 }
+  let snapshot: TokenSnapshot = IDLE_TOKEN_SNAPSHOT
 
   function set(patch: Partial<TokenSnapshot>): void {
     const next = { ...snapshot, ...patch }
@@ -119,7 +139,7 @@ export function createMockTokens(options: MockTokensOptions = {}): MockTokens {
     if (!changed) return
     // A new object only on change, so useSyncExternalStore consumers re-render only when needed.
     snapshot = next
-    for (const listener of Array.from(listeners)) listener()
+    for (const listener of Array.from(listeners)) callSafely(listener, undefined)
   }
 
   function settleWaiters(outcome: { token: string } | { error: TokenError }): void {
@@ -142,14 +162,27 @@ export function createMockTokens(options: MockTokensOptions = {}): MockTokens {
     return token
   }
 
-  function getToken(opts: { forceRefresh?: boolean; reason?: TokenFetchReason } = {}, method: MockTokenRequest['method'] = 'getToken'): Promise<string> {
-    requests.push({ method, forceRefresh: opts.forceRefresh ?? false, reason: opts.reason })
+  function getToken(opts: { forceRefresh?: boolean; reason?: TokenFetchReason; newerThan?: number } = {}, method: MockTokenRequest['method'] = 'getToken'): Promise<string> {
+    requests.push({ method, forceRefresh: opts.forceRefresh ?? false, reason: opts.reason, newerThan: opts.newerThan })
     if (disposed) return Promise.reject(new TokenError('disposed', 'The token manager was disposed'))
-    if (snapshot.status === 'unauthorized') return Promise.reject(new TokenError('unauthorized', 'Not authorized to obtain a stream token (mock)', { status: 401 }))
-    if (opts.forceRefresh && refreshOnForce && token !== undefined) return Promise.resolve(issue(snapshot.lifetime ?? defaultLifetime))
-    if (token !== undefined && snapshot.status !== 'error') return Promise.resolve(token)
-    if (failure && snapshot.status === 'error') return Promise.reject(failure)
-    if (snapshot.status === 'idle') set({ status: 'loading' })
+    // As the real manager: only refresh() leaves the terminal state, and it tries once more.
+    const signingIn = method === 'refresh' && snapshot.status === 'unauthorized'
+    if (snapshot.status === 'unauthorized' && !signingIn) {
+      return Promise.reject(failure?.kind === 'unauthorized' ? failure : new TokenError('unauthorized', 'Not authorized to obtain a stream token (mock)', { status: 401 }))
+    }
+    // A stream server refused the current token: nobody gets it again (the first caller to name
+    // this version asks for a new one; the others find it rejected).
+    const rejection = opts.newerThan !== undefined && token !== undefined && opts.newerThan >= version && version > rejectedVersion
+    if (rejection) rejectedVersion = version
+    const usable = token !== undefined && version > rejectedVersion && snapshot.status !== 'error'
+    const forced = method === 'refresh' || opts.forceRefresh === true || rejection
+    if (forced && refreshOnForce) return Promise.resolve(issue(snapshot.lifetime ?? defaultLifetime))
+    if (usable) return Promise.resolve(token!)
+    // With no background retry to wait for, an unforced call reports the last failure at once.
+    if (!forced && failure && snapshot.status === 'error') return Promise.reject(failure)
+    // A request in flight, waiting for the test's rotate(), fail() or unauthorize().
+    if (signingIn) failure = undefined
+    set({ status: 'loading', refreshAt: undefined, error: signingIn ? undefined : snapshot.error })
     return new Promise<string>((resolve, reject) => {
       waiters.add({ resolve, reject })
     })
@@ -159,7 +192,7 @@ export function createMockTokens(options: MockTokensOptions = {}): MockTokens {
 
   return {
     getToken: (opts) => getToken(opts),
-    refresh: () => getToken({ forceRefresh: true, reason: 'forced' }, 'refresh'),
+    refresh: () => getToken({ reason: 'forced' }, 'refresh'),
     getSnapshot: () => snapshot,
     subscribe(listener) {
       listeners.add(listener)
@@ -185,13 +218,13 @@ export function createMockTokens(options: MockTokensOptions = {}): MockTokens {
     },
     fail(kind = 'network', extra = {}) {
       const error = new TokenError(kind, extra.message ?? `Mock token request failed (${kind}${extra.status ? ` HTTP ${extra.status}` : ''})`, { status: extra.status })
-      const stillValid = token !== undefined && snapshot.expiresAt !== undefined && snapshot.expiresAt > now()
+      const stillValid = token !== undefined && version > rejectedVersion && snapshot.expiresAt !== undefined && snapshot.expiresAt > now()
       if (stillValid) {
         set({ status: 'valid', error })
       } else {
         failure = error
         token = undefined
-        set({ status: 'error', error, expiresAt: undefined, refreshAt: undefined })
+        set({ status: 'error', error, refreshAt: undefined })
         settleWaiters({ error })
       }
       return error

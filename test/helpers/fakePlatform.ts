@@ -29,17 +29,20 @@ export const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
 /**
  * A platform with a virtual clock: timers run only when the test advances time.
  * `skew` shifts the wall clock (`now()`) without touching the monotonic clock.
+ * Timers follow the monotonic clock, as `setTimeout` does on Linux and macOS.
  */
 export function createFakePlatform(options: { skew?: number; random?: () => number; online?: boolean } = {}) {
   let time = 0
   let seq = 0
   let online = options.online ?? true
+  /** Wall-clock time that passed while the monotonic clock stood still (see `suspend`). */
+  let asleep = 0
   const timers = new Map<number, { at: number; fn: () => void }>()
   const window = new CountingTarget()
   const document = new CountingTarget()
   const epoch = 1_700_000_000_000
   const platform: Platform = {
-    now: () => epoch + time + (options.skew ?? 0),
+    now: () => epoch + time + asleep + (options.skew ?? 0),
     monotonic: () => time,
     setTimeout(fn, ms) {
       const id = ++seq
@@ -87,6 +90,15 @@ export function createFakePlatform(options: { skew?: number; random?: () => numb
     setOnline(value: boolean) {
       online = value
       window.dispatch(value ? 'online' : 'offline')
+    },
+    /**
+     * A machine asleep for `ms`: the wall clock moves on, the monotonic clock (`performance.now()`
+     * on Linux and macOS) and the timers on it stand still, and no timer runs. Dispatch a wake
+     * event afterwards, or none, as the test needs. A negative `ms` is the user setting the wall
+     * clock back.
+     */
+    suspend(ms: number) {
+      asleep += ms
     },
     setHidden(hidden: boolean) {
       document.visibilityState = hidden ? 'hidden' : 'visible'

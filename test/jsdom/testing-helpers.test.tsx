@@ -4,7 +4,9 @@
 import { act, cleanup, render, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TokenProvider, createEventStream, useEventStream, useToken, type Transport } from 'use-event-stream'
+import { TokenError, createTokenManager, type FetchToken, type TokenManager, type TokenResponse } from 'use-event-stream/core'
 import { createMockTokens, createTestStream } from 'use-event-stream/testing'
+import { createFakePlatform, flush } from '../helpers/fakePlatform'
 
 // ---- the component under test (the README ("Testing your components"), "The component") ------------------------------
 
@@ -46,6 +48,7 @@ const text = (id: string) => screen.getByTestId(id).textContent
 afterEach(() => {
   cleanup()
   vi.useRealTimers()
+  vi.unstubAllGlobals()
 })
 
 // ---- the README ("Testing your components"), "An example test" ----------------------------------------------------------
@@ -216,5 +219,272 @@ describe('createMockTokens', () => {
     waiting.dispose()
     await expect(result).rejects.toMatchObject({ kind: 'disposed' })
     expect(waiting.getSnapshot().status).toBe('disposed')
+  })
+})
+
+// ---- createMockTokens behaves like the real manager ---------------------------------------------
+//
+// Each test body below runs twice: against createTokenManager with a scripted fetchToken on a
+// virtual clock, and against createMockTokens. A harness supplies what only differs in how the
+// test drives them: the real manager's token endpoint answers requests; the mock is told.
+
+type Outcome = 'ok' | { status: number }
+
+interface Harness {
+  tokens: TokenManager
+  /** Wall clock both use for `expiresAt`/`refreshAt`. */
+  now(): number
+  /** Answers the request waiting for a token: a token (60 s), or an HTTP failure. */
+  answer(outcome: Outcome): Promise<void>
+  /** The token endpoint refuses the user (401): the terminal state, reached the way each reaches it. */
+  refuse(): Promise<void>
+  /** Requests that reached the token endpoint; the mock has none to count. */
+  requests(): number | undefined
+}
+
+const LIFETIME = 60_000
+/** The default lead for a 60 s token: 20%. */
+const LEAD = 12_000
+
+/**
+ * The real manager. `manual`: every token request waits for `answer()`; otherwise each is
+ * answered at once, by the next `answer()` outcome queued, else with a token.
+ */
+function realHarness(manual: boolean): Harness {
+  const fake = createFakePlatform()
+  const waiting: Array<(outcome: Outcome) => void> = []
+  const queued: Outcome[] = []
+  let made = 0
+  let issued = 0
+  const settle = (outcome: Outcome, resolve: (r: TokenResponse) => void, reject: (e: unknown) => void) => {
+    if (outcome === 'ok') resolve({ token: `real-token-${++issued}`, expiresIn: LIFETIME / 1000 })
+    else reject(Object.assign(new Error(`HTTP ${outcome.status}`), { status: outcome.status }))
+  }
+  const fetchToken: FetchToken = () =>
+    new Promise<TokenResponse>((resolve, reject) => {
+      made++
+      if (manual) waiting.push((outcome) => settle(outcome, resolve, reject))
+      else settle(queued.shift() ?? 'ok', resolve, reject)
+    })
+  const tokens = createTokenManager({ fetchToken, platform: fake.platform, timeout: 0 })
+  return {
+    tokens,
+    now: fake.platform.now,
+    async answer(outcome) {
+      if (!manual) {
+        queued.push(outcome)
+        return
+      }
+      const next = waiting.shift()
+      if (!next) throw new Error('no token request is waiting')
+      next(outcome)
+      await flush()
+    },
+    async refuse() {
+      if (!manual) queued.push({ status: 401 })
+      const attempt = tokens.refresh().catch(() => {})
+      await flush()
+      if (manual) waiting.shift()?.({ status: 401 })
+      await attempt
+    },
+    requests: () => made,
+  }
+}
+
+/**
+ * The mock. `manual`: `refreshOnForce: false` and no first token, so every request waits to be
+ * answered; otherwise its defaults (a token from the start, forced refreshes issue one at once).
+ */
+function mockHarness(manual: boolean): Harness {
+  const fake = createFakePlatform()
+  const tokens = createMockTokens(manual ? { initial: 'pending', refreshOnForce: false, now: fake.platform.now } : { now: fake.platform.now })
+  return {
+    tokens,
+    now: fake.platform.now,
+    async answer(outcome) {
+      if (outcome === 'ok') tokens.rotate()
+      else if (outcome.status === 401 || outcome.status === 403) tokens.unauthorize(outcome.status)
+      else tokens.fail('http', { status: outcome.status })
+      await flush()
+    },
+    async refuse() {
+      tokens.unauthorize(401)
+      await flush()
+    },
+    requests: () => undefined,
+  }
+}
+
+const harnesses = [
+  ['the real manager', realHarness],
+  ['the mock', mockHarness],
+] as const
+
+describe.each(harnesses)('item 6: token manager contract, against %s', (_, make) => {
+  it('item 6: rejection (newerThan), failure, terminal 401 and "sign in again": same statuses, snapshots and versions', async () => {
+    const h = make(true)
+    const { tokens } = h
+    const heard: string[] = []
+    tokens.subscribe(() => heard.push(tokens.getSnapshot().status))
+    const expectRequests = (n: number) => {
+      const made = h.requests()
+      if (made !== undefined) expect(made).toBe(n)
+    }
+    expect(tokens.getSnapshot()).toEqual({ status: 'idle', expiresAt: undefined, lifetime: undefined, refreshAt: undefined, error: undefined, fetchCount: 0 })
+
+    // The first token.
+    const first = tokens.getToken()
+    await flush()
+    expect(tokens.getSnapshot().status).toBe('loading')
+    await h.answer('ok')
+    const t1 = await first
+    const expiresAt = h.now() + LIFETIME
+    expect(tokens.getSnapshot()).toEqual({ status: 'valid', expiresAt, lifetime: LIFETIME, refreshAt: expiresAt - LEAD, error: undefined, fetchCount: 1 })
+    expect(tokens.version).toBe(1)
+    expect(heard.at(-1)).toBe('valid')
+    expectRequests(1)
+
+    // The stream server rejected version 1: five callers, one new token.
+    const five = Promise.all(Array.from({ length: 5 }, () => tokens.getToken({ newerThan: 1 })))
+    await flush()
+    expect(tokens.getSnapshot()).toEqual({ status: 'loading', expiresAt, lifetime: LIFETIME, refreshAt: undefined, error: undefined, fetchCount: 1 })
+    expectRequests(2)
+    await h.answer('ok')
+    const got = await five
+    const t2 = got[0]!
+    expect(got).toEqual(Array(5).fill(t2))
+    expect(t2).not.toBe(t1)
+    expect(tokens.version).toBe(2)
+    expect(tokens.getSnapshot()).toMatchObject({ status: 'valid', fetchCount: 2, error: undefined })
+    // An older version than the current: the current token at once.
+    expect(await tokens.getToken({ newerThan: 1 })).toBe(t2)
+    expect(await tokens.getToken()).toBe(t2)
+    expectRequests(2)
+
+    // Version 2 is rejected and its refresh fails: an http error, never the rejected token.
+    const failing = tokens.getToken({ newerThan: 2 }).catch((e: unknown) => e)
+    await flush()
+    expect(tokens.getSnapshot().status).toBe('loading')
+    await h.answer({ status: 503 })
+    const error = await failing
+    expect(error).toBeInstanceOf(TokenError)
+    expect(error).toMatchObject({ kind: 'http', status: 503 })
+    // refreshAt differs on purpose: the real manager shows its background retry, the mock has none.
+    expect(tokens.getSnapshot()).toMatchObject({ status: 'error', lifetime: LIFETIME, error: { kind: 'http', status: 503 }, fetchCount: 2 })
+    await expect(tokens.getToken()).rejects.toMatchObject({ kind: 'http', status: 503 })
+    await expect(tokens.getToken({ newerThan: 2 })).rejects.toMatchObject({ kind: 'http', status: 503 })
+    expectRequests(3)
+    const recovering = tokens.refresh()
+    await flush()
+    expect(tokens.getSnapshot().status).toBe('loading')
+    await h.answer('ok')
+    const t3 = await recovering
+    expect(t3).not.toBe(t2)
+    expect(tokens.version).toBe(3)
+
+    // Terminal 401: unauthorized, and no request until refresh().
+    await h.refuse()
+    const made = h.requests()
+    expect(tokens.getSnapshot()).toEqual({ status: 'unauthorized', expiresAt: undefined, lifetime: undefined, refreshAt: undefined, error: expect.any(TokenError), fetchCount: 3 })
+    expect(tokens.getSnapshot().error).toMatchObject({ kind: 'unauthorized', status: 401 })
+    expect(heard.at(-1)).toBe('unauthorized')
+    await expect(tokens.getToken()).rejects.toMatchObject({ name: 'TokenError', kind: 'unauthorized' })
+    await expect(tokens.getToken({ forceRefresh: true })).rejects.toMatchObject({ kind: 'unauthorized' })
+    await expect(tokens.getToken({ newerThan: 3 })).rejects.toMatchObject({ kind: 'unauthorized' })
+    if (made !== undefined) expectRequests(made)
+    expect(tokens.version).toBe(3)
+
+    // "Sign in again": refresh() leaves the terminal state and tries once more.
+    const heardBefore = heard.length
+    const signIn = tokens.refresh()
+    await flush()
+    expect(tokens.getSnapshot()).toEqual({ status: 'loading', expiresAt: undefined, lifetime: undefined, refreshAt: undefined, error: undefined, fetchCount: 3 })
+    await h.answer('ok')
+    const t4 = await signIn
+    const renewedAt = h.now() + LIFETIME
+    expect(tokens.getSnapshot()).toEqual({ status: 'valid', expiresAt: renewedAt, lifetime: LIFETIME, refreshAt: renewedAt - LEAD, error: undefined, fetchCount: 4 })
+    expect(tokens.version).toBe(4)
+    expect(heard.length).toBeGreaterThan(heardBefore)
+    expect(heard.at(-1)).toBe('valid')
+    expect(await tokens.getToken()).toBe(t4)
+    for (const token of [t1, t2, t3, t4]) expect(JSON.stringify(tokens.getSnapshot())).not.toContain(token)
+  })
+
+  it("item 6: a user's \"sign in again\" test passes (useToken, default settings)", async () => {
+    const h = make(false)
+    function SessionBadge() {
+      const { status, refresh } = useToken()
+      if (status === 'unauthorized') return <button onClick={refresh}>Sign in again</button>
+      return <span data-testid="session">{status}</span>
+    }
+    render(
+      <TokenProvider tokens={h.tokens}>
+        <SessionBadge />
+      </TokenProvider>,
+    )
+    await act(async () => {
+      await h.tokens.getToken()
+    })
+    expect(text('session')).toBe('valid')
+    await act(() => h.refuse())
+    const button = screen.getByRole('button', { name: 'Sign in again' })
+    await act(async () => {
+      button.click()
+      await flush()
+    })
+    expect(text('session')).toBe('valid')
+    expect(h.tokens.version).toBe(2)
+  })
+
+  it('item 14: a throwing subscriber is reported through reportError and the others still hear', async () => {
+    const h = make(false)
+    const reported: unknown[] = []
+    vi.stubGlobal('reportError', (error: unknown) => reported.push(error))
+    const boom = new Error('listener bug')
+    h.tokens.subscribe(() => {
+      throw boom
+    })
+    const heard: string[] = []
+    h.tokens.subscribe(() => heard.push(h.tokens.getSnapshot().status))
+    await act(async () => {
+      await h.tokens.refresh()
+    })
+    expect(heard.at(-1)).toBe('valid')
+    expect(reported.length).toBeGreaterThan(0)
+    expect(reported.every((e) => e === boom)).toBe(true)
+    expect(h.tokens.getSnapshot().status).toBe('valid')
+  })
+})
+
+// ---- useToken with the real manager after a sleep ------------------------------------------------
+
+describe('item 1: useToken after the machine slept', () => {
+  it("item 1: a re-render after the sleep does not show 'valid' for the expired token, and the refresh follows", async () => {
+    const fake = createFakePlatform()
+    let n = 0
+    const tokens = createTokenManager({ fetchToken: async () => ({ token: `slept-token-${++n}`, expiresIn: 300 }), platform: fake.platform, timeout: 0 })
+    function Badge() {
+      return <p data-testid="badge">{useToken().status}</p>
+    }
+    const view = render(
+      <TokenProvider tokens={tokens}>
+        <Badge />
+      </TokenProvider>,
+    )
+    await act(async () => {
+      await tokens.getToken()
+    })
+    expect(text('badge')).toBe('valid')
+    fake.suspend(60 * 60_000) // an hour with the lid closed: no timer ran, no wake event came
+    view.rerender(
+      <TokenProvider tokens={tokens}>
+        <Badge />
+      </TokenProvider>,
+    )
+    expect(text('badge')).toBe('loading')
+    await act(() => flush())
+    expect(text('badge')).toBe('valid')
+    expect(n).toBe(2)
+    tokens.dispose()
   })
 })

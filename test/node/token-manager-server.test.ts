@@ -25,10 +25,14 @@ async function until(condition: () => boolean, timeoutMs: number) {
   return condition()
 }
 
-/** Opens `/stream` with the token as a Bearer header and reports the status (then hangs up). */
-async function streamStatus(token: string) {
+/**
+ * Opens `/stream` with the token as a Bearer header and reports the status (then hangs up).
+ * `fault` makes the stream server answer with a failure after accepting the token.
+ */
+async function streamStatus(token: string, fault?: string) {
   const controller = new AbortController()
-  const res = await fetch(`${serverUrl}/stream?channel=ticker`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal })
+  const query = fault ? `&fault=${encodeURIComponent(fault)}` : ''
+  const res = await fetch(`${serverUrl}/stream?channel=ticker${query}`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal })
   const type = res.headers.get('content-type')
   controller.abort()
   await res.body?.cancel().catch(() => {})
@@ -131,6 +135,53 @@ describe('fetchTokenFrom against the reference server', () => {
       expect(counter.urls).toHaveLength(2)
       expect(tokens.getSnapshot()).toMatchObject({ status: 'valid', error: undefined })
       expect((await streamStatus(await tokens.getToken())).status).toBe(200)
+    } finally {
+      off()
+      tokens.dispose()
+    }
+  })
+
+  it('item 2/3: a token the stream server rejected is replaced by one request, and never handed out again', async () => {
+    // Each request asks for another subject, so tokens minted within the same second still differ
+    // (the server's JWTs are deterministic); the third (the refresh after the second rejection)
+    // gets a 503.
+    const counter = countingFetch((url, i) => `${url}&sub=user-${i}${i === 2 ? '&fault=status:503&retryAfter=0' : ''}`)
+    const tokens = createTokenManager({
+      fetchToken: fetchTokenFrom(`${endpoint}?ttl=60`, { headers: { 'x-api-key': apiKey }, fetch: counter.fetch }),
+      retry: { initialDelay: 50, maxDelay: 50, factor: 1 },
+    })
+    const off = tokens.subscribe(() => {})
+    try {
+      const first = await tokens.getToken()
+      const firstVersion = tokens.version
+      expect((await streamStatus(first, 'status:401')).status).toBe(401) // the stream server refuses it
+
+      const five = await Promise.all(Array.from({ length: 5 }, () => tokens.getToken({ newerThan: firstVersion })))
+      expect(new Set(five).size).toBe(1)
+      const second = five[0]!
+      expect(second).not.toBe(first)
+      expect(counter.urls).toHaveLength(2)
+      expect(tokens.version).toBe(firstVersion + 1)
+      expect((await streamStatus(second)).status).toBe(200)
+      // Naming the old version again: the current token at once, no request.
+      expect(await tokens.getToken({ newerThan: firstVersion })).toBe(second)
+      expect(counter.urls).toHaveLength(2)
+
+      // The second token is refused too, and the token endpoint is briefly unavailable.
+      const secondVersion = tokens.version
+      const error = await tokens.getToken({ newerThan: secondVersion }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(TokenError)
+      expect(error).toMatchObject({ kind: 'http', status: 503 })
+      expect(counter.urls).toHaveLength(3)
+      expect(tokens.getSnapshot()).toMatchObject({ status: 'error', error: { kind: 'http', status: 503 } })
+      expect(await tokens.getToken().catch((e: unknown) => e)).not.toBe(second)
+      // The background retry brings a third token; the refused one never comes back.
+      expect(await until(() => tokens.version === secondVersion + 1, 3_000)).toBe(true)
+      const third = await tokens.getToken({ newerThan: secondVersion })
+      expect(third).not.toBe(second)
+      expect(await tokens.getToken()).toBe(third)
+      expect((await streamStatus(third)).status).toBe(200)
+      expect(counter.urls).toHaveLength(4)
     } finally {
       off()
       tokens.dispose()
