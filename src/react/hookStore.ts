@@ -1,4 +1,4 @@
-import { EventStreamError, type EventStreamOptions, type EventStreamSnapshot, type StreamEvent, type TransportName } from 'use-event-stream/core'
+import { callSafely, EventStreamError, reportError, type EventStreamOptions, type EventStreamSnapshot, type StreamEvent, type TransportName } from 'use-event-stream/core'
 import { createStreamRegistry, type Lease, type StreamRegistry, type StreamSink } from './registry'
 import type { BatchOption, EventParser } from './types'
 
@@ -47,13 +47,6 @@ function idle(transport: TransportName): EventStreamSnapshot<string> {
     transport,
     eventCount: 0,
     openCount: 0,
-  })
-}
-
-function rethrowLater(error: unknown): void {
-  // A consumer callback's bug must neither break the fan-out to other hooks nor vanish silently.
-  queueMicrotask(() => {
-    throw error
   })
 }
 
@@ -223,38 +216,28 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
         parseError = { error: result.error, streamError: stream?.error, openCount: stream?.openCount ?? 0 }
         urgent = true
         version++
-        call(callbacks.onError, result.error)
+        callSafely(callbacks.onError, result.error)
         return
       }
       const event = result.event
       data = event.data
       lastEvent = event
-      call(callbacks.onEvent, event)
+      callSafely(callbacks.onEvent, event)
       if (callbacks.reduce) {
         try {
           state = callbacks.reduce(state, event)
         } catch (error) {
-          rethrowLater(error)
+          reportError(error)
         }
       }
       version++
     },
 
     error(error) {
-      call(store.callbacks.onError, error)
+      callSafely(store.callbacks.onError, error)
     },
   }
   return store
-}
-
-/** Calls a consumer callback; its bug must neither break the fan-out nor vanish silently. */
-function call<T>(callback: ((value: T) => void) | undefined, value: T): void {
-  if (!callback) return
-  try {
-    callback(value)
-  } catch (error) {
-    rethrowLater(error)
-  }
 }
 
 function parseOnce(parser: EventParser, raw: StreamEvent<string>, memo: Map<unknown, unknown>): ParseResult {
