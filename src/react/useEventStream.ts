@@ -147,8 +147,10 @@ function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManag
     options.reconnect === false ? false : sortedEntries(options.reconnect ?? {}),
     options.idleTimeout ?? 0,
     options.rotation ?? 'overlap',
-    options.pauseWhenHidden ?? null,
-    options.maxLineLength ?? null,
+    // Unset is `null` in the JSON.
+    options.pauseWhenHidden,
+    options.maxLineLength,
+    options.maxEventSize,
   ])
   return {
     key,
@@ -166,6 +168,7 @@ function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManag
       rotation: options.rotation,
       pauseWhenHidden: options.pauseWhenHidden,
       maxLineLength: options.maxLineLength,
+      maxEventSize: options.maxEventSize,
       lastEventId: options.lastEventId,
       platform: options.platform,
     }),
