@@ -1,4 +1,4 @@
-import { EventStreamError, type EventStreamOptions, type EventStreamSnapshot, type StreamEvent, type TransportName } from 'use-event-stream/core'
+import { callSafely, EventStreamError, reportError, type EventStreamOptions, type EventStreamSnapshot, type StreamEvent, type TransportName } from 'use-event-stream/core'
 import { createStreamRegistry, type Lease, type StreamRegistry, type StreamSink } from './registry'
 import type { BatchOption, EventParser } from './types'
 
@@ -50,22 +50,22 @@ function idle(transport: TransportName): EventStreamSnapshot<string> {
   })
 }
 
-function rethrowLater(error: unknown): void {
-  // A consumer callback's bug must neither break the fan-out to other hooks nor vanish silently.
-  queueMicrotask(() => {
-    throw error
-  })
-}
-
 /** The per-hook store's surface; `callbacks` is replaced by the hook on every commit. */
 export interface HookStore extends StreamSink {
   callbacks: HookCallbacks
   /** This hook's own registry, used when it does not share through a provider. */
   readonly privateRegistry: StreamRegistry
-  /** `useSyncExternalStore` subscribe: joins the stream for `config` (none when disabled). */
+  /**
+   * `useSyncExternalStore` subscribe: joins the stream for `config`. With `null` (disabled) it
+   * joins nothing, and the values derived from the stream it left are shown no more.
+   */
   subscribe(listener: () => void, registry: StreamRegistry, config: StreamConfig | null): () => void
-  /** The snapshot for the stream `key` as rendered now; `idle` until attached to that key. */
-  getSnapshot(key: string | null, idleTransport: TransportName): HookSnapshot
+  /**
+   * The snapshot for the stream `key` as rendered now: `idle` until attached to that key, and
+   * until then with no `data`/`lastEvent` and `initialState` as `state`, so a render never shows
+   * one stream's values under another's key.
+   */
+  getSnapshot(key: string | null, idleTransport: TransportName, initialState: unknown): HookSnapshot
 }
 
 /**
@@ -87,13 +87,24 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
   let data: unknown
   let lastEvent: StreamEvent<unknown> | undefined
   let state: unknown = initialCallbacks.initialState
-  let parseError: { error: EventStreamError; streamError: EventStreamError | undefined; openCount: number } | undefined
+  let parseError: EventStreamError | undefined
+  /** The stream snapshot when `parseError` happened: the error stands while its `error` and `openCount` do. */
+  let parsedAt: EventStreamSnapshot<string> | undefined
   /** Bumped whenever a derived value changes; part of the snapshot cache key. */
   let version = 0
   let urgent = false
 
-  let cache: { stream: EventStreamSnapshot<string>; version: number; result: HookSnapshot } | undefined
-  let notified: { status: string; error: unknown } | undefined
+  /**
+   * The last snapshot returned and what it was made from. `cachedTag` is `version` for a snapshot
+   * showing the derived values, -1 for one showing none (it depends only on the stream snapshot
+   * and `initialState`).
+   */
+  let cached: HookSnapshot | undefined
+  let cachedStream: EventStreamSnapshot<string> | undefined
+  let cachedTag = 0
+  let cachedInitial: unknown
+  /** The stream snapshot of the last notification (snapshots are immutable: a reference will do). */
+  let notified: EventStreamSnapshot<string> | undefined
   let pendingFlush: (() => void) | undefined
 
   const streamSnapshot = () => lease?.entry.stream.getSnapshot()
@@ -128,7 +139,7 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
       }
     }
     const snapshot = lease.entry.stream.getSnapshot()
-    notified = { status: snapshot.status, error: snapshot.error }
+    notified = snapshot
     unsubscribeStream = lease.entry.stream.subscribe(onStreamChange)
   }
 
@@ -154,7 +165,7 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
     cancelFlush()
     urgent = false
     const snapshot = streamSnapshot()
-    if (snapshot) notified = { status: snapshot.status, error: snapshot.error }
+    if (snapshot) notified = snapshot
     // A copy only with several listeners: one may unsubscribe while another runs. React
     // subscribes once per hook, so the single-listener case (no copy) is the common one.
     if (listeners.size === 1) for (const listener of listeners) listener()
@@ -190,25 +201,32 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
 
     subscribe(listener, registry, config) {
       listeners.add(listener)
-      if (config && !lease) attach(registry, config)
+      // Disabled: no snapshot shows the derived values while `derivedKey` is null, and the next
+      // `attach`, even to the same key, resets them.
+      if (!config) derivedKey = null
+      else if (!lease) attach(registry, config)
       return () => {
         listeners.delete(listener)
         if (listeners.size === 0) detach()
       }
     },
 
-    getSnapshot(key, idleTransport) {
+    getSnapshot(key, idleTransport, initialState) {
       const stream = key !== null && key === attachedKey && lease ? lease.entry.stream.getSnapshot() : IDLE[idleTransport]
-      if (cache && cache.stream === stream && cache.version === version) return cache.result
+      // The derived values belong to `derivedKey`. Until `subscribe` has moved this hook to a new
+      // key (after the render that changed it), they are the previous stream's: not shown.
+      const own = key !== null && key === derivedKey
+      const tag = own ? version : -1
+      if (cached && cachedStream === stream && cachedTag === tag && cachedInitial === initialState) return cached
       // A parse error stands until the stream reports something newer (a new error or a new
       // open), like the core does with its own parse errors.
       const error =
-        parseError && stream !== IDLE[idleTransport] && parseError.streamError === stream.error && parseError.openCount === stream.openCount
-          ? parseError.error
-          : stream.error
-      const result = { ...stream, error, data, lastEvent, state, close, reconnect } as HookSnapshot
-      cache = { stream, version, result }
-      return result
+        parseError && stream !== IDLE[idleTransport] && parsedAt?.error === stream.error && parsedAt?.openCount === stream.openCount ? parseError : stream.error
+      cachedStream = stream
+      cachedTag = tag
+      cachedInitial = initialState
+      // Not `own`: `stream` is the idle snapshot, whose `data`, `lastEvent` and `error` are undefined.
+      return (cached = (own ? { ...stream, error, data, lastEvent, state, close, reconnect } : { ...stream, state: initialState, close, reconnect }) as HookSnapshot)
     },
 
     // StreamSink: called by the registry entry for every event and error, before the stream's
@@ -219,42 +237,32 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
       const parser = parserFor(raw.type)
       const result = parser ? parseOnce(parser, raw, memo) : { event: raw as StreamEvent<unknown> }
       if ('error' in result) {
-        const stream = streamSnapshot()
-        parseError = { error: result.error, streamError: stream?.error, openCount: stream?.openCount ?? 0 }
+        parseError = result.error
+        parsedAt = streamSnapshot()
         urgent = true
         version++
-        call(callbacks.onError, result.error)
+        callSafely(callbacks.onError, result.error)
         return
       }
       const event = result.event
       data = event.data
       lastEvent = event
-      call(callbacks.onEvent, event)
+      callSafely(callbacks.onEvent, event)
       if (callbacks.reduce) {
         try {
           state = callbacks.reduce(state, event)
         } catch (error) {
-          rethrowLater(error)
+          reportError(error)
         }
       }
       version++
     },
 
     error(error) {
-      call(store.callbacks.onError, error)
+      callSafely(store.callbacks.onError, error)
     },
   }
   return store
-}
-
-/** Calls a consumer callback; its bug must neither break the fan-out nor vanish silently. */
-function call<T>(callback: ((value: T) => void) | undefined, value: T): void {
-  if (!callback) return
-  try {
-    callback(value)
-  } catch (error) {
-    rethrowLater(error)
-  }
 }
 
 function parseOnce(parser: EventParser, raw: StreamEvent<string>, memo: Map<unknown, unknown>): ParseResult {

@@ -23,9 +23,9 @@ export type BatchOption = false | 'frame' | number
  * Connection options passed through to the core's `createEventStream` (see `EventStreamOptions`).
  *
  * `transport`, `withCredentials`, `headers`, `tokenQueryParam`, `lastEventIdQueryParam`,
- * `reconnect`, `idleTimeout`, `rotation`, `pauseWhenHidden` and `maxLineLength` are part of the
- * stream key (compared by value; a `Transport` object by identity): changing one reconnects, and
- * hooks share a connection only when they agree on all of them. `lastEventId` and `platform` are
+ * `reconnect`, `idleTimeout`, `rotation`, `pauseWhenHidden`, `maxLineLength` and `maxEventSize`
+ * are part of the stream key (compared by value; a `Transport` object by identity): changing one
+ * reconnects, and hooks share a connection only when they agree on all of them. `lastEventId` and `platform` are
  * read once, when the connection is created. `onError` is read fresh on every error.
  */
 export type PassThroughOptions = Pick<
@@ -40,6 +40,7 @@ export type PassThroughOptions = Pick<
   | 'rotation'
   | 'pauseWhenHidden'
   | 'maxLineLength'
+  | 'maxEventSize'
   | 'lastEventId'
   | 'platform'
   | 'onError'

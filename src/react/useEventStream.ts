@@ -31,9 +31,12 @@ type AnyOptions = UseEventStreamBaseOptions<StreamEvent<any>> & {
  * after the last of them unmounts. Without a provider the hook still works, with no token (cookie
  * or public streams) and a connection of its own.
  *
- * A `null` url or `enabled: false` keeps the hook `idle` without any request. Changing the stream
- * key reconnects (and resets `data`, `lastEvent` and `state`); `parse`, `onEvent`, `onError` and
- * `reduce` are read fresh on every event, so passing new functions never reconnects.
+ * A `null` url or `enabled: false` keeps the hook `idle` without any request, with no `data` or
+ * `lastEvent` and `state` at `initialState`. Changing the stream key reconnects and resets `data`,
+ * `lastEvent` and `state`, from the very render that changes it: no render shows one stream's
+ * values under another's key. `parse`, `onEvent`, `onError` and `reduce` are read fresh on every
+ * event, so passing new functions never reconnects. A callback that throws is reported (the host's
+ * `reportError`) and breaks nothing: other hooks on the same connection still get every event.
  *
  * Server rendering returns the `idle` snapshot and hydrates without mismatch; nothing touches
  * `window` or `document` during render.
@@ -90,8 +93,11 @@ export function useEventStream(url: string | URL | null | undefined, options: An
   // `config` is deliberately captured only when the key changes: everything else in it is read
   // once, when the connection is created.
   const subscribe = useCallback((listener: () => void) => store.subscribe(listener, registry, config), [store, registry, key]) // eslint-disable-line react-hooks/exhaustive-deps
-  const getSnapshot = useCallback(() => store.getSnapshot(key, idleTransport), [store, key, idleTransport])
-  const getServerSnapshot = useCallback(() => store.getSnapshot(null, idleTransport), [store, idleTransport])
+  // `initialState` is what a render shows as `state` before this hook has joined the stream for
+  // `key`; captured with the key (like `config`), so an inline `[]` does not make every render's
+  // snapshot new.
+  const getSnapshot = useCallback(() => store.getSnapshot(key, idleTransport, options.initialState), [store, key, idleTransport]) // eslint-disable-line react-hooks/exhaustive-deps
+  const getServerSnapshot = useCallback(() => store.getSnapshot(null, idleTransport, options.initialState), [store, idleTransport]) // eslint-disable-line react-hooks/exhaustive-deps
   return useSyncExternalStore(subscribe, getSnapshot, getServerSnapshot) as UseEventStreamResult<StreamEvent<unknown>, unknown>
 }
 
@@ -141,8 +147,10 @@ function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManag
     options.reconnect === false ? false : sortedEntries(options.reconnect ?? {}),
     options.idleTimeout ?? 0,
     options.rotation ?? 'overlap',
-    options.pauseWhenHidden ?? null,
-    options.maxLineLength ?? null,
+    // Unset is `null` in the JSON.
+    options.pauseWhenHidden,
+    options.maxLineLength,
+    options.maxEventSize,
   ])
   return {
     key,
@@ -160,6 +168,7 @@ function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManag
       rotation: options.rotation,
       pauseWhenHidden: options.pauseWhenHidden,
       maxLineLength: options.maxLineLength,
+      maxEventSize: options.maxEventSize,
       lastEventId: options.lastEventId,
       platform: options.platform,
     }),

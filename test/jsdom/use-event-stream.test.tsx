@@ -275,6 +275,22 @@ describe('sharing under a TokenProvider', () => {
     expect(transport.connections.filter((c) => !c.hasToken)).toHaveLength(1)
   })
 
+  it('maxEventSize and maxLineLength reach the connection and are part of the stream key', async () => {
+    const transport = createMockTransport()
+    function Limits() {
+      useEventStream(URL_A, { transport, maxEventSize: 4096, maxLineLength: 1024 })
+      useEventStream(URL_A, { transport, maxEventSize: 4096, maxLineLength: 1024 })
+      useEventStream(URL_A, { transport, maxEventSize: 8192, maxLineLength: 1024 })
+      return null
+    }
+    render(<Limits />, { wrapper: withProvider(staticTokens()) })
+    await settle()
+    expect(transport.connections.map((c) => [c.options.maxEventSize, c.options.maxLineLength])).toEqual([
+      [4096, 1024],
+      [8192, 1024],
+    ])
+  })
+
   it('closes a shared connection gracePeriod ms after its last user leaves; a return within it keeps it', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const transport = createMockTransport()
