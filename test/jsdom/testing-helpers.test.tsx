@@ -145,7 +145,8 @@ describe('createTestStream with a component', () => {
     act(() => stream.tokens.unauthorize())
     expect(text('token')).toBe('unauthorized')
     expect(text('status')).toBe('failed')
-    expect(text('error')).toBe('unauthorized')
+    // The token endpoint's status travels with the stream's error.
+    expect(text('error')).toBe('unauthorized 401')
     expect(stream.connections[0]!.aborted).toBe(true)
   })
 
@@ -158,8 +159,8 @@ describe('createTestStream with a component', () => {
     await act(async () => {
       stream.fail('unauthorized', { status: 401 })
     })
-    // The stream asked for a forced refresh and reconnected at once with the new token.
-    expect(stream.tokens.requests.some((r) => r.forceRefresh && r.reason === 'unauthorized')).toBe(true)
+    // The stream asked for a token newer than the rejected one and reconnected at once with it.
+    expect(stream.tokens.requests.some((r) => r.newerThan === before)).toBe(true)
     expect(stream.tokens.version).toBe(before + 1)
     expect(stream.connections).toHaveLength(2)
     expect(stream.connections[1]!.tokenEquals(stream.tokens.token!)).toBe(true)
@@ -212,6 +213,9 @@ describe('createMockTokens', () => {
     expect(stream.tokens.subscriberCount).toBe(1)
     stream.tokens.unauthorize(403)
     expect(events.getSnapshot()).toMatchObject({ status: 'failed', error: { kind: 'unauthorized' } })
+    // Still listening, to come back after "sign in again"; close() lets go.
+    expect(stream.tokens.subscriberCount).toBe(1)
+    events.close()
     expect(stream.tokens.subscriberCount).toBe(0)
 
     const waiting = createMockTokens({ initial: 'pending' })
