@@ -3,6 +3,7 @@ import { EventStreamError, TokenError } from './errors'
 import { resolvePlatform } from './platform'
 import { callSafely } from './reportError'
 import { createOverlapDedupe, positionAfter, type EventPosition, type OverlapDedupe } from './rotation'
+import { watchLifecycle } from './lifecycle'
 import { createListeners } from './subscribable'
 import { startDeadline, type Deadline } from './timers'
 import type {
@@ -548,10 +549,10 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     if (running && snapshot.status === 'paused' && !hiddenTooLong) start()
   }
 
-  function onVisibility(): void {
+  function onVisibility(hidden: boolean): void {
     if (!running || options.pauseWhenHidden === undefined) return
     hiddenTimer = cancel(hiddenTimer)
-    if (platform.document?.visibilityState === 'hidden') {
+    if (hidden) {
       hiddenTimer = startDeadline(platform, options.pauseWhenHidden, () => {
         hiddenTooLong = true
         pause()
@@ -562,11 +563,13 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     }
   }
 
+  let stopWatching: (() => void) | undefined
+
   function listenToHost(on: boolean): void {
-    const method = on ? 'addEventListener' : 'removeEventListener'
-    platform.window?.[method]('offline', onOffline)
-    platform.window?.[method]('online', onOnline)
-    if (options.pauseWhenHidden !== undefined) platform.document?.[method]('visibilitychange', onVisibility)
+    stopWatching?.()
+    stopWatching = on
+      ? watchLifecycle(platform, { online: onOnline, offline: onOffline, visibility: options.pauseWhenHidden === undefined ? undefined : onVisibility })
+      : undefined
   }
 
   function connect(): void {
@@ -578,7 +581,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     set({ attempt: 0, error: undefined })
     listenToHost(true)
     // A stream started in a hidden page counts its hidden time from now.
-    onVisibility()
+    if (platform.document?.visibilityState === 'hidden') onVisibility(true)
     if (platform.isOnline()) start()
     else offline()
   }

@@ -3,6 +3,7 @@ import { TokenError, isUnauthorized } from './errors'
 import { readJwtTimes } from './jwt'
 import { resolvePlatform } from './platform'
 import { callSafely } from './reportError'
+import { watchLifecycle } from './lifecycle'
 import { startDeadline, type Deadline } from './timers'
 import type { FetchToken, Platform, TokenFetchReason, TokenManager, TokenResponse, TokenSnapshot, TokenStatus } from './types'
 
@@ -473,18 +474,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     update()
   }
 
-  const onFocus = (): void => wake(false)
-  const onOnline = (): void => wake(true)
-  const onVisibility = (): void => {
-    if (platform.document?.visibilityState !== 'hidden') wake(false)
-  }
+  let stopWatching: (() => void) | undefined
 
   function listenForWakeUps(on: boolean): void {
-    const method = on ? 'addEventListener' : 'removeEventListener'
-    platform.window?.[method]('focus', onFocus)
-    platform.window?.[method]('pageshow', onFocus)
-    platform.window?.[method]('online', onOnline)
-    platform.document?.[method]('visibilitychange', onVisibility)
+    stopWatching?.()
+    stopWatching = on ? watchLifecycle(platform, { wake: () => wake(false), online: () => wake(true) }) : undefined
   }
 
   // ---------------------------------------------------------------------------------------------
