@@ -114,6 +114,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
 
     const parser = createSseParser({
       maxLineLength: options.maxLineLength,
+      maxEventSize: options.maxEventSize,
       lastEventId: options.lastEventId,
       onEvent: (event) => live() && handlers.onEvent(event),
       onLastEventId: (id) => live() && handlers.onLastEventId(id),

@@ -5,6 +5,7 @@
  * the network cut the bytes.
  */
 import { describe, expect, it } from 'vitest'
+import type { EventStreamError } from 'use-event-stream/core'
 import { createSseParser, type SseParserOptions } from '../../src/transports/sseParser'
 
 type Call = ['event', string, string, string | undefined] | ['id', string] | ['retry', number] | ['error', string]
@@ -268,6 +269,45 @@ describe('maxLineLength', () => {
   it('counts bytes, not characters, and excludes the line terminator and BOM', () => {
     check('\uFEFFdata:é\r\n\r\n', [ev('é')], { maxLineLength: 7 })
     check('data:é\n\n', [['error', 'line-too-long']], { maxLineLength: 6 })
+  })
+})
+
+describe('maxEventSize', () => {
+  it('item 11: bounds the data of one block, not only each line', () => {
+    // The data of one event is its data lines joined by LF: "12\n3" is 4 bytes.
+    check('data: 12\ndata: 3\n\n', [ev('12\n3')], { maxEventSize: 4 })
+    check('data: 12\ndata: 34\n\n', [['error', 'line-too-long']], { maxEventSize: 4 })
+    // Each block starts from zero, and only data lines count.
+    check('data: 1234\n\nevent: long-type-name\nid: long-id-value\ndata: 5678\n\n', [ev('1234'), ev('5678', 'long-type-name', 'long-id-value')], { maxEventSize: 4 })
+  })
+
+  it('item 11: counts bytes, not characters', () => {
+    check('data: é\ndata: é\n\n', [ev('é\né')], { maxEventSize: 5 })
+    check('data: é\ndata: é\n\n', [['error', 'line-too-long']], { maxEventSize: 4 })
+  })
+
+  it('item 11: dispatches the events before the oversized one, and nothing after', () => {
+    check('data: a\n\ndata: 12\ndata: 34\n\ndata: b\n\n', [ev('a'), ['error', 'line-too-long']], { maxEventSize: 4 })
+  })
+
+  it('item 11: endless short data lines without a blank line fail once the block passes maxEventSize, saying it was the event', () => {
+    const errors: EventStreamError[] = []
+    const parser = createSseParser({ maxLineLength: 64, maxEventSize: 4096, onEvent: () => {}, onError: (err) => errors.push(err) })
+    const line = bytes(`data: ${'x'.repeat(57)}\n`) // 64 bytes with its LF: every line is within maxLineLength
+    let pushed = 0
+    while (errors.length === 0 && pushed < 10_000) {
+      parser.push(line)
+      pushed++
+    }
+    // 4096 bytes of data is 71 lines of 57 bytes plus 70 LFs (4117): the 71st line is over.
+    expect(pushed).toBe(71)
+    expect(errors.map((e) => e.kind)).toEqual(['line-too-long'])
+    expect(errors[0]!.message).toContain('maxEventSize')
+    expect(errors[0]!.message).toMatch(/event/i)
+    expect(errors[0]!.message).not.toMatch(/^Line/)
+    parser.push(bytes('\n'))
+    parser.end()
+    expect(errors).toHaveLength(1)
   })
 })
 

@@ -31,8 +31,15 @@ function splitLines(bytes: Uint8Array): { lines: Uint8Array[]; rest: Uint8Array 
   return { lines, rest: bytes.subarray(start) }
 }
 
-function model(input: Uint8Array, options: { maxLineLength?: number; lastEventId?: string } = {}): Out[] {
+interface ModelOptions {
+  maxLineLength?: number
+  maxEventSize?: number
+  lastEventId?: string
+}
+
+function model(input: Uint8Array, options: ModelOptions = {}): Out[] {
   const max = options.maxLineLength ?? Infinity
+  const maxEvent = options.maxEventSize ?? Infinity
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true })
   const body = input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf ? input.subarray(3) : input
   const { lines, rest } = splitLines(body)
@@ -67,6 +74,8 @@ function model(input: Uint8Array, options: { maxLineLength?: number; lastEventId
     else if (field === 'data') {
       data += `${value}\n`
       hasData = true
+      // The event's data so far, without the LF after its last line.
+      if (new TextEncoder().encode(data).length - 1 > maxEvent) return [...out, { kind: 'error' }]
     } else if (field === 'id') {
       if (!value.includes('\0')) idBuffer = value
     } else if (field === 'retry') {
@@ -82,7 +91,7 @@ function model(input: Uint8Array, options: { maxLineLength?: number; lastEventId
 }
 
 /** Runs the library's parser over `chunks`, recording what it reports; any throw fails the test. */
-function runParser(chunks: Uint8Array[], options: { maxLineLength?: number; lastEventId?: string } = {}): Out[] {
+function runParser(chunks: Uint8Array[], options: ModelOptions = {}): Out[] {
   const out: Out[] = []
   const parser = createSseParser({
     ...options,
@@ -115,6 +124,23 @@ const fragment = fc.oneof(
 const streamBytes = fc
   .tuple(fc.boolean(), fc.array(fragment, { maxLength: 40 }))
   .map(([bom, parts]) => Uint8Array.from([...(bom ? [0xef, 0xbb, 0xbf] : []), ...parts.flat()]))
+
+/** Streams made mostly of data lines (ASCII and multibyte values), for the maxEventSize property. */
+const dataHeavyBytes = fc
+  .array(
+    fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc
+          .tuple(fc.constantFrom('data:', 'data: ', 'data'), fc.oneof(fc.string({ maxLength: 24 }), fc.constantFrom('é', '😀', '€€', '')), fc.constantFrom('\n', '\r', '\r\n'))
+          .map(([field, value, end]) => enc(field + value + end)),
+      },
+      { weight: 1, arbitrary: fc.constantFrom(enc('\n'), enc('\r\n'), enc('event: t\n'), enc('id: 1\n'), enc(': hb\n')) },
+      { weight: 1, arbitrary: fragment },
+    ),
+    { maxLength: 30 },
+  )
+  .map((parts) => Uint8Array.from(parts.flat()))
 
 /** Random cut points → chunks (some empty, some single bytes). */
 function chunked(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
@@ -182,6 +208,17 @@ describe('createSseParser against a reference model of the WHATWG algorithm', ()
     runProperty('maxLineLength', fc.tuple(streamBytes, cuts, fc.integer({ min: 0, max: 48 })), 2000, ([bytes, at, maxLineLength]) => {
       expect(runParser(chunked(bytes, at), { maxLineLength })).toEqual(model(bytes, { maxLineLength }))
     })
+  })
+
+  it('with a small maxEventSize: what precedes the big event is dispatched, then exactly one line-too-long error', () => {
+    let limited = 0
+    runProperty('maxEventSize', fc.tuple(dataHeavyBytes, cuts, fc.integer({ min: 0, max: 64 })), 2000, ([bytes, at, maxEventSize]) => {
+      const out = runParser(chunked(bytes, at), { maxEventSize })
+      expect(out).toEqual(model(bytes, { maxEventSize }))
+      if (out.at(-1)?.kind === 'error') limited++
+    })
+    // The property means something only if many generated streams do reach the limit.
+    expect(limited).toBeGreaterThan(200)
   })
 
   it('uniformly random bytes never throw', () => {

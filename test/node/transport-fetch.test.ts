@@ -373,6 +373,33 @@ describe('stream body', () => {
   })
 })
 
+describe('item 11: an event that never ends', () => {
+  it('item 11: fails endless short data lines with line-too-long once the event passes maxEventSize, and hangs up', async () => {
+    let written = 0
+    route = async (_req, res) => {
+      sse(res)
+      res.write('data: ok\n\n')
+      const line = `data: ${'x'.repeat(1017)}\n` // 1 KiB per line, far below maxLineLength
+      // Bounded: 8 MiB of one block at most, far beyond the 64 KiB limit.
+      while (!res.destroyed && written < 8192) {
+        if (!res.write(line)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve))
+        written++
+        if (written % 16 === 0) await sleep(1)
+      }
+      res.end()
+    }
+    const c = connect({ maxLineLength: 8 * 1024, maxEventSize: 64 * 1024 })
+    const error = await endedWithError(c)
+    expect(error.kind).toBe('line-too-long')
+    expect(error.message).toContain('maxEventSize')
+    expect(error.message).toMatch(/event/i)
+    expect(c.events().map((e) => e.data)).toEqual(['ok'])
+    await seen[0]!.closed
+    // 64 lines make the event; the rest is what was in flight when the client hung up.
+    expect(written).toBeLessThan(4096)
+  })
+})
+
 describe('failures and abort (trap 9)', () => {
   it('reports a refused connection as network', async () => {
     const error = await endedWithError(connect({ url: new URL(await refusedUrl('/stream')), token: 'never-shown' }))
