@@ -65,13 +65,8 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
       throw new EventStreamError('network', 'No fetch: pass platform.fetch')
     }
     const shownUrl = redactUrl(options.url, options)
-    let headers: Headers
-    try {
-      headers = buildHeaders(options)
-    } catch {
-      // No `cause`: the platform's message quotes the offending value, which may be the token.
-      throw new EventStreamError('network', 'Invalid stream request header value')
-    }
+    // Throws `invalid-request` (terminal: the same headers would fail every attempt).
+    const headers = buildHeaders(options)
     let response: Response
     try {
       response = await fetchImpl(options.url.toString(), {
@@ -151,10 +146,30 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
 function buildHeaders(options: TransportConnectOptions): Headers {
   // Built on every connect: the token and the last event id change between attempts.
   const headers = new Headers({ Accept: 'text/event-stream' })
-  for (const [name, value] of Object.entries(options.headers)) headers.set(name, value)
-  if (options.token !== undefined) headers.set('Authorization', `Bearer ${options.token}`)
+  for (const [name, value] of Object.entries(options.headers)) setHeader(headers, name, value)
+  if (options.token !== undefined) setHeader(headers, 'Authorization', `Bearer ${options.token}`)
   if (options.lastEventId) headers.set('Last-Event-ID', toLatin1Bytes(options.lastEventId))
   return headers
+}
+
+/**
+ * `headers.set`, with a value `fetch` cannot send turned into a terminal `invalid-request` that
+ * names the header and the reason. Never the value, nor the platform's message (it quotes the
+ * value): it may be the token.
+ */
+function setHeader(headers: Headers, name: string, value: string): void {
+  try {
+    headers.set(name, value)
+  } catch {
+    const reason = !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)
+      ? 'is not a valid header name'
+      : /[^\x00-\xff]/.test(value)
+        ? 'has a value with a character outside Latin-1 (header values are bytes 0-255)'
+        : /[\0\r\n]/.test(value)
+          ? 'has a value with a line break or NUL'
+          : 'has a value fetch rejects'
+    throw new EventStreamError('invalid-request', `Stream request header ${JSON.stringify(name.slice(0, 100))} ${reason}`)
+  }
 }
 
 /** UTF-8 bytes of `value`, one char per byte: what a browser EventSource sends for non-ASCII ids. */

@@ -407,13 +407,50 @@ describe('failures and abort (trap 9)', () => {
     expect(error.message).not.toContain('never-shown')
   })
 
-  it('reports a token HTTP cannot carry without quoting it or sending anything', async () => {
+  it('item 12: reports a token HTTP cannot carry as invalid-request, naming the header, without quoting it or sending anything', async () => {
     route = (_req, res) => (sse(res), res.end())
     const token = 'line1\nline2-secret'
     const error = await endedWithError(connect({ token }))
-    expect(error.kind).toBe('network')
+    expect(error.kind).toBe('invalid-request')
+    expect(error.message).toContain('Authorization')
+    expect(error.message).toMatch(/line break/)
     expect(error.message).not.toContain('secret')
+    expect(error.message).not.toContain('line1')
     expect(error.cause).toBeUndefined()
+    expect(seen).toHaveLength(0)
+  })
+
+  it('item 12: a token with a character outside Latin-1 is invalid-request, and the message does not contain it', async () => {
+    route = (_req, res) => (sse(res), res.end())
+    const token = 'eyJhbGciOi.日本-secret.sig'
+    const error = await endedWithError(connect({ token }))
+    expect(error.kind).toBe('invalid-request')
+    expect(error.message).toContain('Authorization')
+    expect(error.message).toContain('Latin-1')
+    for (const part of [token, '日本', 'secret', 'eyJhbGciOi']) expect(error.message).not.toContain(part)
+    expect(JSON.stringify({ ...error, message: error.message, stack: error.stack })).not.toContain('secret')
+    expect(seen).toHaveLength(0)
+  })
+
+  it('item 12: a user header fetch rejects is invalid-request naming the header and why, not its value', async () => {
+    route = (_req, res) => (sse(res), res.end())
+    const error = await endedWithError(connect({ token: 'fine-token', headers: { 'X-Tenant': 'ok', 'X-User-Name': 'Zoë 日本語' } }))
+    expect(error.kind).toBe('invalid-request')
+    expect(error.message).toContain('"X-User-Name"')
+    expect(error.message).toContain('Latin-1')
+    expect(error.message).not.toContain('日本語')
+    expect(error.message).not.toContain('Zoë')
+    expect(error.message).not.toContain('fine-token')
+    expect(error.status).toBeUndefined()
+    expect(seen).toHaveLength(0)
+  })
+
+  it('item 12: an invalid header name is invalid-request naming it', async () => {
+    route = (_req, res) => (sse(res), res.end())
+    const error = await endedWithError(connect({ headers: { 'Bad Name': 'v' } }))
+    expect(error.kind).toBe('invalid-request')
+    expect(error.message).toContain('"Bad Name"')
+    expect(error.message).toMatch(/name/)
     expect(seen).toHaveLength(0)
   })
 
@@ -566,9 +603,10 @@ describe('fetch transport, reference server', () => {
     const c = connect({ url: streamUrl({ channel: ch, fault: 'drip:3', retry: '1500' }), token })
     for (let i = 0; i < 400 && !c.log.some((e) => e[0] === 'retry'); i++) await sleep(5)
     c.abort()
-    // `retry: 1500` alone is 12 bytes, each in its own chunk.
     expect(c.log.filter((e) => e[0] === 'retry')).toEqual([['retry', 1500]])
-    expect(c.log.filter((e) => e[0] === 'activity').length).toBeGreaterThanOrEqual(12)
+    // `retry: 1500` alone is 12 bytes, written one every 3 ms. On a loaded machine the socket
+    // merges some of them, so only "many reads" is certain (every cut is tested in conformance).
+    expect(c.log.filter((e) => e[0] === 'activity').length).toBeGreaterThanOrEqual(4)
   })
 
   it('reports a dropped connection as network after the events before it', async () => {
