@@ -47,7 +47,9 @@ export interface SseParserOptions {
   maxEventSize?: number
   /**
    * The last event id carried over from a previous connection: like a browser's EventSource,
-   * events without an `id:` field report it as their `lastEventId`. Default `undefined`.
+   * events without an `id:` field report it as their `lastEventId`. Events report `undefined`
+   * only while neither this nor a non-empty `id:` field gave the stream an id; after that an
+   * empty `id:` field makes it `''` (cleared). Default `undefined`.
    */
   lastEventId?: string
 }
@@ -85,8 +87,11 @@ export function createSseParser(options: SseParserOptions): SseParser {
   // Bytes of `dataBuffer` (counted from the lines, so nothing is encoded twice).
   let dataBytes = 0
   let eventType = ''
-  let idBuffer = options.lastEventId ?? ''
+  // `undefined` until the stream has an id (see `lastEventId` in the options); '' once cleared.
+  let idBuffer = options.lastEventId
   let lastEventId = idBuffer
+  // The current block had a (valid) `id` field: reported as `hasOwnId`.
+  let ownId = false
 
   const fail = (message: string) => {
     stopped = true
@@ -99,15 +104,18 @@ export function createSseParser(options: SseParserOptions): SseParser {
     // blocks move it); the data and type buffers are reset either way.
     const idChanged = idBuffer !== lastEventId
     lastEventId = idBuffer
+    const hasOwnId = ownId
+    ownId = false
     const type = eventType || 'message'
     const data = dataBuffer
     dataBuffer = undefined
     dataBytes = 0
     eventType = ''
     if (data !== undefined) {
-      options.onEvent({ type, data, lastEventId: lastEventId === '' ? undefined : lastEventId })
+      options.onEvent({ type, data, lastEventId, hasOwnId })
     } else if (idChanged) {
-      options.onLastEventId?.(lastEventId)
+      // Only ever from one string to another: once set, the id never goes back to `undefined`.
+      options.onLastEventId?.(lastEventId!)
     }
   }
 
@@ -128,7 +136,10 @@ export function createSseParser(options: SseParserOptions): SseParser {
         dataBuffer = dataBuffer === undefined ? value : `${dataBuffer}\n${value}`
         break
       case 'id':
-        if (!value.includes('\0')) idBuffer = value
+        if (value.includes('\0')) break
+        ownId = true
+        // An empty id clears an id the stream had; where it had none there is nothing to clear.
+        if (value || idBuffer !== undefined) idBuffer = value
         break
       case 'retry':
         // The spec applies `retry` as soon as its line is read, even if the block never ends.

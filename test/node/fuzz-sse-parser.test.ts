@@ -47,8 +47,10 @@ function model(input: Uint8Array, options: ModelOptions = {}): Out[] {
   let data = ''
   let hasData = false
   let type = ''
-  let idBuffer = options.lastEventId ?? ''
+  // undefined: the stream never had an id (none carried over, no non-empty id field yet).
+  let idBuffer: string | undefined = options.lastEventId
   let lastEventId = idBuffer
+  let ownId = false
   for (const bytes of lines) {
     if (bytes.length > max) return [...out, { kind: 'error' }]
     const line = decoder.decode(bytes)
@@ -56,10 +58,11 @@ function model(input: Uint8Array, options: ModelOptions = {}): Out[] {
       const changed = idBuffer !== lastEventId
       lastEventId = idBuffer
       if (hasData) {
-        out.push({ kind: 'event', event: { type: type || 'message', data: data.endsWith('\n') ? data.slice(0, -1) : data, lastEventId: lastEventId === '' ? undefined : lastEventId } })
+        out.push({ kind: 'event', event: { type: type || 'message', data: data.endsWith('\n') ? data.slice(0, -1) : data, lastEventId, hasOwnId: ownId } })
       } else if (changed) {
-        out.push({ kind: 'id', id: lastEventId })
+        out.push({ kind: 'id', id: lastEventId! })
       }
+      ownId = false
       data = ''
       hasData = false
       type = ''
@@ -77,7 +80,10 @@ function model(input: Uint8Array, options: ModelOptions = {}): Out[] {
       // The event's data so far, without the LF after its last line.
       if (new TextEncoder().encode(data).length - 1 > maxEvent) return [...out, { kind: 'error' }]
     } else if (field === 'id') {
-      if (!value.includes('\0')) idBuffer = value
+      if (!value.includes('\0')) {
+        ownId = true
+        if (value !== '' || idBuffer !== undefined) idBuffer = value
+      }
     } else if (field === 'retry') {
       if (/^[0-9]+$/.test(value)) out.push({ kind: 'retry', ms: Number.parseInt(value, 10) })
     }
@@ -174,14 +180,15 @@ describe('createSseParser against a reference model of the WHATWG algorithm', ()
     const text = 'data: YHOO\ndata: +2\ndata: 10\n\n: test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n'
     const events = model(new TextEncoder().encode(text)).flatMap((o) => (o.kind === 'event' ? [o.event] : []))
     expect(events).toEqual([
-      { type: 'message', data: 'YHOO\n+2\n10', lastEventId: undefined },
-      { type: 'message', data: 'first event', lastEventId: '1' },
-      { type: 'message', data: 'second event', lastEventId: undefined },
-      { type: 'message', data: ' third event', lastEventId: undefined },
+      { type: 'message', data: 'YHOO\n+2\n10', lastEventId: undefined, hasOwnId: false },
+      { type: 'message', data: 'first event', lastEventId: '1', hasOwnId: true },
+      // The spec's example: the empty id field resets the last event id to the empty string.
+      { type: 'message', data: 'second event', lastEventId: '', hasOwnId: true },
+      { type: 'message', data: ' third event', lastEventId: '', hasOwnId: false },
     ])
     expect(model(new TextEncoder().encode('data\n\ndata\ndata\n\ndata:'))).toEqual([
-      { kind: 'event', event: { type: 'message', data: '', lastEventId: undefined } },
-      { kind: 'event', event: { type: 'message', data: '\n', lastEventId: undefined } },
+      { kind: 'event', event: { type: 'message', data: '', lastEventId: undefined, hasOwnId: false } },
+      { kind: 'event', event: { type: 'message', data: '\n', lastEventId: undefined, hasOwnId: false } },
     ])
   })
 

@@ -111,7 +111,7 @@ describe('fetch transport without a DOM (fetchEventSource() would throw here)', 
     }
     const c = connect()
     expect(await c.ended).toEqual(['close', { noContent: false }])
-    expect(c.events()).toEqual([{ type: 'message', data: 'hello', lastEventId: undefined }])
+    expect(c.events()).toEqual([{ type: 'message', data: 'hello', lastEventId: undefined, hasOwnId: false }])
     expect(c.log[0]).toEqual(['open'])
     expect(createFetchTransport().name).toBe('fetch')
   })
@@ -253,7 +253,7 @@ describe('stream body', () => {
     }
     const c = connect()
     await c.ended
-    expect(c.events()).toEqual([{ type: 'message', data: 'real', lastEventId: undefined }])
+    expect(c.events()).toEqual([{ type: 'message', data: 'real', lastEventId: undefined, hasOwnId: false }])
     expect(c.log.filter((e) => e[0] === 'activity').length).toBeGreaterThanOrEqual(2)
     // The first heartbeat alone must already count as activity.
     expect(c.log[1]).toEqual(['activity'])
@@ -263,7 +263,7 @@ describe('stream body', () => {
     route = (_req, res) => (sse(res), res.end('event: tick\ndata: 1\n\n'))
     const c = connect()
     expect(await c.ended).toEqual(['close', { noContent: false }])
-    expect(c.events()).toEqual([{ type: 'tick', data: '1', lastEventId: undefined }])
+    expect(c.events()).toEqual([{ type: 'tick', data: '1', lastEventId: undefined, hasOwnId: false }])
     expect(c.log.at(-1)).toEqual(['close', { noContent: false }])
   })
 
@@ -300,7 +300,7 @@ describe('stream body', () => {
     const c = connect({ lastEventId: '0' })
     await c.ended
     expect(c.log.filter((e) => e[0] === 'event' || e[0] === 'id')).toEqual([
-      ['event', { type: 'message', data: 'a', lastEventId: '1' }],
+      ['event', { type: 'message', data: 'a', lastEventId: '1', hasOwnId: true }],
       ['id', '5'],
     ])
   })
@@ -310,6 +310,19 @@ describe('stream body', () => {
     const c = connect({ lastEventId: '99' })
     await c.ended
     expect(c.events()[0]!.lastEventId).toBe('99')
+  })
+
+  it('item 15: an empty id field clears the id: the events after it report \'\', an id-only clear is reported too', async () => {
+    route = (_req, res) => (sse(res), res.end('id: 4\ndata: a\n\nid:\ndata: b\n\ndata: c\n\nid: 5\n\nid\n\n'))
+    const c = connect({ lastEventId: '3' })
+    await c.ended
+    expect(c.log.filter((e) => e[0] === 'event' || e[0] === 'id')).toEqual([
+      ['event', { type: 'message', data: 'a', lastEventId: '4', hasOwnId: true }],
+      ['event', { type: 'message', data: 'b', lastEventId: '', hasOwnId: true }],
+      ['event', { type: 'message', data: 'c', lastEventId: '', hasOwnId: false }],
+      ['id', '5'],
+      ['id', ''],
+    ])
   })
 
   it('joins a CR at the end of one network chunk with the LF starting the next', async () => {
@@ -586,8 +599,8 @@ describe('fetch transport, reference server', () => {
     await sleep(30)
     c.abort()
     expect(c.events()).toEqual([
-      { type: 'malformed', data: '{"ok":1}', lastEventId: undefined },
-      { type: 'message', data: 'second\nline', lastEventId: undefined },
+      { type: 'malformed', data: '{"ok":1}', lastEventId: undefined, hasOwnId: false },
+      { type: 'message', data: 'second\nline', lastEventId: undefined, hasOwnId: false },
     ])
     expect(events).toHaveLength(2)
     expect(c.log.filter((e) => e[0] === 'retry' || e[0] === 'id')).toEqual([])
