@@ -267,6 +267,8 @@ let base: string
 const cases = new Map<string, Uint8Array[]>()
 let endlessBytesWritten = 0
 let endlessClosed = false
+let endlessEventBytesWritten = 0
+let endlessEventClosed = false
 
 beforeAll(async () => {
   server = await startScriptedServer(async (req, res) => {
@@ -278,6 +280,17 @@ beforeAll(async () => {
       const block = Buffer.alloc(64 * 1024, 0x78)
       for (let i = 0; i < 800 && !res.destroyed; i++) {
         endlessBytesWritten += block.length
+        if (!res.write(block)) await new Promise((r) => res.once('drain', r).once('close', r))
+      }
+      return void res.end()
+    }
+    if (url.pathname === '/endless-event') {
+      // 50 MiB of short data lines and never a blank line, respecting backpressure, until the client hangs up.
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.once('close', () => (endlessEventClosed = true))
+      const block = Buffer.from(`data: ${'y'.repeat(1017)}\n`.repeat(64))
+      for (let i = 0; i < 800 && !res.destroyed; i++) {
+        endlessEventBytesWritten += block.length
         if (!res.write(block)) await new Promise((r) => res.once('drain', r).once('close', r))
       }
       return void res.end()
@@ -349,6 +362,23 @@ describe('the fetch transport over HTTP', () => {
     expect(endlessClosed).toBe(true)
     // 1 MiB of line plus what sits in socket buffers, far from 50 MiB.
     expect(endlessBytesWritten).toBeLessThan(12 * 1_048_576)
+    stream.close()
+  })
+
+  it('item 11: an endless event (short data lines, no blank line) through createEventStream (default maxEventSize 4 MiB) ends failed/line-too-long early', async () => {
+    const stream = createEventStream({ url: `${base}/endless-event`, transport: 'fetch', reconnect: false })
+    const started = Date.now()
+    stream.connect()
+    for (let i = 0; i < 400 && stream.getSnapshot().status !== 'failed'; i++) await new Promise((r) => setTimeout(r, 25))
+    const snap = stream.getSnapshot()
+    for (let i = 0; i < 100 && !endlessEventClosed; i++) await new Promise((r) => setTimeout(r, 10))
+    console.log(`[fuzz] endless event over HTTP: ${snap.status}/${snap.error?.kind} after ${Date.now() - started} ms; server wrote ${(endlessEventBytesWritten / 1_048_576).toFixed(1)} MiB of 50 MiB before the client hung up`)
+    expect(snap.status).toBe('failed')
+    expect(snap.error?.kind).toBe('line-too-long')
+    expect(snap.error?.message).toContain('maxEventSize')
+    expect(endlessEventClosed).toBe(true)
+    // 4 MiB of event plus what sits in socket buffers, far from 50 MiB.
+    expect(endlessEventBytesWritten).toBeLessThan(16 * 1_048_576)
     stream.close()
   })
 })
