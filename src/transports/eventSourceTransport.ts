@@ -5,12 +5,15 @@
  * token rotation it would keep presenting the stale token. We therefore close it on its first
  * `error` and let the event stream decide about the next attempt (with a fresh URL).
  *
- * Limitation (browsers): the `error` event carries no detail. A 401, a 500, a wrong content type
- * and a refused connection look the same, so all of them are reported as `kind: 'network'`. The
- * one hint available is `readyState` at that moment: `CLOSED` before `open` means the browser
- * "failed the connection" (a response it will not retry: non-200 or wrong content type), which the
- * message mentions. The `eventsource` npm package (Node) adds `code` (the HTTP status) to its
- * error event; when present it is used for a precise kind, but nothing depends on it.
+ * Statuses: a browser's `error` event carries no detail, so a 401, a 503 with `Retry-After`, a 204
+ * and a wrong content type would all look like a network failure. When the native object fails
+ * before it opened with `readyState` `CLOSED` (a response it will not retry), one probe request
+ * (`platform.fetch`, same URL) reads the status and headers, and the outcome is classified exactly
+ * like the fetch transport's own response. The cost: one extra request per such failure, carrying
+ * the token in its URL like the EventSource's. Without `fetch`, or when the probe fails or is
+ * answered with an event stream (the failure was transient), the error stays `kind: 'network'`.
+ * The `eventsource` npm package (Node) adds `code` (the HTTP status) to its error event; when
+ * present it is used directly and there is no probe.
  *
  * Heartbeat comments are invisible through this API, so activity (for the idle watchdog) is
  * signalled on `open` and on every event: give an idle timeout longer than the server's heartbeat
@@ -19,6 +22,7 @@
 import { EventStreamError } from '../core/errors'
 import type { EventSourceLike, Transport, TransportConnectOptions, TransportHandlers } from '../core/types'
 import { redactUrl, scrub } from './redact'
+import { classifyStreamResponse } from './streamResponse'
 
 /** `EventSource.CLOSED`; read from the constant because a platform constructor may lack statics. */
 const CLOSED = 2
@@ -30,7 +34,16 @@ const CLOSED = 2
  * Per `connect`: the token goes into the `tokenQueryParam` query parameter and the last event id
  * (when set) into `lastEventIdQueryParam`, each replacing any value already in the URL;
  * `withCredentials` is passed through. One listener per type in `options.events`. The first
- * `error` closes the native object and is reported once; after abort nothing is reported.
+ * `error` closes the native object and is reported once (after the status probe, see above);
+ * after abort nothing is reported and a probe in flight is aborted.
+ *
+ * Event ids: events before the connection's first id report the id it resumed from
+ * (`options.lastEventId`), since a fresh native object reports `''` there; after an id, `''`
+ * means the server cleared it. `hasOwnId` is inferred: true when the id differs from the previous
+ * event's (the resumed-from id for the first), so a server that repeats the same id on
+ * consecutive events looks id-less here. The `eventsource` npm package (4.x) reports each event's
+ * own id instead of the stream's last one, so there an event without an id after one with an id
+ * reads as a clear (`''`); browsers follow the spec.
  */
 export function createEventSourceTransport(): Transport {
   return { name: 'eventsource', connect: connectEventSource }
@@ -47,9 +60,12 @@ export function buildEventSourceUrl(options: Pick<TransportConnectOptions, 'url'
 
 function connectEventSource(options: TransportConnectOptions, handlers: TransportHandlers): () => void {
   const token = options.token
+  // The exact URL of this attempt, for the native object and for a status probe.
+  const url = buildEventSourceUrl(options).toString()
   let settled = false
   let opened = false
   let source: EventSourceLike | undefined
+  let probe: AbortController | undefined
   const listeners: Array<[string, (ev: any) => void]> = []
   const at = `EventSource ${redactUrl(options.url, options)}`
 
@@ -68,31 +84,59 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
   const fail = (error: EventStreamError) => settle(() => handlers.onError(error))
 
   const wanted = new Set(options.events)
+  // A fresh native object reports `lastEventId: ''` until the server sends an id on this
+  // connection (it never saw the id we resumed from), so until then that id stands; after one,
+  // '' means the server cleared it. `hasOwnId` is inferred from a change of id.
+  let idSeen = false
+  let previousId = options.lastEventId
   const onError = (ev: { code?: unknown; message?: unknown } | null) => {
-    const readyState = source?.readyState
-    const status = typeof ev?.code === 'number' ? ev.code : undefined
+    // `CLOSED` before `open`: the browser got a response it will not retry (a non-200 status or a
+    // wrong content type) and does not say which; a network failure leaves it `CONNECTING`.
+    const refused = !opened && source?.readyState === CLOSED
     const reason = typeof ev?.message === 'string' && ev.message ? `: ${scrub(ev.message, token)}` : ''
-    if (status === 204) return settle(() => handlers.onClose({ noContent: true }))
-    // Messages: what failed, the redacted URL and the status where known. The explanations of
-    // the browser's silence are dev-only (DESIGN rule 4) so production bundles stay small; the
-    // condition is written inline because bundlers only drop a branch they can see is dead.
-    if (status === 401 || status === 403) return fail(new EventStreamError('unauthorized', `${at} rejected: HTTP ${status}`, { status }))
-    if (status === 200) return fail(new EventStreamError('content-type', `${at}: not an event stream${reason}`, { status }))
-    if (status! >= 100) return fail(new EventStreamError('http', `${at} failed: HTTP ${status}`, { status }))
-    const refused = !opened && readyState === CLOSED
-    fail(
-      new EventStreamError(
-        'network',
-        (opened ? `${at}: connection lost` : refused ? `${at} refused` : `${at}: could not connect`) +
-          reason +
-          (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production'
-            ? refused
-              ? ' (a non-200 status or a wrong content type: the browser does not tell which)'
-              : opened
-                ? ''
-                : ' (the browser hides the cause: an HTTP error and a network failure look the same)'
-            : ''),
+    const fetchImpl = options.platform.fetch
+    // The explanations are dev-only so production bundles stay small; the condition is written
+    // inline because bundlers only drop a branch they can see is dead.
+    const network = new EventStreamError(
+      'network',
+      (opened ? `${at}: connection lost` : refused ? `${at} refused` : `${at}: could not connect`) +
+        reason +
+        (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production'
+          ? refused
+            ? fetchImpl
+              ? ' (the browser hides the status, and a probe request to read it failed or was answered with an event stream)'
+              : ' (a non-200 status or a wrong content type: the browser does not tell which, and without platform.fetch it cannot be probed)'
+            : opened
+              ? ''
+              : ' (the browser hides the cause: an HTTP error and a network failure look the same)'
+          : ''),
+    )
+    const conclude = (outcome: EventStreamError | 'no-content' | undefined) =>
+      outcome === 'no-content' ? settle(() => handlers.onClose({ noContent: true })) : fail(outcome ?? network)
+    // The `eventsource` npm package (Node) reports the status as `code`: nothing to find out.
+    if (typeof ev?.code === 'number' && ev.code >= 100) return conclude(classifyStreamResponse(ev.code, undefined, at, options.platform.now()))
+    if (!refused || typeof fetchImpl !== 'function') return fail(network)
+    // One probe per failed attempt: the same URL again with fetch, which sees the status and
+    // headers, classified exactly as the fetch transport classifies its own response. Only the
+    // head is needed, so the request is aborted once it arrives (or when the attempt is aborted).
+    teardown()
+    const controller = (probe = new AbortController())
+    // Inside a promise: a platform fetch that throws instead of rejecting counts as a failed probe.
+    new Promise<Response>((resolve) =>
+      resolve(
+        fetchImpl(url, {
+          headers: { Accept: 'text/event-stream' },
+          cache: 'no-store',
+          credentials: options.withCredentials ? 'include' : 'same-origin',
+          signal: controller.signal,
+        }),
       ),
+    ).then(
+      (response) => {
+        controller.abort()
+        conclude(classifyStreamResponse(response.status, response.headers, at, options.platform.now()))
+      },
+      () => fail(network),
     )
   }
 
@@ -101,7 +145,7 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
     if (typeof EventSourceImpl !== 'function') {
       throw new EventStreamError('network', 'No EventSource: pass platform.EventSource')
     }
-    source = new EventSourceImpl(buildEventSourceUrl(options).toString(), { withCredentials: options.withCredentials })
+    source = new EventSourceImpl(url, { withCredentials: options.withCredentials })
     // One listener per type, the lifecycle types first. A server event named `open` or `error`
     // arrives through the same listener as the native lifecycle event; only the server's carry
     // `data`, and they are delivered only when asked for.
@@ -116,12 +160,13 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
         } else if (wanted.has(type)) {
           handlers.onActivity()
           if (!settled) {
-            handlers.onEvent({
-              type,
-              // `String` keeps a string as it is (the only kind a WHATWG EventSource delivers).
-              data: String(ev.data),
-              lastEventId: (typeof ev.lastEventId === 'string' && ev.lastEventId) || undefined,
-            })
+            const native: string = typeof ev.lastEventId === 'string' ? ev.lastEventId : ''
+            if (native) idSeen = true
+            const lastEventId = idSeen ? native : options.lastEventId
+            const hasOwnId = lastEventId !== previousId
+            previousId = lastEventId
+            // `String` keeps a string as it is (the only kind a WHATWG EventSource delivers).
+            handlers.onEvent({ type, data: String(ev.data), lastEventId, hasOwnId })
           }
         }
       }
@@ -139,5 +184,6 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
   return () => {
     settled = true
     teardown()
+    probe?.abort()
   }
 }

@@ -13,10 +13,10 @@
  */
 import { getBytes } from '@microsoft/fetch-event-source/lib/esm/parse.js'
 import { EventStreamError } from '../core/errors'
-import { parseRetryAfter } from '../core/retryAfter'
 import type { Transport, TransportConnectOptions, TransportHandlers } from '../core/types'
 import { redactUrl, scrub } from './redact'
 import { createSseParser } from './sseParser'
+import { cancelBody, classifyStreamResponse } from './streamResponse'
 
 /**
  * Creates the fetch transport (`name: 'fetch'`). Each `connect` issues exactly one request and
@@ -32,10 +32,12 @@ import { createSseParser } from './sseParser'
  * otherwise reject an id outside Latin-1. A Node server reads it back with
  * `Buffer.from(req.headers['last-event-id'], 'latin1').toString('utf8')`.
  *
- * Response: 200 with `text/event-stream` → `onOpen`; 204 → `onClose({ noContent: true })`;
+ * Response (classified by `classifyStreamResponse`, shared with the eventsource transport's status
+ * probe): 200 with `text/event-stream` → `onOpen`; 204 → `onClose({ noContent: true })`;
  * 401/403 → `kind: 'unauthorized'`; other statuses → `kind: 'http'` with `status` and
  * `retryAfter` (ms, from `Retry-After`); 200 with another type → `kind: 'content-type'`; a fetch
  * or read failure → `kind: 'network'`; a clean end of the body → `onClose({ noContent: false })`.
+ * A header `fetch` cannot send (the token included) → `kind: 'invalid-request'`, nothing sent.
  */
 export function createFetchTransport(): Transport {
   return { name: 'fetch', connect: connectFetch }
@@ -65,13 +67,8 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
       throw new EventStreamError('network', 'No fetch: pass platform.fetch')
     }
     const shownUrl = redactUrl(options.url, options)
-    let headers: Headers
-    try {
-      headers = buildHeaders(options)
-    } catch {
-      // No `cause`: the platform's message quotes the offending value, which may be the token.
-      throw new EventStreamError('network', 'Invalid stream request header value')
-    }
+    // Throws `invalid-request` (terminal: the same headers would fail every attempt).
+    const headers = buildHeaders(options)
     let response: Response
     try {
       response = await fetchImpl(options.url.toString(), {
@@ -86,27 +83,10 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
     }
     if (!live()) return void cancelBody(response)
 
-    const { status } = response
-    if (status !== 200) {
+    const refused = classifyStreamResponse(response.status, response.headers, shownUrl, options.platform.now())
+    if (refused) {
       cancelBody(response)
-      if (status === 204) return settle(() => handlers.onClose({ noContent: true }))
-      return fail(
-        status === 401 || status === 403
-          ? new EventStreamError('unauthorized', `${shownUrl} rejected: HTTP ${status}`, { status })
-          : new EventStreamError('http', `${shownUrl} failed: HTTP ${status}`, {
-              status,
-              retryAfter: parseRetryAfter(response.headers.get('retry-after'), options.platform.now()),
-            }),
-      )
-    }
-    const contentType = response.headers.get('content-type')
-    if (!isEventStream(contentType)) {
-      cancelBody(response)
-      // The content type is server-chosen but never a secret; cap it so a hostile one stays short.
-      const shown = contentType === null ? 'none' : JSON.stringify(contentType.slice(0, 100))
-      return fail(
-        new EventStreamError('content-type', `${shownUrl}: content type ${shown}, expected text/event-stream`, { status }),
-      )
+      return refused === 'no-content' ? settle(() => handlers.onClose({ noContent: true })) : fail(refused)
     }
 
     handlers.onOpen()
@@ -114,6 +94,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
 
     const parser = createSseParser({
       maxLineLength: options.maxLineLength,
+      maxEventSize: options.maxEventSize,
       lastEventId: options.lastEventId,
       onEvent: (event) => live() && handlers.onEvent(event),
       onLastEventId: (id) => live() && handlers.onLastEventId(id),
@@ -150,10 +131,30 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
 function buildHeaders(options: TransportConnectOptions): Headers {
   // Built on every connect: the token and the last event id change between attempts.
   const headers = new Headers({ Accept: 'text/event-stream' })
-  for (const [name, value] of Object.entries(options.headers)) headers.set(name, value)
-  if (options.token !== undefined) headers.set('Authorization', `Bearer ${options.token}`)
+  for (const [name, value] of Object.entries(options.headers)) setHeader(headers, name, value)
+  if (options.token !== undefined) setHeader(headers, 'Authorization', `Bearer ${options.token}`)
   if (options.lastEventId) headers.set('Last-Event-ID', toLatin1Bytes(options.lastEventId))
   return headers
+}
+
+/**
+ * `headers.set`, with a value `fetch` cannot send turned into a terminal `invalid-request` that
+ * names the header and the reason. Never the value, nor the platform's message (it quotes the
+ * value): it may be the token.
+ */
+function setHeader(headers: Headers, name: string, value: string): void {
+  try {
+    headers.set(name, value)
+  } catch {
+    const reason = !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)
+      ? 'is not a valid header name'
+      : /[^\x00-\xff]/.test(value)
+        ? 'has a value with a character outside Latin-1 (header values are bytes 0-255)'
+        : /[\0\r\n]/.test(value)
+          ? 'has a value with a line break or NUL'
+          : 'has a value fetch rejects'
+    throw new EventStreamError('invalid-request', `Stream request header ${JSON.stringify(name.slice(0, 100))} ${reason}`)
+  }
 }
 
 /** UTF-8 bytes of `value`, one char per byte: what a browser EventSource sends for non-ASCII ids. */
@@ -163,17 +164,6 @@ export function toLatin1Bytes(value: string): string {
   let out = ''
   for (const byte of new TextEncoder().encode(value)) out += String.fromCharCode(byte)
   return out
-}
-
-function isEventStream(contentType: string | null): boolean {
-  if (contentType === null) return false
-  const essence = contentType.split(';', 1)[0] ?? ''
-  return essence.trim().toLowerCase() === 'text/event-stream'
-}
-
-function cancelBody(response: Response): void {
-  // Unread bodies keep the connection busy until garbage collection; cancel releases it now.
-  response.body?.cancel().catch(() => {})
 }
 
 function describe(cause: unknown, options: Pick<TransportConnectOptions, 'token'>): string {

@@ -28,8 +28,8 @@ export interface SseParserOptions {
   /** Called for every valid `retry:` field (only ASCII digits), in ms. Default: ignored. */
   onRetry?(ms: number): void
   /**
-   * Called once when a line exceeds `maxLineLength`; the parser then ignores all further input.
-   * Default: ignored (the parser still stops).
+   * Called once when a line exceeds `maxLineLength` or an event `maxEventSize`; the parser then
+   * ignores all further input. Default: ignored (the parser still stops).
    */
   onError?(error: EventStreamError): void
   /**
@@ -39,8 +39,17 @@ export interface SseParserOptions {
    */
   maxLineLength?: number
   /**
+   * Largest accepted event in bytes: the UTF-8 data of one block (its `data` lines joined by LF),
+   * checked at each `data` line, so a block of endless short lines costs at most this many bytes
+   * plus one line. Other fields do not add up (`event` and `id` replace, comments are skipped).
+   * Default `Infinity`.
+   */
+  maxEventSize?: number
+  /**
    * The last event id carried over from a previous connection: like a browser's EventSource,
-   * events without an `id:` field report it as their `lastEventId`. Default `undefined`.
+   * events without an `id:` field report it as their `lastEventId`. Events report `undefined`
+   * only while neither this nor a non-empty `id:` field gave the stream an id; after that an
+   * empty `id:` field makes it `''` (cleared). Default `undefined`.
    */
   lastEventId?: string
 }
@@ -61,6 +70,7 @@ const BOM = [0xef, 0xbb, 0xbf] as const
 /** Creates a spec-conformant SSE parser (see the module comment for what it adds to `getLines`). */
 export function createSseParser(options: SseParserOptions): SseParser {
   const maxLineLength = options.maxLineLength ?? Infinity
+  const maxEventSize = options.maxEventSize ?? Infinity
   // `ignoreBOM: true` because the decoder would otherwise strip a BOM at the start of *every*
   // line; only the stream's first BOM goes (handled below), a later one is content.
   const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true })
@@ -74,44 +84,62 @@ export function createSseParser(options: SseParserOptions): SseParser {
   // The data lines of the current block joined by '\n', or `undefined` before its first `data`
   // line: a string, not an array to `join`, saves two allocations per event (one line is typical).
   let dataBuffer: string | undefined
+  // Bytes of `dataBuffer` (counted from the lines, so nothing is encoded twice).
+  let dataBytes = 0
   let eventType = ''
-  let idBuffer = options.lastEventId ?? ''
+  // `undefined` until the stream has an id (see `lastEventId` in the options); '' once cleared.
+  let idBuffer = options.lastEventId
   let lastEventId = idBuffer
+  // The current block had a (valid) `id` field: reported as `hasOwnId`.
+  let ownId = false
 
-  const fail = (length: number) => {
+  const fail = (message: string) => {
     stopped = true
-    options.onError?.(
-      new EventStreamError('line-too-long', `Line over maxLineLength (${maxLineLength} B; saw ${length})`),
-    )
+    options.onError?.(new EventStreamError('line-too-long', message))
   }
+  const lineTooLong = (length: number) => fail(`Line over maxLineLength (${maxLineLength} B; saw ${length})`)
 
   const dispatch = () => {
     // The spec sets the last event id on every blank line, data or not (that is how id-only
     // blocks move it); the data and type buffers are reset either way.
     const idChanged = idBuffer !== lastEventId
     lastEventId = idBuffer
+    const hasOwnId = ownId
+    ownId = false
     const type = eventType || 'message'
     const data = dataBuffer
     dataBuffer = undefined
+    dataBytes = 0
     eventType = ''
     if (data !== undefined) {
-      options.onEvent({ type, data, lastEventId: lastEventId === '' ? undefined : lastEventId })
+      options.onEvent({ type, data, lastEventId, hasOwnId })
     } else if (idChanged) {
-      options.onLastEventId?.(lastEventId)
+      // Only ever from one string to another: once set, the id never goes back to `undefined`.
+      options.onLastEventId?.(lastEventId!)
     }
   }
 
-  const processField = (field: string, value: string) => {
+  /** `valueBytes`: the UTF-8 length of `value`, known from the line without encoding it again. */
+  const processField = (field: string, value: string, valueBytes: number) => {
     switch (field) {
       case 'event':
         eventType = value
         break
       case 'data':
         // An empty `data` line still counts: `data\n\n` dispatches an event whose data is ''.
+        dataBytes += dataBuffer === undefined ? valueBytes : valueBytes + 1
+        // Lines are bounded one by one; without this a block that never ends (no blank line)
+        // would grow without limit one short line at a time.
+        if (dataBytes > maxEventSize) {
+          return fail(`Event over maxEventSize (${maxEventSize} B of data lines before the blank line that ends it; saw ${dataBytes})`)
+        }
         dataBuffer = dataBuffer === undefined ? value : `${dataBuffer}\n${value}`
         break
       case 'id':
-        if (!value.includes('\0')) idBuffer = value
+        if (value.includes('\0')) break
+        ownId = true
+        // An empty id clears an id the stream had; where it had none there is nothing to clear.
+        if (value || idBuffer !== undefined) idBuffer = value
         break
       case 'retry':
         // The spec applies `retry` as soon as its line is read, even if the block never ends.
@@ -124,16 +152,18 @@ export function createSseParser(options: SseParserOptions): SseParser {
 
   const onLine = (line: Uint8Array) => {
     if (stopped) return
-    if (line.length > maxLineLength) return fail(line.length)
+    if (line.length > maxLineLength) return lineTooLong(line.length)
     if (line.length === 0) return dispatch()
     // Comments (heartbeats) are skipped before decoding: they are the most frequent line of all.
     if (line[0] === COLON) return
     const text = decoder.decode(line)
     const colon = text.indexOf(':')
-    if (colon === -1) return processField(text, '')
+    if (colon === -1) return processField(text, '', 0)
     // Exactly one leading space is part of the syntax, further ones belong to the value.
-    const value = text.charCodeAt(colon + 1) === 0x20 ? text.slice(colon + 2) : text.slice(colon + 1)
-    processField(text.slice(0, colon), value)
+    const skip = text.charCodeAt(colon + 1) === 0x20 ? 2 : 1
+    // Only `data` reads the byte count; its name is 4 ASCII bytes, so the colon's index in the
+    // text is its index in the line.
+    processField(text.slice(0, colon), text.slice(colon + skip), line.length - (colon + skip))
   }
 
   const splitLines = getLines(onLine)
@@ -154,7 +184,7 @@ export function createSseParser(options: SseParserOptions): SseParser {
     const tail = lastBreak === -1 ? pendingLineBytes + chunk.length : chunk.length - 1 - lastBreak
     if (tail > maxLineLength) {
       if (lastBreak !== -1) splitLines(chunk.subarray(0, lastBreak + 1))
-      if (!stopped) fail(tail)
+      if (!stopped) lineTooLong(tail)
       return
     }
     pendingLineBytes = tail

@@ -3,9 +3,12 @@
 // server half of every ledger (ids published), the page the client half (ids received); each row
 // prints its figures and asserts 0 lost / 0 duplicated wherever that is the rule.
 //
-// What Chromium's EventSource cannot do is stated per row: it never sees HTTP statuses (a 500, a
-// 503 with Retry-After and a 204 all look like "the connection failed"), so those rows only require
-// that nothing is lost or duplicated and that the number of requests stays bounded.
+// Chromium's EventSource never shows an HTTP status (a 500, a 503 with Retry-After and a 204 all
+// look like "the connection failed"); the eventsource transport learns it with one probe request
+// (fetch, same URL) per failed attempt, so the status rows assert the same outcome for both
+// transports. A probe is a second request to the server: each injected status fault is queued
+// twice for the eventsource transport (`faultsPerAttempt`), once for its EventSource and once for
+// its probe, and probes are counted apart (`probeRequests`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { startReferenceServer, type ReferenceServer, type ReferenceServerOptions } from '../../reference-server/server'
@@ -27,6 +30,8 @@ import {
 
 type TransportName = 'fetch' | 'eventsource'
 const TRANSPORTS: readonly TransportName[] = ['fetch', 'eventsource']
+/** Requests one failed attempt makes to the stream URL: the eventsource transport adds its status probe. */
+const faultsPerAttempt = (transport: TransportName) => (transport === 'eventsource' ? 2 : 1)
 
 const serverOptions: ReferenceServerOptions = { host: '127.0.0.1', heartbeatMs: 300, retryAfter: 1 }
 let server: ReferenceServer | undefined
@@ -152,7 +157,7 @@ async function runRow(row: string, transport: TransportName, options: RowOptions
   const l = result.ledger
   console.log(
     `[matrix] ${row.padEnd(28)} ${transport.padEnd(11)} sent=${l.sent} received=${l.received} lost=${l.lost} duplicated=${l.duplicated}` +
-      ` streamRequests=${state.streamRequests} tokenRequests=${state.tokenRequests} serverConnections=${result.serverConnections.length}` +
+      ` streamRequests=${state.streamRequests}${transport === 'eventsource' ? ` probes=${state.probeRequests}` : ''} tokenRequests=${state.tokenRequests} serverConnections=${result.serverConnections.length}` +
       ` status=${state.status} errors=${summarizeErrors(state)}` +
       ((options.expectAll ?? true) ? '' : ' (rule here: the stream stops; events after that are not expected)'),
   )
@@ -234,49 +239,47 @@ describe('fault matrix in Chromium (both transports, reference server)', () => {
   })
 
   it('a burst of 500s', async () => {
-    const results = await both('burst of 500', () => ({
+    const results = await both('burst of 500', (transport) => ({
       async during({ channel, key, h, read }) {
-        live().setFault({ route: 'stream', fault: 'status:500', count: 3, channel })
+        live().setFault({ route: 'stream', fault: 'status:500', count: 3 * faultsPerAttempt(transport), channel })
         await h.reconnect(key)
         await until(async () => (await read()).errors.length >= 3 && (await read()).status === 'open', 10_000, 'recovery after 500s')
         await sleep(300)
       },
     }))
-    const [fetchRow, esRow] = results
     for (const r of results) {
       expectNoLossNoDup(r)
       // 1 initial + 1 reconnect + 2 retries after the first two 500s + nothing else.
       expect(r.state.streamRequests).toBeLessThanOrEqual(6)
+      // Both transports see the status (eventsource: through its probe).
+      expect(r.state.errors.filter((e) => e.kind === 'http' && e.status === 500)).toHaveLength(3)
+      expect(r.state.errors.filter((e) => e.kind === 'network')).toHaveLength(0)
     }
-    expect(fetchRow!.state.errors.filter((e) => e.kind === 'http' && e.status === 500)).toHaveLength(3)
-    // Chromium's EventSource hides the status: three indistinct failures.
-    console.log('[matrix] burst of 500 / eventsource: the browser hides HTTP statuses; only "network" errors are visible')
-    expect(esRow!.state.errors.filter((e) => e.kind === 'network').length).toBeGreaterThanOrEqual(3)
+    // One probe per failed attempt, none for the attempts that opened.
+    expect(results[1]!.state.probeRequests).toBe(3)
   })
 
   it('503 with Retry-After', async () => {
-    const results = await both('503 + Retry-After', () => ({
+    const results = await both('503 + Retry-After', (transport) => ({
       async during({ channel, key, h, read }) {
-        live().setFault({ route: 'stream', fault: 'status:503', count: 2, channel })
+        live().setFault({ route: 'stream', fault: 'status:503', count: 2 * faultsPerAttempt(transport), channel })
         await h.reconnect(key)
         await until(async () => (await read()).errors.length >= 2 && (await read()).status === 'open', 10_000, 'recovery after 503s')
         await sleep(300)
       },
     }))
-    const [fetchRow, esRow] = results
     for (const r of results) {
       expectNoLossNoDup(r)
       expect(r.state.streamRequests).toBeLessThanOrEqual(5)
+      const e503 = r.state.errors.filter((e) => e.status === 503)
+      expect(e503).toHaveLength(2)
+      for (const e of e503) {
+        expect(e.retryAfter).toBe(1000)
+        // The server's Retry-After is a floor under the jittered backoff.
+        expect(e.retryIn).toBeGreaterThanOrEqual(990)
+      }
     }
-    const e503 = fetchRow!.state.errors.filter((e) => e.status === 503)
-    expect(e503).toHaveLength(2)
-    for (const e of e503) {
-      expect(e.retryAfter).toBe(1000)
-      // The server's Retry-After is a floor under the jittered backoff.
-      expect(e.retryIn).toBeGreaterThanOrEqual(990)
-    }
-    console.log('[matrix] 503 / eventsource: approximation: the browser hides the status and Retry-After; the stream backs off on its own schedule')
-    expect(esRow!.state.errors.length).toBeGreaterThanOrEqual(2)
+    expect(results[1]!.state.probeRequests).toBe(2)
   })
 
   it('a stall longer than the idle timeout', async () => {
@@ -452,27 +455,63 @@ describe('fault matrix in Chromium (both transports, reference server)', () => {
     const results = await both('204 → closed', (transport) => ({
       expectAll: false,
       async during({ channel, key, h, read }) {
-        live().setFault({ route: 'stream', fault: 'status:204', count: 5, channel })
+        live().setFault({ route: 'stream', fault: 'status:204', count: 5 * faultsPerAttempt(transport), channel })
         await h.reconnect(key)
-        if (transport === 'fetch') {
-          await until(async () => (await read()).status === 'closed', 5000, 'closed')
-        } else {
-          await until(async () => (await read()).errors.length >= 1, 5000, 'an error')
-        }
+        await until(async () => (await read()).status === 'closed', 5000, 'closed')
         await sleep(2500)
       },
     }))
-    const [fetchRow, esRow] = results
-    // fetch: the initial connection, the one answered 204, and nothing after.
-    expect(fetchRow!.state.status).toBe('closed')
-    expect(fetchRow!.state.streamRequests).toBe(2)
-    expect(fetchRow!.ledger.duplicated).toBe(0)
-    // Chromium's EventSource reports a 204 as a failed connection (no status visible). The stream
-    // cannot tell it from an outage, so it retries with backoff; the requests stay bounded, and
-    // when the server stops answering 204 the stream resumes without loss.
-    console.log('[matrix] 204 / eventsource: approximation: the browser reports 204 as a failed connection; the stream retries with backoff')
-    expect(esRow!.state.streamRequests).toBeLessThanOrEqual(8)
-    expect(esRow!.ledger.duplicated).toBe(0)
+    for (const r of results) {
+      expect(r.state.status).toBe('closed')
+      // The initial connection, the one answered 204, and nothing after.
+      expect(r.state.streamRequests).toBe(2)
+      expect(r.ledger.duplicated).toBe(0)
+    }
+    expect(results[1]!.state.probeRequests).toBe(1)
+  })
+
+  it('stream answers 404 → failed, no further requests', async () => {
+    const results = await both('stream 404 → failed', (transport) => ({
+      expectAll: false,
+      async during({ channel, key, h, read }) {
+        live().setFault({ route: 'stream', fault: 'status:404', count: 3 * faultsPerAttempt(transport), channel })
+        await h.reconnect(key)
+        await until(async () => (await read()).status === 'failed', 5000, 'failed')
+        await sleep(1500)
+      },
+    }))
+    for (const r of results) {
+      expect(r.state.status).toBe('failed')
+      expect(r.state.errors.at(-1)).toMatchObject({ kind: 'http', status: 404 })
+      // The initial connection, the one answered 404, and nothing after.
+      expect(r.state.streamRequests).toBe(2)
+      expect(r.ledger.duplicated).toBe(0)
+    }
+    expect(results[1]!.state.probeRequests).toBe(1)
+  })
+
+  it('stream answers 401 twice → one forced token refresh, then failed', async () => {
+    const results = await both('stream 401 twice → failed', (transport) => ({
+      expectAll: false,
+      async during({ channel, key, h, read }) {
+        live().setFault({ route: 'stream', fault: 'status:401', count: 2 * faultsPerAttempt(transport), channel })
+        await h.reconnect(key)
+        await until(async () => (await read()).status === 'failed', 5000, 'failed')
+        await sleep(1500)
+      },
+    }))
+    for (const r of results) {
+      expect(r.state.status).toBe('failed')
+      const auth = r.state.errors.filter((e) => e.kind === 'unauthorized')
+      expect(auth.map((e) => e.status)).toEqual([401, 401])
+      expect(r.state.errors.at(-1)).toMatchObject({ kind: 'unauthorized', status: 401 })
+      // The initial token and one forced refresh after the first 401; none after failing.
+      expect(r.state.tokenRequests).toBe(2)
+      // Initial, the reconnect answered 401, the retry with the new token answered 401.
+      expect(r.state.streamRequests).toBe(3)
+      expect(r.ledger.duplicated).toBe(0)
+    }
+    expect(results[1]!.state.probeRequests).toBe(2)
   })
 
   it('no token in any console line, error message, snapshot or server log line of the whole run', async () => {

@@ -6,9 +6,9 @@ import { build, type Plugin } from 'esbuild'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import type { ReferenceServer } from '../../reference-server/server'
 import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
-import type { OpenConfig, StreamState } from './page/harness'
+import type { OpenConfig, StreamState, TransportRun, TransportRunConfig } from './page/harness'
 
-export type { OpenConfig, StreamState }
+export type { OpenConfig, StreamState, TransportRun, TransportRunConfig }
 
 const srcPath = (p: string) => fileURLToPath(new URL(`../../src/${p}`, import.meta.url))
 
@@ -156,6 +156,8 @@ export function ledger(sent: readonly string[], received: readonly string[]): Le
 export function harnessOf(page: Page) {
   return {
     open: (config: OpenConfig) => page.evaluate((c) => window.harness.open(c), config),
+    /** One connect of the eventsource transport on Chromium's EventSource (no stream, no retries). */
+    runEventSourceTransport: (config: TransportRunConfig) => page.evaluate((c) => window.harness.runEventSourceTransport(c), config),
     read: (key: string) => page.evaluate((k) => window.harness.read(k), key),
     reconnect: (key: string) => page.evaluate((k) => window.harness.reconnect(k), key),
     close: (key: string) => page.evaluate((k) => window.harness.close(k), key),

@@ -5,9 +5,10 @@
  * the network cut the bytes.
  */
 import { describe, expect, it } from 'vitest'
+import type { EventStreamError } from 'use-event-stream/core'
 import { createSseParser, type SseParserOptions } from '../../src/transports/sseParser'
 
-type Call = ['event', string, string, string | undefined] | ['id', string] | ['retry', number] | ['error', string]
+type Call = ['event', string, string, string | undefined, boolean | undefined] | ['id', string] | ['retry', number] | ['error', string]
 
 const enc = new TextEncoder()
 const bytes = (input: string | number[]): Uint8Array => (typeof input === 'string' ? enc.encode(input) : Uint8Array.from(input))
@@ -16,7 +17,7 @@ function run(chunks: Uint8Array[], options: Partial<SseParserOptions> = {}): Cal
   const calls: Call[] = []
   const parser = createSseParser({
     ...options,
-    onEvent: (e) => calls.push(['event', e.type, e.data, e.lastEventId]),
+    onEvent: (e) => calls.push(['event', e.type, e.data, e.lastEventId, e.hasOwnId]),
     onLastEventId: (id) => calls.push(['id', id]),
     onRetry: (ms) => calls.push(['retry', ms]),
     onError: (err) => calls.push(['error', err.kind]),
@@ -54,7 +55,8 @@ function check(input: string | number[], expected: Call[], options: Partial<SseP
   expect(tried).toBeGreaterThan(data.length)
 }
 
-const ev = (data: string, type = 'message', id?: string): Call => ['event', type, data, id]
+/** An event; `own`: its block had an `id` field (`hasOwnId`). */
+const ev = (data: string, type = 'message', id?: string, own = false): Call => ['event', type, data, id, own]
 
 describe('line endings', () => {
   it('accepts LF, CR and CRLF, also mixed', () => {
@@ -108,7 +110,7 @@ describe('comments and fields', () => {
     check('data\n\n', [ev('')])
     check('data\ndata\n\n', [ev('\n')])
     check('event\ndata: a\n\n', [ev('a')])
-    check('id: 1\nid\ndata: a\n\n', [ev('a')])
+    check('id: 1\nid\ndata: a\n\n', [ev('a', 'message', '', true)])
   })
 
   it('removes exactly one space after the colon', () => {
@@ -158,7 +160,7 @@ describe('data and dispatch', () => {
 
   it('emits nothing after end()', () => {
     const calls: Call[] = []
-    const parser = createSseParser({ onEvent: (e) => calls.push(['event', e.type, e.data, e.lastEventId]) })
+    const parser = createSseParser({ onEvent: (e) => calls.push(['event', e.type, e.data, e.lastEventId, e.hasOwnId]) })
     parser.push(bytes('data: a\n'))
     parser.end()
     parser.push(bytes('\n'))
@@ -168,12 +170,12 @@ describe('data and dispatch', () => {
 
 describe('last event id', () => {
   it('carries the id to later events until changed', () => {
-    check('id: 1\ndata: a\n\ndata: b\n\nid: 2\ndata: c\n\n', [ev('a', 'message', '1'), ev('b', 'message', '1'), ev('c', 'message', '2')])
+    check('id: 1\ndata: a\n\ndata: b\n\nid: 2\ndata: c\n\n', [ev('a', 'message', '1', true), ev('b', 'message', '1'), ev('c', 'message', '2', true)])
   })
 
   it('starts from the id of the previous connection', () => {
     check('data: a\n\n', [ev('a', 'message', '41')], { lastEventId: '41' })
-    check('id: 42\ndata: a\n\n', [ev('a', 'message', '42')], { lastEventId: '41' })
+    check('id: 42\ndata: a\n\n', [ev('a', 'message', '42', true)], { lastEventId: '41' })
   })
 
   it('reports an id-only block through onLastEventId, once, and not for repeated blank lines', () => {
@@ -182,9 +184,30 @@ describe('last event id', () => {
     check('id: 7\n\ndata: a\n\n', [['id', '7'], ev('a', 'message', '7')])
   })
 
-  it('clears the id with an empty id field', () => {
-    check('id: 1\ndata: a\n\nid\ndata: b\n\n', [ev('a', 'message', '1'), ev('b')])
+  it('item 15: an empty id field clears the id: later events report \'\', not undefined', () => {
+    check('id: 1\ndata: a\n\nid\ndata: b\n\ndata: c\n\n', [ev('a', 'message', '1', true), ev('b', 'message', '', true), ev('c', 'message', '')])
+    check('id: 1\ndata: a\n\nid:\n\ndata: b\n\n', [ev('a', 'message', '1', true), ['id', ''], ev('b', 'message', '')])
     check('id:\n\n', [['id', '']], { lastEventId: '3' })
+    check('id:\ndata: a\n\n', [ev('a', 'message', '', true)], { lastEventId: '3' })
+    // Cleared on an earlier connection: the stream hands the parser '' and events keep it.
+    check('data: a\n\n', [ev('a', 'message', '')], { lastEventId: '' })
+  })
+
+  it('item 15: a stream that never had an id reports undefined, even after an empty id field', () => {
+    check('data: a\n\nid:\n\nid\ndata: b\n\n', [ev('a'), ev('b', 'message', undefined, true)])
+  })
+
+  it('item 15: hasOwnId is true exactly for blocks with a (valid) id field', () => {
+    check('id: 5\ndata: a\n\ndata: b\n\nid: 5\ndata: c\n\nid: x\u0000y\ndata: d\n\n', [
+      ev('a', 'message', '5', true),
+      ev('b', 'message', '5'),
+      // The same id again is still the block's own.
+      ev('c', 'message', '5', true),
+      // An id with NUL is ignored, as if the field were absent.
+      ev('d', 'message', '5'),
+    ])
+    // An id-only block in between does not make the next data block's id its own.
+    check('id: 6\n\ndata: a\n\n', [['id', '6'], ev('a', 'message', '6')])
   })
 
   it('ignores an id containing NUL', () => {
@@ -199,7 +222,7 @@ describe('last event id', () => {
   })
 
   it('keeps non-ASCII ids intact', () => {
-    check('id: événement-😀\ndata: a\n\n', [ev('a', 'message', 'événement-😀')])
+    check('id: événement-😀\ndata: a\n\n', [ev('a', 'message', 'événement-😀', true)])
   })
 })
 
@@ -248,7 +271,7 @@ describe('maxLineLength', () => {
     const calls: Call[] = []
     const parser = createSseParser({
       maxLineLength: 4096,
-      onEvent: () => calls.push(['event', '', '', undefined]),
+      onEvent: () => calls.push(['event', '', '', undefined, undefined]),
       onError: (err) => calls.push(['error', err.kind]),
     })
     const kilobyte = new Uint8Array(1024).fill(0x61)
@@ -271,9 +294,48 @@ describe('maxLineLength', () => {
   })
 })
 
+describe('maxEventSize', () => {
+  it('item 11: bounds the data of one block, not only each line', () => {
+    // The data of one event is its data lines joined by LF: "12\n3" is 4 bytes.
+    check('data: 12\ndata: 3\n\n', [ev('12\n3')], { maxEventSize: 4 })
+    check('data: 12\ndata: 34\n\n', [['error', 'line-too-long']], { maxEventSize: 4 })
+    // Each block starts from zero, and only data lines count.
+    check('data: 1234\n\nevent: long-type-name\nid: long-id-value\ndata: 5678\n\n', [ev('1234'), ev('5678', 'long-type-name', 'long-id-value', true)], { maxEventSize: 4 })
+  })
+
+  it('item 11: counts bytes, not characters', () => {
+    check('data: é\ndata: é\n\n', [ev('é\né')], { maxEventSize: 5 })
+    check('data: é\ndata: é\n\n', [['error', 'line-too-long']], { maxEventSize: 4 })
+  })
+
+  it('item 11: dispatches the events before the oversized one, and nothing after', () => {
+    check('data: a\n\ndata: 12\ndata: 34\n\ndata: b\n\n', [ev('a'), ['error', 'line-too-long']], { maxEventSize: 4 })
+  })
+
+  it('item 11: endless short data lines without a blank line fail once the block passes maxEventSize, saying it was the event', () => {
+    const errors: EventStreamError[] = []
+    const parser = createSseParser({ maxLineLength: 64, maxEventSize: 4096, onEvent: () => {}, onError: (err) => errors.push(err) })
+    const line = bytes(`data: ${'x'.repeat(57)}\n`) // 64 bytes with its LF: every line is within maxLineLength
+    let pushed = 0
+    while (errors.length === 0 && pushed < 10_000) {
+      parser.push(line)
+      pushed++
+    }
+    // 4096 bytes of data is 71 lines of 57 bytes plus 70 LFs (4117): the 71st line is over.
+    expect(pushed).toBe(71)
+    expect(errors.map((e) => e.kind)).toEqual(['line-too-long'])
+    expect(errors[0]!.message).toContain('maxEventSize')
+    expect(errors[0]!.message).toMatch(/event/i)
+    expect(errors[0]!.message).not.toMatch(/^Line/)
+    parser.push(bytes('\n'))
+    parser.end()
+    expect(errors).toHaveLength(1)
+  })
+})
+
 describe('a realistic stream', () => {
   it('parses a mix of everything', () => {
     const input = '\uFEFF: welcome\nretry: 2000\n\nid: 1\nevent: tick\ndata: {"n":1}\n\n: hb\n\nid: 2\ndata: line1\ndata: line2\n\nid: 3\n\ndata: tail'
-    check(input, [['retry', 2000], ev('{"n":1}', 'tick', '1'), ev('line1\nline2', 'message', '2'), ['id', '3']])
+    check(input, [['retry', 2000], ev('{"n":1}', 'tick', '1', true), ev('line1\nline2', 'message', '2', true), ['id', '3']])
   })
 })

@@ -31,8 +31,15 @@ function splitLines(bytes: Uint8Array): { lines: Uint8Array[]; rest: Uint8Array 
   return { lines, rest: bytes.subarray(start) }
 }
 
-function model(input: Uint8Array, options: { maxLineLength?: number; lastEventId?: string } = {}): Out[] {
+interface ModelOptions {
+  maxLineLength?: number
+  maxEventSize?: number
+  lastEventId?: string
+}
+
+function model(input: Uint8Array, options: ModelOptions = {}): Out[] {
   const max = options.maxLineLength ?? Infinity
+  const maxEvent = options.maxEventSize ?? Infinity
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true })
   const body = input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf ? input.subarray(3) : input
   const { lines, rest } = splitLines(body)
@@ -40,8 +47,10 @@ function model(input: Uint8Array, options: { maxLineLength?: number; lastEventId
   let data = ''
   let hasData = false
   let type = ''
-  let idBuffer = options.lastEventId ?? ''
+  // undefined: the stream never had an id (none carried over, no non-empty id field yet).
+  let idBuffer: string | undefined = options.lastEventId
   let lastEventId = idBuffer
+  let ownId = false
   for (const bytes of lines) {
     if (bytes.length > max) return [...out, { kind: 'error' }]
     const line = decoder.decode(bytes)
@@ -49,10 +58,11 @@ function model(input: Uint8Array, options: { maxLineLength?: number; lastEventId
       const changed = idBuffer !== lastEventId
       lastEventId = idBuffer
       if (hasData) {
-        out.push({ kind: 'event', event: { type: type || 'message', data: data.endsWith('\n') ? data.slice(0, -1) : data, lastEventId: lastEventId === '' ? undefined : lastEventId } })
+        out.push({ kind: 'event', event: { type: type || 'message', data: data.endsWith('\n') ? data.slice(0, -1) : data, lastEventId, hasOwnId: ownId } })
       } else if (changed) {
-        out.push({ kind: 'id', id: lastEventId })
+        out.push({ kind: 'id', id: lastEventId! })
       }
+      ownId = false
       data = ''
       hasData = false
       type = ''
@@ -67,8 +77,13 @@ function model(input: Uint8Array, options: { maxLineLength?: number; lastEventId
     else if (field === 'data') {
       data += `${value}\n`
       hasData = true
+      // The event's data so far, without the LF after its last line.
+      if (new TextEncoder().encode(data).length - 1 > maxEvent) return [...out, { kind: 'error' }]
     } else if (field === 'id') {
-      if (!value.includes('\0')) idBuffer = value
+      if (!value.includes('\0')) {
+        ownId = true
+        if (value !== '' || idBuffer !== undefined) idBuffer = value
+      }
     } else if (field === 'retry') {
       if (/^[0-9]+$/.test(value)) out.push({ kind: 'retry', ms: Number.parseInt(value, 10) })
     }
@@ -82,7 +97,7 @@ function model(input: Uint8Array, options: { maxLineLength?: number; lastEventId
 }
 
 /** Runs the library's parser over `chunks`, recording what it reports; any throw fails the test. */
-function runParser(chunks: Uint8Array[], options: { maxLineLength?: number; lastEventId?: string } = {}): Out[] {
+function runParser(chunks: Uint8Array[], options: ModelOptions = {}): Out[] {
   const out: Out[] = []
   const parser = createSseParser({
     ...options,
@@ -116,6 +131,23 @@ const streamBytes = fc
   .tuple(fc.boolean(), fc.array(fragment, { maxLength: 40 }))
   .map(([bom, parts]) => Uint8Array.from([...(bom ? [0xef, 0xbb, 0xbf] : []), ...parts.flat()]))
 
+/** Streams made mostly of data lines (ASCII and multibyte values), for the maxEventSize property. */
+const dataHeavyBytes = fc
+  .array(
+    fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc
+          .tuple(fc.constantFrom('data:', 'data: ', 'data'), fc.oneof(fc.string({ maxLength: 24 }), fc.constantFrom('é', '😀', '€€', '')), fc.constantFrom('\n', '\r', '\r\n'))
+          .map(([field, value, end]) => enc(field + value + end)),
+      },
+      { weight: 1, arbitrary: fc.constantFrom(enc('\n'), enc('\r\n'), enc('event: t\n'), enc('id: 1\n'), enc(': hb\n')) },
+      { weight: 1, arbitrary: fragment },
+    ),
+    { maxLength: 30 },
+  )
+  .map((parts) => Uint8Array.from(parts.flat()))
+
 /** Random cut points → chunks (some empty, some single bytes). */
 function chunked(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   const points = Array.from(new Set(cuts.map((c) => Math.floor(c * (bytes.length + 1))))).sort((a, b) => a - b)
@@ -148,14 +180,15 @@ describe('createSseParser against a reference model of the WHATWG algorithm', ()
     const text = 'data: YHOO\ndata: +2\ndata: 10\n\n: test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n'
     const events = model(new TextEncoder().encode(text)).flatMap((o) => (o.kind === 'event' ? [o.event] : []))
     expect(events).toEqual([
-      { type: 'message', data: 'YHOO\n+2\n10', lastEventId: undefined },
-      { type: 'message', data: 'first event', lastEventId: '1' },
-      { type: 'message', data: 'second event', lastEventId: undefined },
-      { type: 'message', data: ' third event', lastEventId: undefined },
+      { type: 'message', data: 'YHOO\n+2\n10', lastEventId: undefined, hasOwnId: false },
+      { type: 'message', data: 'first event', lastEventId: '1', hasOwnId: true },
+      // The spec's example: the empty id field resets the last event id to the empty string.
+      { type: 'message', data: 'second event', lastEventId: '', hasOwnId: true },
+      { type: 'message', data: ' third event', lastEventId: '', hasOwnId: false },
     ])
     expect(model(new TextEncoder().encode('data\n\ndata\ndata\n\ndata:'))).toEqual([
-      { kind: 'event', event: { type: 'message', data: '', lastEventId: undefined } },
-      { kind: 'event', event: { type: 'message', data: '\n', lastEventId: undefined } },
+      { kind: 'event', event: { type: 'message', data: '', lastEventId: undefined, hasOwnId: false } },
+      { kind: 'event', event: { type: 'message', data: '\n', lastEventId: undefined, hasOwnId: false } },
     ])
   })
 
@@ -182,6 +215,17 @@ describe('createSseParser against a reference model of the WHATWG algorithm', ()
     runProperty('maxLineLength', fc.tuple(streamBytes, cuts, fc.integer({ min: 0, max: 48 })), 2000, ([bytes, at, maxLineLength]) => {
       expect(runParser(chunked(bytes, at), { maxLineLength })).toEqual(model(bytes, { maxLineLength }))
     })
+  })
+
+  it('with a small maxEventSize: what precedes the big event is dispatched, then exactly one line-too-long error', () => {
+    let limited = 0
+    runProperty('maxEventSize', fc.tuple(dataHeavyBytes, cuts, fc.integer({ min: 0, max: 64 })), 2000, ([bytes, at, maxEventSize]) => {
+      const out = runParser(chunked(bytes, at), { maxEventSize })
+      expect(out).toEqual(model(bytes, { maxEventSize }))
+      if (out.at(-1)?.kind === 'error') limited++
+    })
+    // The property means something only if many generated streams do reach the limit.
+    expect(limited).toBeGreaterThan(200)
   })
 
   it('uniformly random bytes never throw', () => {
@@ -223,6 +267,8 @@ let base: string
 const cases = new Map<string, Uint8Array[]>()
 let endlessBytesWritten = 0
 let endlessClosed = false
+let endlessEventBytesWritten = 0
+let endlessEventClosed = false
 
 beforeAll(async () => {
   server = await startScriptedServer(async (req, res) => {
@@ -234,6 +280,17 @@ beforeAll(async () => {
       const block = Buffer.alloc(64 * 1024, 0x78)
       for (let i = 0; i < 800 && !res.destroyed; i++) {
         endlessBytesWritten += block.length
+        if (!res.write(block)) await new Promise((r) => res.once('drain', r).once('close', r))
+      }
+      return void res.end()
+    }
+    if (url.pathname === '/endless-event') {
+      // 50 MiB of short data lines and never a blank line, respecting backpressure, until the client hangs up.
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.once('close', () => (endlessEventClosed = true))
+      const block = Buffer.from(`data: ${'y'.repeat(1017)}\n`.repeat(64))
+      for (let i = 0; i < 800 && !res.destroyed; i++) {
+        endlessEventBytesWritten += block.length
         if (!res.write(block)) await new Promise((r) => res.once('drain', r).once('close', r))
       }
       return void res.end()
@@ -305,6 +362,23 @@ describe('the fetch transport over HTTP', () => {
     expect(endlessClosed).toBe(true)
     // 1 MiB of line plus what sits in socket buffers, far from 50 MiB.
     expect(endlessBytesWritten).toBeLessThan(12 * 1_048_576)
+    stream.close()
+  })
+
+  it('item 11: an endless event (short data lines, no blank line) through createEventStream (default maxEventSize 4 MiB) ends failed/line-too-long early', async () => {
+    const stream = createEventStream({ url: `${base}/endless-event`, transport: 'fetch', reconnect: false })
+    const started = Date.now()
+    stream.connect()
+    for (let i = 0; i < 400 && stream.getSnapshot().status !== 'failed'; i++) await new Promise((r) => setTimeout(r, 25))
+    const snap = stream.getSnapshot()
+    for (let i = 0; i < 100 && !endlessEventClosed; i++) await new Promise((r) => setTimeout(r, 10))
+    console.log(`[fuzz] endless event over HTTP: ${snap.status}/${snap.error?.kind} after ${Date.now() - started} ms; server wrote ${(endlessEventBytesWritten / 1_048_576).toFixed(1)} MiB of 50 MiB before the client hung up`)
+    expect(snap.status).toBe('failed')
+    expect(snap.error?.kind).toBe('line-too-long')
+    expect(snap.error?.message).toContain('maxEventSize')
+    expect(endlessEventClosed).toBe(true)
+    // 4 MiB of event plus what sits in socket buffers, far from 50 MiB.
+    expect(endlessEventBytesWritten).toBeLessThan(16 * 1_048_576)
     stream.close()
   })
 })

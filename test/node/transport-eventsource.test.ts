@@ -18,7 +18,7 @@ import {
 } from 'use-event-stream/core'
 import { createEventSourceTransport } from '../../src/transports/eventSourceTransport'
 import { connectionsOf, mintSseToken } from '../helpers/referenceClient'
-import { startScriptedServer, transportOptions, type Handler, type ScriptedServer } from '../helpers/scriptedServer'
+import { refusedUrl, startScriptedServer, transportOptions, type Handler, type ScriptedServer } from '../helpers/scriptedServer'
 import { sleep } from '../helpers/wait'
 
 /* ---------------------------------------------------------------------------------------------
@@ -174,12 +174,40 @@ describe('eventsource transport, scripted server', () => {
     const events = await c.waitForEvents(3)
     c.abort()
     expect(events).toEqual([
-      { type: 'message', data: 'm1', lastEventId: undefined },
-      { type: 'tick', data: 't1', lastEventId: '7' },
-      { type: 'message', data: 'm2', lastEventId: undefined },
+      { type: 'message', data: 'm1', lastEventId: undefined, hasOwnId: false },
+      { type: 'tick', data: 't1', lastEventId: '7', hasOwnId: true },
+      // `id:` with no value after an id: cleared.
+      { type: 'message', data: 'm2', lastEventId: '', hasOwnId: true },
     ])
     // open + 3 events; the heartbeat is invisible through the native API.
     expect(c.log.map((e) => e[0])).toEqual(['open', 'activity', 'activity', 'event', 'activity', 'event', 'activity', 'event'])
+  })
+
+  it('item 15: events before the connection\'s first id report the id it resumed from, not undefined; an empty id then clears it', async () => {
+    route = (_req, res) => sse(res, 'data: a\n\nid: 42\ndata: b\n\nid:\ndata: c\n\n')
+    const c = connect(`${base}/s`, { lastEventId: '41' })
+    const events = await c.waitForEvents(3)
+    c.abort()
+    expect(seen[0]!.url.searchParams.get('lastEventId')).toBe('41')
+    expect(events).toEqual([
+      // A fresh native EventSource says '' here: it knows nothing of the id the stream resumed from.
+      { type: 'message', data: 'a', lastEventId: '41', hasOwnId: false },
+      { type: 'message', data: 'b', lastEventId: '42', hasOwnId: true },
+      { type: 'message', data: 'c', lastEventId: '', hasOwnId: true },
+    ])
+  })
+
+  it('item 15: hasOwnId is inferred from a change of id, so a repeated id looks id-less (documented)', async () => {
+    route = (_req, res) => sse(res, 'id: 5\ndata: a\n\nid: 6\ndata: b\n\nid: 6\ndata: c\n\nid: 7\ndata: d\n\n')
+    const c = connect(`${base}/s`, { lastEventId: '5' })
+    const events = await c.waitForEvents(4)
+    c.abort()
+    expect(events.map((e) => [e.data, e.lastEventId, e.hasOwnId])).toEqual([
+      ['a', '5', false],
+      ['b', '6', true],
+      ['c', '6', false],
+      ['d', '7', true],
+    ])
   })
 
   it('delivers server events named open and error when asked for, without mistaking them for lifecycle events', async () => {
@@ -248,6 +276,203 @@ describe('eventsource transport, scripted server', () => {
 })
 
 /* ---------------------------------------------------------------------------------------------
+ * The status probe: an EventSource that hides statuses (like a browser), a scripted server
+ * -------------------------------------------------------------------------------------------*/
+
+describe('item 15: status probe after a browser-like EventSource failed before opening', () => {
+  let server: ScriptedServer
+  let base: string
+  /** One answer per request, in order: the EventSource's request, then the probe. */
+  let answers: Handler[] = []
+  let seen: Array<{ rawUrl: string; headers: IncomingMessage['headers']; closed: Promise<void> }> = []
+  /** Every call of the platform's fetch (the probe is the only fetch this transport makes). */
+  let fetches: Array<{ url: string; init: RequestInit | undefined }> = []
+
+  beforeAll(async () => {
+    server = await startScriptedServer((req, res) => {
+      const closed = new Promise<void>((resolve) => res.once('close', () => resolve()))
+      seen.push({ rawUrl: req.url ?? '', headers: req.headers, closed })
+      res.setHeader('connection', 'close')
+      const answer = answers[seen.length - 1]
+      if (answer) answer(req, res)
+      else res.writeHead(500).end()
+    })
+    base = server.url
+  })
+  afterAll(() => server.close())
+  afterEach(async () => {
+    seen = []
+    fetches = []
+    answers = []
+    await server.reset()
+  })
+
+  const status = (code: number, headers: Record<string, string> = {}): Handler => (_req, res) => {
+    res.writeHead(code, { 'content-type': 'application/json', ...headers })
+    res.end(code === 204 ? undefined : '{"error":"x"}')
+  }
+  const sseOpen: Handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.flushHeaders()
+  }
+  /** `answer` for both requests: the EventSource's and the probe's. */
+  const twice = (answer: Handler) => (answers = [answer, answer])
+
+  const spyFetch: typeof fetch = (input, init) => {
+    fetches.push({ url: String(input), init })
+    return fetch(input, init)
+  }
+  const browserLike = (overrides: Partial<TransportConnectOptions> = {}) =>
+    ({ platform: resolvePlatform({ EventSource: BrowserLikeEventSource, fetch: spyFetch }), ...overrides }) satisfies Partial<TransportConnectOptions>
+
+  it('item 15: 204 → onClose({ noContent: true }) after one probe to the same URL', async () => {
+    twice(status(204))
+    const token = 'tok.en-204'
+    const c = connect(`${base}/stream?channel=a`, browserLike({ token, lastEventId: '17' }))
+    expect(await c.ended).toEqual(['close', { noContent: true }])
+    expect(seen).toHaveLength(2)
+    // The exact URL the EventSource used: token and last event id parameters included.
+    expect(seen[1]!.rawUrl).toBe(seen[0]!.rawUrl)
+    expect(new URL(seen[1]!.rawUrl, base).searchParams.get('token')).toBe(token)
+    expect(new URL(seen[1]!.rawUrl, base).searchParams.get('lastEventId')).toBe('17')
+    expect(seen[1]!.headers.accept).toBe('text/event-stream')
+    expect(fetches).toHaveLength(1)
+    expect(fetches[0]!.init).toMatchObject({ cache: 'no-store', credentials: 'same-origin' })
+    expect(new Headers(fetches[0]!.init?.headers).get('accept')).toBe('text/event-stream')
+  })
+
+  it.each([401, 403])('item 15: %i → unauthorized with the status, the token not in the message', async (code) => {
+    twice(status(code))
+    const token = 'secret-token-value'
+    const error = await endedWithError(connect(`${base}/stream`, browserLike({ token })))
+    expect([error.kind, error.status]).toEqual(['unauthorized', code])
+    expect(error.message).not.toContain(token)
+    expect(JSON.stringify({ ...error, message: error.message, stack: error.stack })).not.toContain(token)
+    expect(seen).toHaveLength(2)
+  })
+
+  it('item 15: 404 → http 404; 500 → http 500', async () => {
+    twice(status(404))
+    const e404 = await endedWithError(connect(`${base}/stream`, browserLike()))
+    expect([e404.kind, e404.status]).toEqual(['http', 404])
+    seen = []
+    twice(status(500))
+    const e500 = await endedWithError(connect(`${base}/stream`, browserLike()))
+    expect([e500.kind, e500.status, e500.retryAfter]).toEqual(['http', 500, undefined])
+    expect(e500.message).toContain('HTTP 500')
+  })
+
+  it('item 15: 503 and 429 → http with retryAfter from Retry-After (seconds or an HTTP date)', async () => {
+    twice(status(503, { 'retry-after': '7' }))
+    const e503 = await endedWithError(connect(`${base}/stream`, browserLike()))
+    expect([e503.kind, e503.status, e503.retryAfter]).toEqual(['http', 503, 7000])
+    seen = []
+    const now = Date.UTC(2030, 0, 1)
+    twice(status(429, { 'retry-after': new Date(now + 90_000).toUTCString() }))
+    const e429 = await endedWithError(
+      connect(`${base}/stream`, { platform: resolvePlatform({ EventSource: BrowserLikeEventSource, fetch: spyFetch, now: () => now }) }),
+    )
+    expect([e429.kind, e429.status, e429.retryAfter]).toEqual(['http', 429, 90_000])
+  })
+
+  it('item 15: 200 with another content type → content-type', async () => {
+    twice((_req, res) => (res.writeHead(200, { 'content-type': 'text/html' }), res.end('<html>')))
+    const error = await endedWithError(connect(`${base}/stream`, browserLike()))
+    expect(error.kind).toBe('content-type')
+    expect(error.message).toContain('text/html')
+  })
+
+  it('item 15: the probe is aborted as soon as its headers arrive, and there is only one', async () => {
+    let probeBodyWrites = 0
+    answers = [
+      status(500),
+      (_req, res) => {
+        res.writeHead(503, { 'content-type': 'text/plain' })
+        // A body that would never end: the probe must not wait for it.
+        const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : (res.write('x'), probeBodyWrites++)), 10)
+        res.once('close', () => clearInterval(timer))
+      },
+    ]
+    const c = connect(`${base}/stream`, browserLike())
+    const error = await endedWithError(c)
+    expect([error.kind, error.status]).toEqual(['http', 503])
+    await expect(Promise.race([seen[1]!.closed.then(() => 'closed'), sleep(2000).then(() => 'still open')])).resolves.toBe('closed')
+    await sleep(200)
+    expect(seen).toHaveLength(2)
+    expect(probeBodyWrites).toBeLessThan(50)
+  })
+
+  it('item 15: the probe answering 200 text/event-stream (the failure was transient) keeps network, and is closed at once', async () => {
+    answers = [status(500), sseOpen]
+    const c = connect(`${base}/stream`, browserLike({ token: 'tok-transient' }))
+    const error = await endedWithError(c)
+    expect([error.kind, error.status]).toEqual(['network', undefined])
+    expect(error.message).not.toContain('tok-transient')
+    await expect(Promise.race([seen[1]!.closed.then(() => 'closed'), sleep(2000).then(() => 'still open')])).resolves.toBe('closed')
+    expect(c.log.filter((e) => e[0] === 'open' || e[0] === 'event')).toEqual([])
+  })
+
+  it('item 15: a probe that fails (connection reset) keeps network', async () => {
+    answers = [status(500), (req) => req.socket.destroy()]
+    const error = await endedWithError(connect(`${base}/stream`, browserLike()))
+    expect([error.kind, error.status]).toEqual(['network', undefined])
+    expect(seen).toHaveLength(2)
+  })
+
+  it('item 15: without fetch there is no probe and the error stays network', async () => {
+    twice(status(503, { 'retry-after': '7' }))
+    const platform = { ...resolvePlatform({ EventSource: BrowserLikeEventSource }), fetch: undefined }
+    const error = await endedWithError(connect(`${base}/stream`, { platform }))
+    expect([error.kind, error.status]).toEqual(['network', undefined])
+    await sleep(100)
+    expect(seen).toHaveLength(1)
+  })
+
+  it('item 15: withCredentials → the probe uses credentials: include', async () => {
+    twice(status(204))
+    const c = connect(`${base}/stream`, browserLike({ withCredentials: true }))
+    await c.ended
+    expect(fetches[0]!.init?.credentials).toBe('include')
+  })
+
+  it('item 15: aborting the connection while the probe is in flight aborts the probe and reports nothing', async () => {
+    answers = [status(500), () => {}] // the probe never gets an answer
+    const c = connect(`${base}/stream`, browserLike())
+    for (let i = 0; i < 400 && seen.length < 2; i++) await sleep(5)
+    expect(seen).toHaveLength(2)
+    c.abort()
+    await expect(Promise.race([seen[1]!.closed.then(() => 'closed'), sleep(2000).then(() => 'still open')])).resolves.toBe('closed')
+    await sleep(100)
+    expect(c.log).toEqual([])
+  })
+
+  it('item 15: no probe when the EventSource never reached the server (it is still CONNECTING)', async () => {
+    const c = connect(await refusedUrl('/stream'), browserLike())
+    const error = await endedWithError(c)
+    expect(error.kind).toBe('network')
+    expect(fetches).toHaveLength(0)
+  })
+
+  it('item 15: no probe after the stream had opened', async () => {
+    answers = [(_req, res) => (sseOpen(_req, res), res.end('data: a\n\n'))]
+    const c = connect(`${base}/stream`, browserLike())
+    const error = await endedWithError(c)
+    expect(error.kind).toBe('network')
+    expect(c.events().map((e) => e.data)).toEqual(['a'])
+    expect(fetches).toHaveLength(0)
+  })
+
+  it('item 15: no probe where the npm package reports the status (code) itself', async () => {
+    twice(status(503, { 'retry-after': '7' }))
+    const error = await endedWithError(connect(`${base}/stream`, { platform: resolvePlatform({ EventSource: TrackedEventSource, fetch: spyFetch }) }))
+    expect([error.kind, error.status]).toEqual(['http', 503])
+    await sleep(100)
+    expect(fetches).toHaveLength(0)
+    expect(seen).toHaveLength(1)
+  })
+})
+
+/* ---------------------------------------------------------------------------------------------
  * Against the reference server
  * -------------------------------------------------------------------------------------------*/
 
@@ -310,8 +535,21 @@ describe('eventsource transport, reference server', () => {
     expect(eType.kind).toBe('content-type')
   })
 
-  it('reports any failure as network when the error event carries no status (browsers)', async () => {
+  it('item 15: when the error event carries no status (browsers), a probe request finds it: 401, 503 with Retry-After, 204, content type', async () => {
     const platform = resolvePlatform({ EventSource: BrowserLikeEventSource })
+    const e401 = await endedWithError(connect(streamUrl({ channel: channel() }), { token: 'not-a-jwt', platform }))
+    expect([e401.kind, e401.status]).toEqual(['unauthorized', 401])
+    expect(e401.message).not.toContain('not-a-jwt')
+    // Each failed attempt is two requests to the server: the EventSource's and the probe.
+    const e503 = await endedWithError(connect(streamUrl({ channel: channel(), fault: 'status:503', retryAfter: '3' }), { token, platform }))
+    expect([e503.kind, e503.status, e503.retryAfter]).toEqual(['http', 503, 3000])
+    expect(await connect(streamUrl({ channel: channel(), fault: 'status:204' }), { token, platform }).ended).toEqual(['close', { noContent: true }])
+    const eType = await endedWithError(connect(streamUrl({ channel: channel(), fault: 'content-type' }), { token, platform }))
+    expect(eType.kind).toBe('content-type')
+  })
+
+  it('reports any failure as network when the error event carries no status and there is no fetch to probe with', async () => {
+    const platform = { ...resolvePlatform({ EventSource: BrowserLikeEventSource }), fetch: undefined }
     const e401 = await endedWithError(connect(streamUrl({ channel: channel() }), { token: 'not-a-jwt', platform }))
     expect([e401.kind, e401.status]).toEqual(['network', undefined])
     // The only hint: the native object gave up (CLOSED) before opening.
@@ -337,8 +575,8 @@ describe('eventsource transport, reference server', () => {
     const events = await c.waitForEvents(2)
     c.abort()
     expect(events).toEqual([
-      { type: 'malformed', data: '{"ok":1}', lastEventId: undefined },
-      { type: 'message', data: 'second\nline', lastEventId: undefined },
+      { type: 'malformed', data: '{"ok":1}', lastEventId: undefined, hasOwnId: false },
+      { type: 'message', data: 'second\nline', lastEventId: undefined, hasOwnId: false },
     ])
   })
 })

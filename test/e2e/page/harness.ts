@@ -2,10 +2,13 @@
 // (`createEventStream` + `createTokenManager`, which is what the hook runs) and keeps the client
 // half of each ledger: ids received, statuses, errors, and the requests this client made.
 import {
+  createEventSourceTransport,
   createEventStream,
   createTokenManager,
   fetchTokenFrom,
+  resolvePlatform,
   type EventStream,
+  type RawEvent,
   type Platform,
   type PlatformEventTarget,
   type ReconnectOptions,
@@ -43,7 +46,10 @@ export interface StreamState {
    * (`reported: false`; the stream does not pass every error to `onError`, see the README, "Reliability").
    */
   errors: Array<{ kind: string; status: number | undefined; retryAfter: number | undefined; message: string; retryIn: number | undefined; reported: boolean }>
+  /** Stream connection attempts: EventSource objects created, or stream `fetch` calls (fetch transport). */
   streamRequests: number
+  /** Status probes of the eventsource transport (its only `fetch` calls): one per failed attempt it probed. */
+  probeRequests: number
   tokenRequests: number
   tokenVersion: number
   tokenStatus: string
@@ -96,7 +102,7 @@ const tokensSeen: string[] = []
 function open(config: OpenConfig): void {
   entries.get(config.key)?.stream.close()
   const recorded = new WeakSet<object>()
-  const state: Entry['state'] = { statuses: [], ids: [], errors: [], streamRequests: 0, tokenRequests: 0 }
+  const state: Entry['state'] = { statuses: [], ids: [], errors: [], streamRequests: 0, probeRequests: 0, tokenRequests: 0 }
   const base = fetchTokenFrom(config.tokenUrl, { headers: { 'x-api-key': config.apiKey }, credentials: 'omit' })
   const tokens = createTokenManager({
     fetchToken: async ({ signal, reason }) => {
@@ -110,9 +116,11 @@ function open(config: OpenConfig): void {
     retry: { initialDelay: 200, maxDelay: 800, ...config.tokenRetry },
     platform: config.virtual ? virtualClock : {},
   })
-  // Count the requests this client makes, whichever transport carries them.
+  // Count the requests this client makes, whichever transport carries them. The eventsource
+  // transport fetches only to probe the status of a failed attempt: those are counted apart.
   const countingFetch: typeof fetch = (input, init) => {
-    state.streamRequests++
+    if (config.transport === 'eventsource') state.probeRequests++
+    else state.streamRequests++
     return fetch(input, init)
   }
   const NativeEventSource = window.EventSource
@@ -181,8 +189,91 @@ function read(key: string): StreamState {
   }
 }
 
+export interface TransportRunConfig {
+  /** Stream URL, without token or last event id (the transport adds them). */
+  url: string
+  token?: string
+  lastEventId?: string
+  withCredentials?: boolean
+  /** Stop (abort) once this many events arrived. Default: wait for the end. */
+  events?: number
+  /** Stop (abort) after this many ms. Default 5000. */
+  timeoutMs?: number
+}
+
+export interface TransportRun {
+  events: RawEvent[]
+  /** How the connection ended; `undefined` when the run stopped it (events reached, or timeout). */
+  ended: { error: { kind: string; status: number | undefined; retryAfter: number | undefined; message: string } } | { close: { noContent: boolean } } | undefined
+  opened: boolean
+  /** EventSource objects created / status probes made (the transport's `fetch` calls). */
+  eventSources: number
+  probes: number
+  probeInits: Array<{ url: string; cache: string | undefined; credentials: string | undefined; accept: string | null }>
+}
+
+/** One `connect` of the eventsource transport on Chromium's own EventSource, recorded. */
+function runEventSourceTransport(config: TransportRunConfig): Promise<TransportRun> {
+  const run: TransportRun = { events: [], ended: undefined, opened: false, eventSources: 0, probes: 0, probeInits: [] }
+  const NativeEventSource = window.EventSource
+  const platform = resolvePlatform({
+    EventSource: function (url: string, init?: EventSourceInit) {
+      run.eventSources++
+      return new NativeEventSource(url, init)
+    } as never,
+    fetch: (input, init) => {
+      run.probes++
+      run.probeInits.push({ url: String(input), cache: init?.cache, credentials: init?.credentials, accept: new Headers(init?.headers).get('accept') })
+      return fetch(input, init)
+    },
+  })
+  return new Promise((resolve) => {
+    let abort = () => {}
+    const finish = () => {
+      clearTimeout(timer)
+      abort()
+      resolve(run)
+    }
+    const timer = setTimeout(finish, config.timeoutMs ?? 5000)
+    abort = createEventSourceTransport().connect(
+      {
+        url: new URL(config.url),
+        token: config.token,
+        lastEventId: config.lastEventId,
+        tokenQueryParam: 'token',
+        lastEventIdQueryParam: 'lastEventId',
+        withCredentials: config.withCredentials ?? false,
+        headers: {},
+        events: ['message'],
+        maxLineLength: 1_048_576,
+        maxEventSize: 4_194_304,
+        platform,
+      },
+      {
+        onOpen: () => void (run.opened = true),
+        onEvent: (event) => {
+          run.events.push(event)
+          if (config.events !== undefined && run.events.length >= config.events) queueMicrotask(finish)
+        },
+        onLastEventId: () => {},
+        onRetry: () => {},
+        onActivity: () => {},
+        onError: (error) => {
+          run.ended = { error: { kind: error.kind, status: error.status, retryAfter: error.retryAfter, message: error.message } }
+          finish()
+        },
+        onClose: (info) => {
+          run.ended = { close: info }
+          finish()
+        },
+      },
+    )
+  })
+}
+
 const harness = {
   open,
+  runEventSourceTransport,
   read,
   reconnect: (key: string) => entries.get(key)?.stream.reconnect(),
   close(key: string) {
