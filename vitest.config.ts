@@ -20,7 +20,7 @@ const react18Alias = [
 
 // Tests import the library through its public entry names, resolved to the sources.
 export const alias = [
-  { find: /^use-event-stream\/core$/, replacement: src('core/index.ts') },
+  { find: /^use-event-stream\/core$/, replacement: src('entries/core.ts') },
   { find: /^use-event-stream\/server$/, replacement: src('server/index.ts') },
   { find: /^use-event-stream\/testing$/, replacement: src('testing/index.ts') },
   { find: /^use-event-stream$/, replacement: src('index.ts') },

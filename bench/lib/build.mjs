@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const OUT = path.join(ROOT, 'bench/out')
 
-const SUBPATHS = { '': 'index', '/core': 'core/index', '/server': 'server/index', '/testing': 'testing/index' }
+const SUBPATHS = { '': 'index', '/core': 'entries/core', '/server': 'server/index', '/testing': 'testing/index' }
 const DIST = { '': 'index.js', '/core': 'core.js', '/server': 'server.js', '/testing': 'testing.js' }
 
 /**

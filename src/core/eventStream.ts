@@ -98,12 +98,44 @@ export interface EventStream<TData = string> {
   setCallbacks(callbacks: Pick<EventStreamOptions<TData>, 'parse' | 'onEvent' | 'onError'>): void
 }
 
+/** The defaults of the options that have one (see each option's documentation). */
+export const STREAM_DEFAULTS = {
+  transport: 'auto',
+  withCredentials: false,
+  events: ['message'],
+  tokenQueryParam: 'token',
+  lastEventIdQueryParam: 'lastEventId',
+  idleTimeout: 0,
+  rotation: 'overlap',
+  maxLineLength: 1_048_576,
+  maxEventSize: 4_194_304,
+} as const satisfies Partial<EventStreamOptions<unknown>>
+
 const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   initialDelay: 1000,
   maxDelay: 30_000,
   factor: 2,
   maxAttempts: Infinity,
   stableAfter: 5000,
+}
+
+/**
+ * The snapshot of a stream that has not started: also what a binding shows before it connects
+ * and what servers render. Frozen: snapshots are replaced, never changed.
+ */
+export function idleSnapshot<TData = string>(transport: string, lastEventId?: string): EventStreamSnapshot<TData> {
+  return Object.freeze({
+    status: 'idle',
+    data: undefined,
+    lastEvent: undefined,
+    lastEventId,
+    error: undefined,
+    attempt: 0,
+    retryAt: undefined,
+    transport,
+    eventCount: 0,
+    openCount: 0,
+  })
 }
 
 /** Longest wait a server may ask for with `retry:` or `Retry-After`: one hour. */
@@ -132,31 +164,21 @@ interface Connection {
  * const stream = createEventStreamWith(createEventSourceTransport(), { url: '/api/stream', tokens })
  */
 export function createEventStreamWith<TData = string>(transport: Transport, options: EventStreamOptions<TData>): EventStream<TData> {
-  if (transport.name === 'eventsource' && options.headers && Object.keys(options.headers).length > 0) {
-    throw new EventStreamError('invalid-request', 'headers need the fetch transport: EventSource cannot send request headers (use transport "fetch" or "auto")')
+  const capabilities = transport.capabilities ?? {}
+  if (capabilities.headers === false && options.headers && Object.keys(options.headers).length > 0) {
+    throw new EventStreamError('invalid-request', `headers cannot be sent by the ${transport.name} transport: use transport "fetch" (or "auto", which picks it when headers are given)`)
   }
   const platform = resolvePlatform(options.platform)
   const tokens = options.tokens
   const reconnectOptions = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect }
   const stableAfter = (reconnectOptions || DEFAULT_RECONNECT).stableAfter
-  const events = options.events ?? ['message']
+  const events = options.events ?? STREAM_DEFAULTS.events
   const eventSet = new Set(events)
-  const rotation = options.rotation ?? 'overlap'
-  const idleTimeout = options.idleTimeout ?? 0
+  const rotation = options.rotation ?? STREAM_DEFAULTS.rotation
+  const idleTimeout = options.idleTimeout ?? STREAM_DEFAULTS.idleTimeout
   let { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
 
-  let snapshot: EventStreamSnapshot<TData> = {
-    status: 'idle',
-    data: undefined,
-    lastEvent: undefined,
-    lastEventId: options.lastEventId,
-    error: undefined,
-    attempt: 0,
-    retryAt: undefined,
-    transport: transport.name,
-    eventCount: 0,
-    openCount: 0,
-  }
+  let snapshot: EventStreamSnapshot<TData> = idleSnapshot(transport.name, options.lastEventId)
   const listeners = createListeners()
 
   // Run state. `generation` changes whenever the stream moves on (a new attempt, a pause, a stop),
@@ -314,13 +336,13 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
         url,
         token,
         lastEventId: snapshot.lastEventId,
-        tokenQueryParam: options.tokenQueryParam ?? 'token',
-        lastEventIdQueryParam: options.lastEventIdQueryParam ?? 'lastEventId',
-        withCredentials: options.withCredentials ?? false,
+        tokenQueryParam: options.tokenQueryParam ?? STREAM_DEFAULTS.tokenQueryParam,
+        lastEventIdQueryParam: options.lastEventIdQueryParam ?? STREAM_DEFAULTS.lastEventIdQueryParam,
+        withCredentials: options.withCredentials ?? STREAM_DEFAULTS.withCredentials,
         headers: options.headers ?? {},
         events,
-        maxLineLength: options.maxLineLength ?? 1_048_576,
-        maxEventSize: options.maxEventSize ?? 4_194_304,
+        maxLineLength: options.maxLineLength ?? STREAM_DEFAULTS.maxLineLength,
+        maxEventSize: options.maxEventSize ?? STREAM_DEFAULTS.maxEventSize,
         platform,
       },
       {
@@ -391,9 +413,10 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
           if ((kind === 'http' && status! < 500 && status !== 408 && status !== 429) || kind === 'content-type' || kind === 'line-too-long' || kind === 'invalid-request') {
             return stop(error)
           }
-          // The native EventSource may hide the status: a failure before `open` may be an expired
-          // or revoked token, so the next attempt asks for a newer one (once per run of failures).
-          if (transport.name === 'eventsource' && tokens && !connection.opened && status === undefined && authFailures === 0) {
+          // A transport that may hide the status (the native EventSource when its probe found
+          // nothing): a failure before `open` may be an expired or revoked token, so the next
+          // attempt asks for a newer one (once per run of failures).
+          if (capabilities.statuses === false && tokens && !connection.opened && status === undefined && authFailures === 0) {
             authFailures++
             rejectedVersion = connection.tokenVersion
           }

@@ -123,8 +123,26 @@ export interface TransportHandlers {
 
 /** A transport opens one connection per `connect` call; the returned function aborts it. */
 export interface Transport {
-  readonly name: TransportName
+  /** Shown as the snapshot's `transport`; any name (the built-in ones are `'eventsource'` and `'fetch'`). */
+  readonly name: string
+  /** What the stream may rely on. Omitted: the transport sends headers and reports statuses. */
+  readonly capabilities?: TransportCapabilities
   connect(options: TransportConnectOptions, handlers: TransportHandlers): () => void
+}
+
+/** What a transport can do, so the stream never has to know which transport it is. */
+export interface TransportCapabilities {
+  /**
+   * Sends `headers` with the request. When `false`, a stream created with headers throws (kind
+   * `'invalid-request'`) instead of silently dropping them. Default `true`.
+   */
+  headers?: boolean
+  /**
+   * Reports the HTTP status of a refused attempt. When `false`, a failure before `open` without a
+   * `status` may have been a 401, so the stream's next attempt asks for a newer token (once per
+   * run of failures). Default `true`.
+   */
+  statuses?: boolean
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -205,8 +223,8 @@ interface SnapshotBase<TData> {
   lastEventId: string | undefined
   /** Consecutive failed attempts since the last stable open. */
   attempt: number
-  /** Transport in use (after `'auto'` is resolved). */
-  transport: TransportName
+  /** Name of the transport in use (after `'auto'` is resolved). */
+  transport: string
   /** Events delivered since creation. */
   eventCount: number
   /** Connections opened since creation. */

@@ -1,6 +1,5 @@
 import { createContext, useEffect, useInsertionEffect, useMemo, useRef, useState, type ReactNode } from 'react'
-import { createTokenManager, type FetchToken, type Platform, type TokenManager } from 'use-event-stream/core'
-import { DEFAULT_GRACE_PERIOD, createStreamRegistry, type StreamRegistry } from './registry'
+import { createEventStream, createStreamRegistry, createTokenManager, DEFAULT_GRACE_PERIOD, type FetchToken, type Platform, type StreamRegistry, type TokenManager } from 'use-event-stream/core'
 
 /** What a provider gives its subtree: one token manager and one registry of shared streams. */
 export interface TokenContextValue {
@@ -60,7 +59,7 @@ interface ProviderState {
 }
 
 function newState(gracePeriod: number): ProviderState {
-  return { registry: createStreamRegistry(gracePeriod), own: undefined, disposeTimer: undefined, disposed: false }
+  return { registry: createStreamRegistry({ create: createEventStream, gracePeriod }), own: undefined, disposeTimer: undefined, disposed: false }
 }
 
 /**

@@ -1,5 +1,17 @@
-import { callSafely, EventStreamError, reportError, type EventStreamOptions, type EventStreamSnapshot, type StreamEvent, type TransportName } from 'use-event-stream/core'
-import { createStreamRegistry, type Lease, type StreamRegistry, type StreamSink } from './registry'
+import {
+  callSafely,
+  createEventStream,
+  createStreamRegistry,
+  EventStreamError,
+  idleSnapshot,
+  reportError,
+  type EventStreamSnapshot,
+  type Lease,
+  type SharedStreamOptions,
+  type StreamEvent,
+  type StreamRegistry,
+  type StreamSink,
+} from 'use-event-stream/core'
 import type { BatchOption, EventParser } from './types'
 
 /** What a hook hands its store on every commit; read at the moment an event arrives. */
@@ -17,7 +29,7 @@ export interface HookCallbacks {
 /** A stream key and how to create the connection when this hook is the first to use the key. */
 export interface StreamConfig {
   key: string
-  options: () => Omit<EventStreamOptions<string>, 'parse' | 'onEvent' | 'onError'>
+  options: () => SharedStreamOptions
 }
 
 export interface HookSnapshot extends Omit<EventStreamSnapshot<unknown>, 'lastEvent'> {
@@ -29,26 +41,9 @@ export interface HookSnapshot extends Omit<EventStreamSnapshot<unknown>, 'lastEv
 
 type ParseResult = { event: StreamEvent<unknown> } | { error: EventStreamError }
 
-// Frozen: shared by every store, never mutated.
-const IDLE: Record<TransportName, EventStreamSnapshot<string>> = {
-  fetch: idle('fetch'),
-  eventsource: idle('eventsource'),
-}
-
-function idle(transport: TransportName): EventStreamSnapshot<string> {
-  return Object.freeze({
-    status: 'idle',
-    data: undefined,
-    lastEvent: undefined,
-    lastEventId: undefined,
-    error: undefined,
-    attempt: 0,
-    retryAt: undefined,
-    transport,
-    eventCount: 0,
-    openCount: 0,
-  })
-}
+/** Idle snapshots by transport name, shared by every store (frozen, so equal across renders). */
+const IDLE = new Map<string, EventStreamSnapshot<string>>()
+const idle = (transport: string) => IDLE.get(transport) ?? (IDLE.set(transport, idleSnapshot(transport)), IDLE.get(transport)!)
 
 /** The per-hook store's surface; `callbacks` is replaced by the hook on every commit. */
 export interface HookStore extends StreamSink {
@@ -65,7 +60,7 @@ export interface HookStore extends StreamSink {
    * until then with no `data`/`lastEvent` and `initialState` as `state`, so a render never shows
    * one stream's values under another's key.
    */
-  getSnapshot(key: string | null, idleTransport: TransportName, initialState: unknown): HookSnapshot
+  getSnapshot(key: string | null, idleTransport: string, initialState: unknown): HookSnapshot
 }
 
 /**
@@ -197,7 +192,7 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
 
   const store: HookStore = {
     callbacks: initialCallbacks,
-    privateRegistry: createStreamRegistry(),
+    privateRegistry: createStreamRegistry({ create: createEventStream }),
 
     subscribe(listener, registry, config) {
       listeners.add(listener)
@@ -212,7 +207,7 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
     },
 
     getSnapshot(key, idleTransport, initialState) {
-      const stream = key !== null && key === attachedKey && lease ? lease.entry.stream.getSnapshot() : IDLE[idleTransport]
+      const stream = key !== null && key === attachedKey && lease ? lease.entry.stream.getSnapshot() : idle(idleTransport)
       // The derived values belong to `derivedKey`. Until `subscribe` has moved this hook to a new
       // key (after the render that changed it), they are the previous stream's: not shown.
       const own = key !== null && key === derivedKey
@@ -221,7 +216,7 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
       // A parse error stands until the stream reports something newer (a new error or a new
       // open), like the core does with its own parse errors.
       const error =
-        parseError && stream !== IDLE[idleTransport] && parsedAt?.error === stream.error && parsedAt?.openCount === stream.openCount ? parseError : stream.error
+        parseError && stream !== idle(idleTransport) && parsedAt?.error === stream.error && parsedAt?.openCount === stream.openCount ? parseError : stream.error
       cachedStream = stream
       cachedTag = tag
       cachedInitial = initialState

@@ -1,7 +1,6 @@
 import { useCallback, useContext, useInsertionEffect, useState, useSyncExternalStore } from 'react'
-import type { StreamEvent, TokenManager, TransportName } from 'use-event-stream/core'
+import { DEFAULT_GRACE_PERIOD, resolveTransport, type SharedStreamOptions, type StreamEvent, type StreamRegistry, type TokenManager } from 'use-event-stream/core'
 import { createHookStore, type HookCallbacks, type StreamConfig } from './hookStore'
-import { DEFAULT_GRACE_PERIOD, type StreamRegistry } from './registry'
 import { TokenContext } from './TokenProvider'
 import type {
   EventParser,
@@ -81,7 +80,8 @@ export function useEventStream(url: string | URL | null | undefined, options: An
   const registry = (options.share ?? true) && context ? context.registry : store.privateRegistry
   const config = (options.enabled ?? true) && url != null ? streamConfig(url, options, tokens, registry) : null
   const key = config?.key ?? null
-  const idleTransport = predictTransport(options.transport, tokens)
+  // The transport the idle (and server) snapshot names, predicted without touching the host.
+  const idleTransport = resolveTransport({ transport: options.transport, tokens, headers: options.headers }).name
 
   // Before the subscription below (a passive effect), so the first event already sees them.
   useInsertionEffect(() => {
@@ -118,80 +118,28 @@ function isList(events: readonly string[] | EventParsers): events is readonly st
   return Array.isArray(events)
 }
 
-/** The transport the idle (and server) snapshot names, without touching the host. */
-function predictTransport(transport: AnyOptions['transport'], tokens: TokenManager | undefined): TransportName {
-  if (transport && typeof transport === 'object') return transport.name
-  if (transport === 'fetch' || transport === 'eventsource') return transport
-  return tokens ? 'fetch' : 'eventsource'
-}
-
 /**
  * The stream key (which connections are interchangeable) and the connection's options. Pure:
  * runs during render.
  */
 function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManager | undefined, registry: StreamRegistry): StreamConfig {
-  const tokenQueryParam = options.tokenQueryParam ?? 'token'
-  const events = options.events === undefined ? ['message'] : isList(options.events) ? [...options.events] : Object.keys(options.events)
-  const transport = options.transport
-  const key = JSON.stringify([
-    urlKey(url, tokenQueryParam),
-    transport && typeof transport === 'object' ? registry.idOf(transport) : (transport ?? 'auto'),
-    tokens ? registry.idOf(tokens) : null,
-    options.withCredentials ?? false,
-    [...new Set(events)].sort(),
-    Object.entries(options.headers ?? {})
-      .map(([name, value]) => [name.toLowerCase(), value])
-      .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
-    tokenQueryParam,
-    options.lastEventIdQueryParam ?? 'lastEventId',
-    options.reconnect === false ? false : sortedEntries(options.reconnect ?? {}),
-    options.idleTimeout ?? 0,
-    options.rotation ?? 'overlap',
-    // Unset is `null` in the JSON.
-    options.pauseWhenHidden,
-    options.maxLineLength,
-    options.maxEventSize,
-  ])
-  return {
-    key,
-    options: () => ({
-      url,
-      transport,
-      tokens,
-      tokenQueryParam: options.tokenQueryParam,
-      lastEventIdQueryParam: options.lastEventIdQueryParam,
-      withCredentials: options.withCredentials,
-      headers: options.headers,
-      events,
-      reconnect: options.reconnect,
-      idleTimeout: options.idleTimeout,
-      rotation: options.rotation,
-      pauseWhenHidden: options.pauseWhenHidden,
-      maxLineLength: options.maxLineLength,
-      maxEventSize: options.maxEventSize,
-      lastEventId: options.lastEventId,
-      platform: options.platform,
-    }),
+  const connection: SharedStreamOptions = {
+    url,
+    transport: options.transport,
+    tokens,
+    tokenQueryParam: options.tokenQueryParam,
+    lastEventIdQueryParam: options.lastEventIdQueryParam,
+    withCredentials: options.withCredentials,
+    headers: options.headers,
+    events: options.events === undefined ? undefined : isList(options.events) ? options.events : Object.keys(options.events),
+    reconnect: options.reconnect,
+    idleTimeout: options.idleTimeout,
+    rotation: options.rotation,
+    pauseWhenHidden: options.pauseWhenHidden,
+    maxLineLength: options.maxLineLength,
+    maxEventSize: options.maxEventSize,
+    lastEventId: options.lastEventId,
+    platform: options.platform,
   }
-}
-
-function sortedEntries(value: object): Array<[string, unknown]> {
-  return Object.entries(value)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]): [string, unknown] => [k, v === Infinity ? 'Infinity' : v])
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-}
-
-/** The url as a key: a token already in its query string must not split (or leak into) the key. */
-function urlKey(url: string | URL, tokenQueryParam: string): string {
-  const text = typeof url === 'string' ? url : url.href
-  if (!text.includes(`${tokenQueryParam}=`)) return text
-  const absolute = /^[a-z][a-z\d+.-]*:/i.test(text)
-  try {
-    const parsed = new URL(text, absolute ? undefined : 'http://relative.invalid')
-    parsed.searchParams.delete(tokenQueryParam)
-    return absolute ? parsed.href : `${parsed.pathname}${parsed.search}${parsed.hash}`
-  } catch {
-    return text
-  }
+  return { key: registry.keyOf(url, connection), options: () => connection }
 }

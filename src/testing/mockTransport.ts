@@ -1,5 +1,5 @@
 import { EventStreamError, type EventStreamErrorKind } from 'use-event-stream/core'
-import type { RawEvent, Transport, TransportConnectOptions, TransportHandlers, TransportName } from 'use-event-stream/core'
+import type { RawEvent, Transport, TransportConnectOptions, TransportHandlers } from 'use-event-stream/core'
 
 /** One connection attempt made through a `MockTransport`; drive it like a server would. */
 export interface MockConnection {
@@ -54,7 +54,7 @@ export interface MockTransport extends Transport {
  * stream.connect()
  * transport.latest!.open().emit({ data: 'hello' })
  */
-export function createMockTransport(name: TransportName = 'fetch'): MockTransport {
+export function createMockTransport(name: string = 'fetch'): MockTransport {
   const connections: MockConnection[] = []
   const listeners = new Set<(connection: MockConnection) => void>()
 

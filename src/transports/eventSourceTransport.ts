@@ -46,7 +46,8 @@ const CLOSED = 2
  * reads as a clear (`''`); browsers follow the spec.
  */
 export function createEventSourceTransport(): Transport {
-  return { name: 'eventsource', connect: connectEventSource }
+  // No request headers, and a status only when the probe (or the platform's error event) finds it.
+  return { name: 'eventsource', capabilities: { headers: false, statuses: false }, connect: connectEventSource }
 }
 
 /** The stream URL for one attempt: token and last event id as query parameters. */

@@ -17,7 +17,7 @@ const aliasPlugin: Plugin = {
   name: 'use-event-stream-alias',
   setup(b) {
     const map: Record<string, string> = {
-      'use-event-stream/core': srcPath('core/index.ts'),
+      'use-event-stream/core': srcPath('entries/core.ts'),
       'use-event-stream/server': srcPath('server/index.ts'),
       'use-event-stream/testing': srcPath('testing/index.ts'),
       'use-event-stream': srcPath('index.ts'),

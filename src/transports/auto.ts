@@ -1,17 +1,21 @@
 /**
- * String transport names (`'auto' | 'eventsource' | 'fetch'`) and the `createEventStream` that
- * accepts them. Kept apart from `eventStream.ts` so that an app which passes a transport object to
- * `createEventStreamWith` never bundles the other transport (and, for the eventsource transport,
- * never bundles `@microsoft/fetch-event-source`).
+ * The built-in transports by name (`'auto' | 'eventsource' | 'fetch'`) and the `createEventStream`
+ * that accepts them. It sits above the core and both transports: the core knows neither, and an
+ * app that passes one transport to `createEventStreamWith` never bundles the other (nor, for the
+ * eventsource transport, `@microsoft/fetch-event-source`).
  */
-import { createEventStreamWith, type EventStream, type EventStreamOptions } from './eventStream'
-import { resolvePlatform } from './platform'
-import { createEventSourceTransport } from '../transports/eventSourceTransport'
-import { createFetchTransport } from '../transports/fetchTransport'
-import type { Platform, Transport, TransportName } from './types'
+import { createEventStreamWith, type EventStream, type EventStreamOptions } from '../core/eventStream'
+import { resolvePlatform } from '../core/platform'
+import type { Platform, Transport, TransportName } from '../core/types'
+import { createEventSourceTransport } from './eventSourceTransport'
+import { createFetchTransport } from './fetchTransport'
 
-/** Resolves `'auto'` and names to a transport. */
-export function resolveTransport(options: Pick<EventStreamOptions<unknown>, 'transport' | 'tokens' | 'headers'>, platform: Platform): Transport {
+/**
+ * Resolves `'auto'` and names to a transport. Without `platform` it predicts the choice without
+ * touching the host, as a binding needs during server rendering (the host is assumed to have both
+ * `fetch` and `EventSource`).
+ */
+export function resolveTransport(options: Pick<EventStreamOptions<unknown>, 'transport' | 'tokens' | 'headers'>, platform?: Platform): Transport {
   const choice = options.transport
   if (choice && typeof choice === 'object') return choice
   const name = choice === 'fetch' || choice === 'eventsource' ? choice : autoTransport(options, platform)
