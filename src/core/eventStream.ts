@@ -135,6 +135,7 @@ export function idleSnapshot<TData = string>(transport: string, lastEventId?: st
     transport,
     eventCount: 0,
     openCount: 0,
+    tab: 'solo',
   })
 }
 
@@ -475,6 +476,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
       transport: s.transport,
       eventCount: s.eventCount + 1,
       openCount: s.openCount,
+      tab: s.tab,
     }
     snapshot = next as EventStreamSnapshot<TData>
     listeners.notify()

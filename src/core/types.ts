@@ -229,6 +229,11 @@ interface SnapshotBase<TData> {
   eventCount: number
   /** Connections opened since creation. */
   openCount: number
+  /**
+   * This tab's part in sharing the stream across tabs (`crossTab`): `'leader'` holds the
+   * connection, `'follower'` receives the leader's events, `'solo'` shares nothing.
+   */
+  tab: 'leader' | 'follower' | 'solo'
 }
 
 /**
