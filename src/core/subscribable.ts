@@ -10,11 +10,21 @@ export interface Listeners {
   subscribe(listener: () => void): () => void
   /** Calls every listener subscribed when the call starts. */
   notify(): void
+  /** Drops every listener (their unsubscribe functions become no-ops); `last` does not run. */
+  clear(): void
   readonly size: number
 }
 
-/** `onChange(size)` runs after a listener was added or removed (e.g. to start or stop work). */
-export function createListeners(onChange?: (size: number) => void): Listeners {
+/**
+ * Where the expensive resource follows the listener count: `first` runs when the first listener
+ * arrives, `last` when the last one leaves (start and stop the work there).
+ */
+export interface ListenerHooks {
+  first?(): void
+  last?(): void
+}
+
+export function createListeners(hooks: ListenerHooks = {}): Listeners {
   const listeners = new Set<() => void>()
   // Notifying iterates a copy, rebuilt only when the set changed: a copy per notification would
   // allocate on every event.
@@ -26,11 +36,11 @@ export function createListeners(onChange?: (size: number) => void): Listeners {
       const entry = () => listener()
       listeners.add(entry)
       copy = undefined
-      onChange?.(listeners.size)
+      if (listeners.size === 1) hooks.first?.()
       return () => {
         if (!listeners.delete(entry)) return
         copy = undefined
-        onChange?.(listeners.size)
+        if (listeners.size === 0) hooks.last?.()
       }
     },
     notify() {
@@ -42,6 +52,10 @@ export function createListeners(onChange?: (size: number) => void): Listeners {
           reportError(error)
         }
       }
+    },
+    clear() {
+      listeners.clear()
+      copy = undefined
     },
     get size() {
       return listeners.size

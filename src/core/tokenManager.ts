@@ -2,8 +2,8 @@ import { backoffDelay, type BackoffOptions } from './backoff'
 import { TokenError, isUnauthorized } from './errors'
 import { readJwtTimes } from './jwt'
 import { resolvePlatform } from './platform'
-import { callSafely } from './reportError'
 import { watchLifecycle } from './lifecycle'
+import { createListeners } from './subscribable'
 import { startDeadline, type Deadline } from './timers'
 import type { FetchToken, Platform, TokenFetchReason, TokenManager, TokenResponse, TokenSnapshot, TokenStatus } from './types'
 
@@ -103,9 +103,6 @@ interface InFlight {
   clearTimeout(): void
 }
 
-interface Subscriber {
-  listener: () => void
-}
 
 /**
  * The snapshot of a token manager that has not asked for a token yet; also what servers render
@@ -215,7 +212,18 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let deadlineTimer: Deadline | undefined
   /** A read of the snapshot found a deadline past while subscribed; the wake-up runs on a microtask. */
   let wakeQueued = false
-  const subscribers = new Set<Subscriber>()
+  const subscribers = createListeners({
+    first() {
+      listenForWakeUps(true)
+      // Coming back after a while without subscribers: the token may be due already.
+      wake(false)
+    },
+    last() {
+      listenForWakeUps(false)
+      arm()
+      update()
+    },
+  })
   let snapshot: TokenSnapshot = IDLE_TOKEN_SNAPSHOT
 
   // ---------------------------------------------------------------------------------------------
@@ -274,8 +282,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
 
   function notify(): void {
-    // A throwing listener must not leave the manager half-updated nor starve the others.
-    for (const subscriber of [...subscribers]) callSafely(subscriber.listener, undefined)
+    subscribers.notify()
   }
 
   /**
@@ -528,22 +535,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
 
   function subscribe(listener: () => void): () => void {
-    if (disposed) return noop
-    const subscriber: Subscriber = { listener }
-    subscribers.add(subscriber)
-    if (subscribers.size === 1) {
-      listenForWakeUps(true)
-      // Coming back after a while without subscribers: the token may be due already.
-      wake(false)
-    }
-    return () => {
-      if (!subscribers.delete(subscriber)) return
-      if (subscribers.size === 0) {
-        listenForWakeUps(false)
-        arm()
-        update()
-      }
-    }
+    return disposed ? noop : subscribers.subscribe(listener)
   }
 
   function dispose(): void {

@@ -8,6 +8,7 @@ export * from '../core/errors'
 export { backoffDelay, type BackoffOptions } from '../core/backoff'
 export { resolvePlatform } from '../core/platform'
 export { callSafely, reportError } from '../core/reportError'
+export { createListeners, type Listeners, type ListenerHooks } from '../core/subscribable'
 export { createEventStreamWith, idleSnapshot, STREAM_DEFAULTS, type EventStream, type EventStreamOptions } from '../core/eventStream'
 export {
   createStreamRegistry,

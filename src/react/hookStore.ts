@@ -1,6 +1,7 @@
 import {
   callSafely,
   createEventStream,
+  createListeners,
   createStreamRegistry,
   EventStreamError,
   idleSnapshot,
@@ -72,7 +73,7 @@ export interface HookStore extends StreamSink {
  * class fields keep their names (and, below ES2022, cost a helper call each).
  */
 export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
-  const listeners = new Set<() => void>()
+  const listeners = createListeners({ last: () => detach() })
   let lease: Lease | undefined
   let attachedKey: string | null = null
   /** Key of the stream the derived values below belong to; they reset when it changes. */
@@ -161,10 +162,7 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
     urgent = false
     const snapshot = streamSnapshot()
     if (snapshot) notified = snapshot
-    // A copy only with several listeners: one may unsubscribe while another runs. React
-    // subscribes once per hook, so the single-listener case (no copy) is the common one.
-    if (listeners.size === 1) for (const listener of listeners) listener()
-    else for (const listener of Array.from(listeners)) listener()
+    listeners.notify()
   }
 
   function scheduleFlush(batch: 'frame' | number): void {
@@ -195,15 +193,12 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
     privateRegistry: createStreamRegistry({ create: createEventStream }),
 
     subscribe(listener, registry, config) {
-      listeners.add(listener)
+      const unsubscribe = listeners.subscribe(listener)
       // Disabled: no snapshot shows the derived values while `derivedKey` is null, and the next
       // `attach`, even to the same key, resets them.
       if (!config) derivedKey = null
       else if (!lease) attach(registry, config)
-      return () => {
-        listeners.delete(listener)
-        if (listeners.size === 0) detach()
-      }
+      return unsubscribe
     },
 
     getSnapshot(key, idleTransport, initialState) {

@@ -1,7 +1,7 @@
 import { IDLE_TOKEN_SNAPSHOT, TokenError, type TokenErrorKind } from 'use-event-stream/core'
 import type { TokenFetchReason, TokenManager, TokenSnapshot, TokenStatus } from 'use-event-stream/core'
 // Bundled into the testing entry: a stateless function, so a copy is the same policy.
-import { callSafely } from '../core/reportError'
+import { createListeners } from '../core/subscribable'
 
 /** Options of {@link createMockTokens}. Durations are in milliseconds. */
 export interface MockTokensOptions {
@@ -122,7 +122,7 @@ export function createMockTokens(options: MockTokensOptions = {}): MockTokens {
   const now = options.now ?? (() => Date.now())
   const defaultLifetime = options.lifetime ?? 60_000
   const refreshOnForce = options.refreshOnForce ?? true
-  const listeners = new Set<() => void>()
+  const listeners = createListeners()
   const waiters = new Set<Waiter>()
   const requests: MockTokenRequest[] = []
   let version = 0
@@ -139,7 +139,7 @@ export function createMockTokens(options: MockTokensOptions = {}): MockTokens {
     if (!changed) return
     // A new object only on change, so useSyncExternalStore consumers re-render only when needed.
     snapshot = next
-    for (const listener of Array.from(listeners)) callSafely(listener, undefined)
+    listeners.notify()
   }
 
   function settleWaiters(outcome: { token: string } | { error: TokenError }): void {
@@ -194,12 +194,7 @@ export function createMockTokens(options: MockTokensOptions = {}): MockTokens {
     getToken: (opts) => getToken(opts),
     refresh: () => getToken({ reason: 'forced' }, 'refresh'),
     getSnapshot: () => snapshot,
-    subscribe(listener) {
-      listeners.add(listener)
-      return () => {
-        listeners.delete(listener)
-      }
-    },
+    subscribe: listeners.subscribe,
     dispose() {
       if (disposed) return
       disposed = true
