@@ -1,4 +1,5 @@
 import { parseRetryAfter } from './retryAfter'
+import { readTokenResponse } from './tokenResponse'
 import { TokenError } from './errors'
 import type { FetchToken, TokenResponse } from './types'
 
@@ -89,34 +90,8 @@ export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions
       if (signal.aborted) throw error
       throw new TokenError('invalid-response', `The token endpoint ${endpoint} did not answer with JSON`)
     }
-    return parseTokenBody(data, endpoint)
+    return readTokenResponse(data, `The token endpoint ${endpoint}`)
   }
-}
-
-/** Accepts the token response shapes listed on {@link fetchTokenFrom}. */
-function parseTokenBody(data: unknown, endpoint: string): TokenResponse {
-  const invalid = (detail: string) =>
-    new TokenError('invalid-response', `The token endpoint ${endpoint} answered ${detail}; expected JSON { token, expiresIn } (expiresIn in seconds)`)
-  if (typeof data === 'string') {
-    if (data.length === 0) throw invalid('an empty string')
-    return data
-  }
-  if (!isPlainObject(data)) throw invalid('with JSON that is not an object')
-  const token = data.token ?? data.access_token
-  if (typeof token !== 'string' || token.length === 0) throw invalid('without a token')
-  const rawExpiresIn = data.expiresIn ?? data.expires_in
-  if (rawExpiresIn !== undefined && rawExpiresIn !== null) {
-    // Some OAuth servers send expires_in as a numeric string.
-    const expiresIn = typeof rawExpiresIn === 'string' && rawExpiresIn.trim() !== '' ? Number(rawExpiresIn) : rawExpiresIn
-    if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) throw invalid('with an invalid expiresIn')
-    return { token, expiresIn }
-  }
-  if (data.expiresAt !== undefined && data.expiresAt !== null) {
-    const expiresAt = typeof data.expiresAt === 'string' ? Date.parse(data.expiresAt) : data.expiresAt
-    if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) throw invalid('with an invalid expiresAt')
-    return { token, expiresAt }
-  }
-  return { token }
 }
 
 /** The endpoint as it may appear in messages: no credentials, no query, no fragment. */

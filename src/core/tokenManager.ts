@@ -1,6 +1,7 @@
 import { backoffDelay, type BackoffOptions } from './backoff'
 import { TokenError, isUnauthorized } from './errors'
 import { readJwtTimes } from './jwt'
+import { readTokenResponse, type ReadTokenResponse } from './tokenResponse'
 import { resolvePlatform } from './platform'
 import { watchLifecycle } from './lifecycle'
 import { createListeners } from './subscribable'
@@ -437,13 +438,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     // Read both clocks first: the lifetime counts from the response's arrival.
     const arrivedMono = platform.monotonic()
     const arrivedWall = platform.now()
-    const body: { token?: unknown; expiresIn?: unknown; expiresAt?: unknown } =
-      typeof response === 'string' ? { token: response } : typeof response === 'object' && response !== null ? response : {}
+    const body = readTokenResponse(response, 'fetchToken')
     const token = body.token
-    if (typeof token !== 'string' || token.length === 0) {
-      throw new TokenError('invalid-response', 'fetchToken resolved without a token')
-    }
-    const lifetime = measureLifetime(token, body, arrivedWall, defaultLifetime)
+    const lifetime = measureLifetime(body, arrivedWall, defaultLifetime)
     const configured = typeof options.refreshLeadTime === 'function' ? options.refreshLeadTime(lifetime) : options.refreshLeadTime
     const requestedLead = configured === undefined || !Number.isFinite(configured) ? defaultRefreshLead(lifetime) : configured
     const lead = Math.min(Math.max(0, requestedLead), lifetime / 2)
@@ -571,46 +568,29 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
  * (server-relative), `expiresAt` or a JWT `exp` alone (both need the client's wall clock), else the
  * default.
  */
-function measureLifetime(
-  token: string,
-  body: { expiresIn?: unknown; expiresAt?: unknown },
-  wallNow: number,
-  defaultLifetime: number,
-): number {
-  if (body.expiresIn !== undefined && body.expiresIn !== null) {
-    const seconds = typeof body.expiresIn === 'string' && body.expiresIn.trim() !== '' ? Number(body.expiresIn) : body.expiresIn
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-      throw new TokenError('invalid-response', 'fetchToken resolved with an invalid expiresIn')
-    }
-    // Dev-only (DESIGN rule 4), written inline so bundlers drop the whole check in production;
-    // `typeof process` keeps an unbundled browser (no `process`) quiet instead of throwing.
+function measureLifetime({ token, expiresIn, expiresAt }: ReadTokenResponse, wallNow: number, defaultLifetime: number): number {
+  if (expiresIn !== undefined) {
+    // Dev-only, written inline so bundlers drop the whole check in production; `typeof process`
+    // keeps an unbundled browser (no `process`) quiet instead of throwing.
     if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production') {
       // The classic mistake is milliseconds; a JWT's own claims tell, otherwise only absurd values do.
       const jwt = readJwtTimes(token)
       const jwtSeconds = jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat ? jwt.exp - jwt.iat : undefined
-      if (jwtSeconds !== undefined ? seconds >= jwtSeconds * 500 : seconds > 365 * 86_400) {
+      if (jwtSeconds !== undefined ? expiresIn >= jwtSeconds * 500 : expiresIn > 365 * 86_400) {
         console.warn(
-          `use-event-stream: fetchToken returned expiresIn=${seconds}, which looks like milliseconds. expiresIn is in seconds (OAuth expires_in): divide by 1000 on the server or in fetchToken.`,
+          `use-event-stream: fetchToken returned expiresIn=${expiresIn}, which looks like milliseconds. expiresIn is in seconds (OAuth expires_in): divide by 1000 on the server or in fetchToken.`,
         )
       }
     }
-    return seconds * 1000
+    return expiresIn * 1000
   }
   const jwt = readJwtTimes(token)
   if (jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat) return (jwt.exp - jwt.iat) * 1000
-  let expiresAt: number | undefined
-  if (body.expiresAt !== undefined && body.expiresAt !== null) {
-    expiresAt = body.expiresAt instanceof Date ? body.expiresAt.getTime() : typeof body.expiresAt === 'number' ? body.expiresAt : NaN
-    if (!Number.isFinite(expiresAt)) {
-      throw new TokenError('invalid-response', 'fetchToken resolved with an invalid expiresAt')
-    }
-    if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' && expiresAt < 1e11) {
-      console.warn('use-event-stream: fetchToken returned expiresAt that looks like seconds since the epoch; expiresAt is in milliseconds (or pass a Date, or expiresIn in seconds).')
-    }
-  } else if (jwt?.exp !== undefined) {
-    expiresAt = jwt.exp * 1000
+  if (expiresAt !== undefined && typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' && expiresAt < 1e11) {
+    console.warn('use-event-stream: fetchToken returned expiresAt that looks like seconds since the epoch; expiresAt is in milliseconds (or pass a Date, or expiresIn in seconds).')
   }
-  if (expiresAt !== undefined) return Math.max(MIN_WALL_CLOCK_LIFETIME, expiresAt - wallNow)
+  const until = expiresAt ?? (jwt?.exp !== undefined ? jwt.exp * 1000 : undefined)
+  if (until !== undefined) return Math.max(MIN_WALL_CLOCK_LIFETIME, until - wallNow)
   return defaultLifetime
 }
 

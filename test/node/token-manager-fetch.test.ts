@@ -69,7 +69,7 @@ describe('fetchTokenFrom', () => {
     [{ access_token: SECRET, expires_in: '45' }, { token: SECRET, expiresIn: 45 }],
     [{ token: SECRET, expiresAt: 1_900_000_000_000 }, { token: SECRET, expiresAt: 1_900_000_000_000 }],
     [{ token: SECRET }, { token: SECRET }],
-    [SECRET, SECRET],
+    [SECRET, { token: SECRET }],
   ])('accepts %j', async (body, expected) => {
     reply = json(200, body)
     expect(await call(fetchTokenFrom(`${base}/t`))).toEqual(expected)

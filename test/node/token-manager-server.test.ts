@@ -125,7 +125,8 @@ describe('fetchTokenFrom against the reference server', () => {
     const counter = countingFetch((url, i) => (i === 0 ? `${url}&fault=${fault}` : url))
     const tokens = createTokenManager({
       fetchToken: fetchTokenFrom(`${endpoint}?ttl=30`, { headers: { 'x-api-key': apiKey }, fetch: counter.fetch }),
-      retry: { initialDelay: 50, maxDelay: 50, factor: 1 },
+      // Long enough that the 'error' snapshot read below cannot race the retry on a loaded machine.
+      retry: { initialDelay: 600, maxDelay: 600, factor: 1 },
     })
     const off = tokens.subscribe(() => {})
     try {

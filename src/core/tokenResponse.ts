@@ -1,0 +1,44 @@
+import { TokenError } from './errors'
+
+/** A token response, read and checked: what the token manager measures a lifetime from. */
+export interface ReadTokenResponse {
+  token: string
+  /** Seconds, server-relative (OAuth `expires_in`). */
+  expiresIn?: number
+  /** Ms since the epoch, in the server's idea of the wall clock. */
+  expiresAt?: number
+}
+
+/**
+ * The one reader of token responses, for `fetchTokenFrom` (a JSON body) and the token manager
+ * (whatever `fetchToken` resolved with). Accepts a bare token string, `{ token, expiresIn }`, the
+ * OAuth shape `{ access_token, expires_in }`, `expiresIn` as a numeric string, and `expiresAt` as
+ * ms since the epoch, a `Date` or a date string. Anything else is a `TokenError` of kind
+ * `'invalid-response'` whose message starts with `source` and never contains the token.
+ */
+export function readTokenResponse(response: unknown, source: string): ReadTokenResponse {
+  const invalid = (detail: string) =>
+    new TokenError('invalid-response', `${source} answered ${detail}; expected { token, expiresIn } (expiresIn in seconds)`)
+  if (typeof response === 'string') {
+    if (response.length === 0) throw invalid('an empty token')
+    return { token: response }
+  }
+  if (typeof response !== 'object' || response === null || Array.isArray(response)) throw invalid('something that is not an object')
+  const body = response as Record<string, unknown>
+  const token = body.token ?? body.access_token
+  if (typeof token !== 'string' || token.length === 0) throw invalid('without a token')
+  const rawExpiresIn = body.expiresIn ?? body.expires_in
+  if (rawExpiresIn !== undefined && rawExpiresIn !== null) {
+    // Some OAuth servers send expires_in as a numeric string.
+    const expiresIn = typeof rawExpiresIn === 'string' && rawExpiresIn.trim() !== '' ? Number(rawExpiresIn) : rawExpiresIn
+    if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) throw invalid('with an invalid expiresIn')
+    return { token, expiresIn }
+  }
+  const rawExpiresAt = body.expiresAt
+  if (rawExpiresAt !== undefined && rawExpiresAt !== null) {
+    const expiresAt = rawExpiresAt instanceof Date ? rawExpiresAt.getTime() : typeof rawExpiresAt === 'string' ? Date.parse(rawExpiresAt) : rawExpiresAt
+    if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) throw invalid('with an invalid expiresAt')
+    return { token, expiresAt }
+  }
+  return { token }
+}
