@@ -3,6 +3,7 @@
  * (Next.js route handlers, Hono, workers) or a Node `IncomingMessage`, and redacting it for logs.
  * Nothing here throws on malformed input: a bad header or query string reads as "absent".
  */
+import { redactUrl } from '../core/redact'
 
 /** The parts of a Node `IncomingMessage` the helpers read (structural, so `@types/node` is not required). */
 export interface NodeRequestLike {
@@ -134,43 +135,20 @@ export function readLastEventId(request: AnyRequest, options: ReadLastEventIdOpt
   return readLastEventIdWithSource(request, options)?.lastEventId
 }
 
-const DEFAULT_REDACTED_PARAMS = ['token', 'access_token']
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text.replace(/\+/g, ' '))
-  } catch {
-    return text
-  }
-}
-
 /**
- * The URL with the values of token-carrying query parameters replaced by `[redacted]`, for logs and
- * error messages. Works on absolute URLs and bare request targets (`/stream?token=...`); parameter
- * names are matched case-insensitively and after percent-decoding (`t%6Fken=` is caught too);
+ * The URL with the values of credential query parameters replaced by `[redacted]`, for logs and
+ * error messages: `token`, `access_token`, `jwt`, `api_key`, `signature` and the like, whole or as
+ * the last word of the name (`x-amz-signature`), matched case-insensitively and after
+ * percent-decoding (`t%6Fken=` is caught too), plus userinfo. The same policy the client uses
+ * for its error messages. Works on absolute URLs and bare request targets (`/stream?token=...`);
  * everything else is kept byte for byte.
  *
- * @param params names to redact. Default `['token', 'access_token']`.
+ * @param params further names to redact (e.g. your own `tokenQueryParam`). Default none.
  * @example
  * redactToken('/stream?channel=a&token=eyJ...') // '/stream?channel=a&token=[redacted]'
  */
-export function redactToken(url: string | URL, params: readonly string[] = DEFAULT_REDACTED_PARAMS): string {
-  const text = String(url)
-  const queryStart = text.indexOf('?')
-  if (queryStart < 0) return text
-  const hashStart = text.indexOf('#', queryStart)
-  const queryEnd = hashStart < 0 ? text.length : hashStart
-  const names = new Set(params.map((p) => p.toLowerCase()))
-  const query = text
-    .slice(queryStart + 1, queryEnd)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=')
-      const name = eq < 0 ? pair : pair.slice(0, eq)
-      return names.has(safeDecode(name).toLowerCase()) ? `${name}=[redacted]` : pair
-    })
-    .join('&')
-  return `${text.slice(0, queryStart + 1)}${query}${text.slice(queryEnd)}`
+export function redactToken(url: string | URL, params: readonly string[] = []): string {
+  return redactUrl(url, params)
 }
 
 /** An `Authorization` header value with its credentials replaced: `'Bearer eyJ...'` → `'Bearer [redacted]'`. */

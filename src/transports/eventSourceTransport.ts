@@ -21,7 +21,7 @@
  */
 import { EventStreamError } from '../core/errors'
 import type { EventSourceLike, Transport, TransportConnectOptions, TransportHandlers } from '../core/types'
-import { redactUrl, scrub } from './redact'
+import { scrub, showUrl } from '../core/redact'
 import { classifyStreamResponse } from './streamResponse'
 
 /** `EventSource.CLOSED`; read from the constant because a platform constructor may lack statics. */
@@ -68,7 +68,7 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
   let source: EventSourceLike | undefined
   let probe: AbortController | undefined
   const listeners: Array<[string, (ev: any) => void]> = []
-  const at = `EventSource ${redactUrl(options.url, options)}`
+  const at = `EventSource ${showUrl(options)}`
 
   const teardown = () => {
     if (!source) return

@@ -14,7 +14,7 @@
 import { getBytes } from '@microsoft/fetch-event-source/lib/esm/parse.js'
 import { EventStreamError } from '../core/errors'
 import type { Transport, TransportConnectOptions, TransportHandlers } from '../core/types'
-import { redactUrl, scrub } from './redact'
+import { scrub, showUrl } from '../core/redact'
 import { createSseParser } from './sseParser'
 import { cancelBody, classifyStreamResponse } from './streamResponse'
 
@@ -66,7 +66,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
     if (typeof fetchImpl !== 'function') {
       throw new EventStreamError('network', 'No fetch: pass platform.fetch')
     }
-    const shownUrl = redactUrl(options.url, options)
+    const shownUrl = showUrl(options)
     // Throws `invalid-request` (terminal: the same headers would fail every attempt).
     const headers = buildHeaders(options)
     let response: Response
