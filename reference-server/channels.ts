@@ -12,6 +12,12 @@ export interface StoredEvent {
   type: string
   /** Serialised data (JSON for the built-in channels). */
   data: string
+  /**
+   * `false`: sent without an `id:` line (clients keep the id of an earlier event). The event still
+   * has its place in the log, so a replay after an earlier id sends it again, in order. Absent: sent
+   * with its id.
+   */
+  sendId?: false
 }
 
 /** A channel's log: the last id handed out and the most recent events. */
@@ -48,9 +54,16 @@ export function isKnownChannel(name: string): boolean {
   return (AUTO_CHANNELS as readonly string[]).includes(name) || MANUAL_CHANNEL.test(name)
 }
 
-/** The SSE message of a stored event (`message` events carry no `event:` line, as the spec intends). */
+/**
+ * The SSE message of a stored event (`message` events carry no `event:` line, as the spec intends;
+ * events published with `sendId: false` carry no `id:` line).
+ */
 export function toMessage(event: StoredEvent): SseMessage {
-  return event.type === 'message' ? { id: String(event.id), data: event.data } : { id: String(event.id), event: event.type, data: event.data }
+  return {
+    ...(event.sendId === false ? {} : { id: String(event.id) }),
+    ...(event.type === 'message' ? {} : { event: event.type }),
+    data: event.data,
+  }
 }
 
 /** Called when a subscriber's queue overflows (a client that does not read). */
@@ -156,10 +169,14 @@ export class Hub {
     return this.state.channels.get(channel)?.lastId ?? 0
   }
 
-  /** Appends an event to the channel, trims the ring buffer and broadcasts it. */
-  publish(channel: string, type: string, data: string): StoredEvent {
+  /**
+   * Appends an event to the channel, trims the ring buffer and broadcasts it. Every event takes
+   * the next sequence number, also one sent without an id (`sendId: false`), so the ids a client
+   * sees are positions in the log and a replay after one of them resumes right after it.
+   */
+  publish(channel: string, type: string, data: string, sendId = true): StoredEvent {
     const log = this.log(channel)
-    const event: StoredEvent = { id: ++log.lastId, type, data }
+    const event: StoredEvent = sendId ? { id: ++log.lastId, type, data } : { id: ++log.lastId, type, data, sendId: false }
     log.events.push(event)
     if (log.events.length > this.ringSize) log.events.splice(0, log.events.length - this.ringSize)
     for (const sub of [...(this.subscribers.get(channel) ?? [])]) sub.push(event)
@@ -167,7 +184,8 @@ export class Hub {
   }
 
   /**
-   * Subscribes; with `afterId`, buffered events with a greater id are queued first (what fell out
+   * Subscribes; with `afterId`, buffered events with a greater sequence number (those published
+   * without an id included) are queued first (what fell out
    * of the ring buffer is simply not replayed). Replay and registration happen in one synchronous
    * step, so no event is lost or duplicated between them.
    */

@@ -120,8 +120,13 @@ export interface ReferenceServer {
   resetCounters(): void
   /** Mints a token with the server's secret: `ttl` seconds (negative = already expired), `iat` seconds since epoch. */
   mintToken(options?: { ttl?: number; sub?: string; iat?: number }): Promise<string>
-  /** Appends an event to a channel (broadcast to subscribers) and returns its id. Throws for unknown channels. */
-  publish(channel: string, event: { type?: string; data: unknown }): string
+  /**
+   * Appends an event to a channel (broadcast to subscribers) and returns its id: its sequence
+   * number in the channel. `sendId: false` sends it without an `id:` line (clients keep the previous
+   * id); it still takes a sequence number, so a replay after an earlier id includes it, in order.
+   * `sendId` defaults to `true`. Throws for unknown channels.
+   */
+  publish(channel: string, event: { type?: string; data: unknown; sendId?: boolean }): string
   /** Applies `fault` to the next `count` requests of `route` (optionally only those for `channel`). */
   setFault(options: { route: 'stream' | 'token'; fault: string; count?: number; channel?: string }): void
   /** The last id handed out on a channel (`0` before the first event). */
@@ -284,13 +289,14 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     hub.publish('fast', 'tick', JSON.stringify({ seq, at: Date.now() }))
   })
 
-  const publish = (channel: string, event: { type?: string; data: unknown }): string => {
+  const publish = (channel: string, event: { type?: string; data: unknown; sendId?: boolean }): string => {
     if (!isKnownChannel(channel)) throw new Error(`unknown channel: ${channel}`)
     const type = event.type ?? 'message'
     if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(type)) throw new Error('event type must be 1-64 characters of [A-Za-z0-9_.:-]')
     const data = typeof event.data === 'string' ? event.data : JSON.stringify(event.data)
     if (data === undefined) throw new Error('event data is required')
-    return String(hub.publish(channel, type, data).id)
+    if (event.sendId !== undefined && typeof event.sendId !== 'boolean') throw new Error('sendId must be a boolean')
+    return String(hub.publish(channel, type, data, event.sendId ?? true).id)
   }
 
   const takeFault = <T>(queue: QueuedFault<T>[], channel: string | undefined): T | undefined => {
@@ -622,7 +628,12 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           if (typeof input.channel !== 'string') return badRequest(res, ctx, 'channel must be a string')
           if (!isKnownChannel(input.channel)) return sendJson(res, ctx, 404, { error: 'not-found', message: 'unknown channel' })
           if (input.type !== undefined && typeof input.type !== 'string') return badRequest(res, ctx, 'type must be a string')
-          const id = publish(input.channel, { ...(typeof input.type === 'string' ? { type: input.type } : {}), data: input.data })
+          if (input.sendId !== undefined && typeof input.sendId !== 'boolean') return badRequest(res, ctx, 'sendId must be a boolean')
+          const id = publish(input.channel, {
+            ...(typeof input.type === 'string' ? { type: input.type } : {}),
+            data: input.data,
+            ...(typeof input.sendId === 'boolean' ? { sendId: input.sendId } : {}),
+          })
           return sendJson(res, ctx, 200, { id })
         }
         default:

@@ -25,8 +25,11 @@ import {
   type Ledger,
   type OpenConfig,
   type StaticSite,
+  type StreamRequest,
   type StreamState,
+  type WakeReport,
 } from './support'
+import { verifySseToken } from 'use-event-stream/server'
 
 type TransportName = 'fetch' | 'eventsource'
 const TRANSPORTS: readonly TransportName[] = ['fetch', 'eventsource']
@@ -79,6 +82,10 @@ interface RowOptions {
   during(ctx: RowContext): Promise<void>
   /** Whether the row's rule is "every published event arrives once". Default true. */
   expectAll?: boolean
+  /** Printed after the figures of a row whose rule is not "every event once". Default: the stream stops. */
+  note?: string
+  /** Whether the publisher's event `i` carries its id. Default: every event does. */
+  sendId?: (i: number) => boolean
   page?: Page
 }
 
@@ -92,6 +99,8 @@ interface RowContext {
 
 interface RowResult {
   transport: TransportName
+  /** The row's channel, also its harness key. */
+  channel: string
   ledger: Ledger
   state: StreamState
   /** Stream connections the server accepted on this channel (current server instance). */
@@ -114,7 +123,10 @@ async function runRow(row: string, transport: TransportName, options: RowOptions
     ...options.config,
   })
   await until(async () => (await read()).status === 'open', 10_000, `${row}/${transport}: first open`)
-  const publisher = startPublisher(() => server, channel, options.interval ?? 25)
+  const publisher = startPublisher(() => server, channel, options.interval ?? 25, {
+    ledgerBy: options.config?.ledgerBy ?? 'id',
+    ...(options.sendId ? { sendId: options.sendId } : {}),
+  })
   let failure: unknown
   try {
     // A client that has not received one event has no id to resume from: a fault injected before
@@ -150,6 +162,7 @@ async function runRow(row: string, transport: TransportName, options: RowOptions
   finalStates.push(state)
   const result: RowResult = {
     transport,
+    channel,
     ledger: ledger(sent, state.ids),
     state,
     serverConnections: server ? server.counters().connections.filter((c) => c.channel === channel) : [],
@@ -159,7 +172,7 @@ async function runRow(row: string, transport: TransportName, options: RowOptions
     `[matrix] ${row.padEnd(28)} ${transport.padEnd(11)} sent=${l.sent} received=${l.received} lost=${l.lost} duplicated=${l.duplicated}` +
       ` streamRequests=${state.streamRequests}${transport === 'eventsource' ? ` probes=${state.probeRequests}` : ''} tokenRequests=${state.tokenRequests} serverConnections=${result.serverConnections.length}` +
       ` status=${state.status} errors=${summarizeErrors(state)}` +
-      ((options.expectAll ?? true) ? '' : ' (rule here: the stream stops; events after that are not expected)'),
+      ((options.expectAll ?? true) ? '' : ` (rule here: ${options.note ?? 'the stream stops; events after that are not expected'})`),
   )
   // Always explain a loss or a duplicate: which ids, which connections, which statuses.
   if (process.env.MATRIX_DEBUG || ((options.expectAll ?? true) && (l.lost > 0 || l.duplicated > 0))) {
@@ -514,6 +527,178 @@ describe('fault matrix in Chromium (both transports, reference server)', () => {
     expect(results[1]!.state.probeRequests).toBe(2)
   })
 
+  it.each([
+    ['visibilitychange', true],
+    ['focus', false],
+  ] as const)('laptop slept 1 h (wall clock +1 h, monotonic clock and timers stopped), woken by %s', async (via, hide) => {
+    const page = main.page
+    const h = harnessOf(page)
+    // A 3 s token is refreshed 1 s before expiry and its exp is rounded up to the next second, so
+    // any token held when the lid closes is expired at the server 4 s later: the 5 s of real sleep
+    // make every connection end at the server (token-expired) and the held token one it rejects.
+    const SLEEP_MS = 5000
+    const WALL_JUMP_MS = 3_600_000
+    let shared: Promise<{ reports: Record<string, WakeReport>; wokeAt: number; serverTokenDelay: number }> | undefined
+    // Both transports share the page's clocks and timers: one lid, closed and opened once.
+    const sleepAndWake = () =>
+      (shared ??= (async () => {
+        await until(() => h.settled(), 10_000, 'both streams open, no token request in flight')
+        await h.suspend({ hide })
+        await sleep(SLEEP_MS)
+        const tokenRequestsBefore = live().counters().requests.token.total
+        const wokeAt = Date.now()
+        const reports = await h.wake({ wallJumpMs: WALL_JUMP_MS, via })
+        await until(
+          () => live().counters().requests.token.total >= tokenRequestsBefore + Object.keys(reports).length,
+          5000,
+          'one token request per stream at the server after the wake',
+        )
+        return { reports, wokeAt, serverTokenDelay: Date.now() - wokeAt }
+      })())
+    const woke = new Map<string, { report: WakeReport; wokeAt: number; serverTokenDelay: number; heldToken: string | undefined }>()
+    const results = await both(`slept 1 h, ${via}`, () => ({
+      ttl: 3,
+      config: { virtual: true },
+      async during({ key, read }) {
+        // A rotation or two before the lid closes.
+        await sleep(2500)
+        const { reports, wokeAt, serverTokenDelay } = await sleepAndWake()
+        const report = reports[key]!
+        woke.set(key, { report, wokeAt, serverTokenDelay, heldToken: await h.tokenOf(key, report.version) })
+        await until(async () => (await read()).status === 'open', 10_000, 'open after the wake')
+        await sleep(800)
+      },
+    }))
+    for (const r of results) {
+      const { report, wokeAt, serverTokenDelay, heldToken } = woke.get(r.channel)!
+      const requests = r.state.requests
+      const afterWake = requests.filter((q) => q.at >= wokeAt)
+      const heldExp = r.state.tokenExp[report.version - 1]!
+      const unauthorizedAtServer = serverLog.filter((l) => l.includes(`channel=${r.channel} `) || l.includes(`channel=${r.channel}&`)).filter((l) => / 401 /.test(l))
+      console.log(
+        `[matrix]   slept 1 h ${r.transport.padEnd(11)} wake via ${via}: token requests at the wake event ${report.after - report.before} (${report.reasons.join(',')}),` +
+          ` at the server ${serverTokenDelay} ms after; held token v${report.version} expired ${((wokeAt - heldExp * 1000) / 1000).toFixed(1)} s before the wake;` +
+          ` while asleep: ${report.streamRequestsWhileSuspended} stream / ${report.tokenRequestsWhileSuspended} token requests, status ${report.status};` +
+          ` after: ${describeRequests(afterWake)}; stream 401s at the server ${unauthorizedAtServer.length}; ended token-expired ${r.serverConnections.filter((c) => c.endReason === 'token-expired').length}`,
+      )
+      expectNoLossNoDup(r)
+      // Nothing ran on a timer while the machine slept.
+      expect(report.tokenRequestsWhileSuspended).toBe(0)
+      expect(report.streamRequestsWhileSuspended).toBe(0)
+      // The server ended the stream at the token's expiry meanwhile; the held token is expired there.
+      expect(report.status).toBe('reconnecting')
+      expect(r.serverConnections.some((c) => c.endReason === 'token-expired')).toBe(true)
+      expect(heldExp * 1000).toBeLessThan(wokeAt)
+      expect(await verifySseToken(heldToken, live().state.secret)).toEqual({ ok: false, reason: 'expired' })
+      // The wake event itself started the refresh, before any resumed timer ran.
+      expect(report.after - report.before).toBe(1)
+      expect(report.reasons).toEqual(['scheduled'])
+      expect(serverTokenDelay).toBeLessThan(2000)
+      // Never a stream request with an expired token: every request carried one valid when made,
+      // each after the wake a newer one than the token held while asleep, and the server refused none.
+      for (const q of requests) expect(q.exp! * 1000, `request ${describeRequests([q])}`).toBeGreaterThan(q.at)
+      expect(afterWake.length).toBeGreaterThanOrEqual(1)
+      for (const q of afterWake) expect(q.tokenVersion).toBeGreaterThan(report.version)
+      expect(unauthorizedAtServer).toEqual([])
+      expect(r.state.errors.filter((e) => e.kind === 'unauthorized')).toEqual([])
+      expect(r.state.status).toBe('open')
+    }
+  })
+
+  it('ids on every 3rd event only, tokens rotating (overlap) at least 3 times', async () => {
+    const results = await both('ids on every 3rd, rotating', () => ({
+      // A 2 s token is refreshed after 1 s: a rotation about every second.
+      ttl: 2,
+      config: { ledgerBy: 'data' },
+      sendId: (i) => i % 3 === 0,
+      async during({ read }) {
+        await until(async () => (await read()).tokenVersion >= 4, 15_000, 'three rotations')
+        await sleep(500)
+      },
+    }))
+    for (const r of results) {
+      const resumed = r.serverConnections.filter((c) => c.lastEventId !== undefined)
+      const replayed = resumed.reduce((n, c) => n + c.replayed, 0)
+      console.log(
+        `[matrix]   ids on every 3rd  ${r.transport.padEnd(11)} rotations=${r.state.tokenVersion - 1} resumed from ${resumed.map((c) => c.lastEventId).join(',')}` +
+          ` replayed=${replayed} (repeats dropped by position)`,
+      )
+      expectNoLossNoDup(r)
+      expect(r.state.tokenVersion).toBeGreaterThanOrEqual(4)
+      expect(resumed.length).toBeGreaterThanOrEqual(3)
+      // Only ids the server sent are resumed from (events 0, 3, 6… carry ids 1, 4, 7…), and the
+      // new connections did repeat id-less events the old ones had delivered.
+      for (const c of resumed) expect(Number(c.lastEventId) % 3).toBe(1)
+      expect(replayed).toBeGreaterThan(0)
+      expect(r.state.errors).toEqual([])
+      expect(r.state.status).toBe('open')
+    }
+  })
+
+  it('no ids at all, tokens rotating: nothing duplicated (what is published during each reconnect is lost)', async () => {
+    const results = await both('no ids, rotating', () => ({
+      ttl: 2,
+      config: { ledgerBy: 'data' },
+      sendId: () => false,
+      expectAll: false,
+      note: 'no ids, so each rotation reconnects with nothing to resume from; loss allowed, duplicates not',
+      async during({ read }) {
+        await until(async () => (await read()).tokenVersion >= 4, 15_000, 'three rotations')
+        await sleep(500)
+      },
+    }))
+    for (const r of results) {
+      expect(r.ledger.sent).toBeGreaterThan(10)
+      expect(r.ledger.duplicated).toBe(0)
+      expect(r.state.tokenVersion).toBeGreaterThanOrEqual(4)
+      // Break-before-make: one connection per token, none resuming.
+      expect(r.serverConnections.length).toBeGreaterThanOrEqual(4)
+      expect(r.serverConnections.every((c) => c.lastEventId === undefined)).toBe(true)
+      expect(r.state.errors).toEqual([])
+      expect(r.state.status).toBe('open')
+    }
+  })
+
+  it('stream 401 once, and the forced token refresh answers 503 once: recovers with a newer token', async () => {
+    const token503s = new Map<string, number | undefined>()
+    const results = await eachInTurn('401, then token 503', (transport) => ({
+      async during({ channel, key, h, read }) {
+        live().setFault({ route: 'stream', fault: 'status:401', count: faultsPerAttempt(transport), channel })
+        live().setFault({ route: 'token', fault: 'status:503', count: 1 })
+        await h.reconnect(key)
+        await until(async () => {
+          const s = await read()
+          return s.tokenVersion >= 2 && s.status === 'open'
+        }, 10_000, 'open with a newer token')
+        await sleep(500)
+        // Counters are reset before each transport's turn: read this turn's now.
+        token503s.set(channel, live().counters().requests.token.byStatus['503'])
+      },
+    }))
+    for (const r of results) {
+      const { requests, tokenReasons } = r.state
+      // The initial attempt, then the reconnect the server answered 401 (and its status probe).
+      const rejectedAttempt = requests.slice(1, 1 + faultsPerAttempt(r.transport))
+      const afterRejection = requests.slice(1 + faultsPerAttempt(r.transport))
+      console.log(
+        `[matrix]   401 + token 503   ${r.transport.padEnd(11)} token requests: ${tokenReasons.join(', ')}; stream requests: ${describeRequests(requests)}; statuses: ${r.state.statuses.join('→')}`,
+      )
+      expectNoLossNoDup(r)
+      expect(r.state.status).toBe('open')
+      expect(r.state.statuses).not.toContain('failed')
+      expect(r.state.tokenVersion).toBe(2)
+      expect(r.state.tokenRequests).toBeLessThanOrEqual(3)
+      expect(tokenReasons).toEqual(['initial', 'unauthorized', 'retry'])
+      expect(r.state.errors.filter((e) => e.kind === 'unauthorized').map((e) => e.status)).toEqual([401])
+      expect(requests[0]!.tokenVersion).toBe(1)
+      expect(rejectedAttempt.map((q) => q.tokenVersion)).toEqual(rejectedAttempt.map(() => 1))
+      // The rejected token never went out again: every later request carried the new one.
+      expect(afterRejection.length).toBeGreaterThanOrEqual(1)
+      expect(afterRejection.map((q) => q.tokenVersion)).toEqual(afterRejection.map(() => 2))
+      expect(token503s.get(r.channel)).toBe(1)
+    }
+  })
+
   it('no token in any console line, error message, snapshot or server log line of the whole run', async () => {
     const tokens = new Set<string>()
     for (const p of pages) {
@@ -580,4 +765,9 @@ function showOnce(page: Page): Promise<void> {
     await harnessOf(page).jump(10 * 60_000)
     await harnessOf(page).setHidden(false)
   })())
+}
+
+/** `stream v1, stream v1, probe v1, stream v2`: each request with the version of the token it carried. */
+function describeRequests(requests: readonly StreamRequest[]): string {
+  return requests.map((q) => `${q.kind} v${q.tokenVersion}`).join(', ') || 'none'
 }

@@ -6,9 +6,9 @@ import { build, type Plugin } from 'esbuild'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import type { ReferenceServer } from '../../reference-server/server'
 import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
-import type { OpenConfig, StreamState, TransportRun, TransportRunConfig } from './page/harness'
+import type { OpenConfig, StreamRequest, StreamState, TransportRun, TransportRunConfig, WakeReport } from './page/harness'
 
-export type { OpenConfig, StreamState, TransportRun, TransportRunConfig }
+export type { OpenConfig, StreamRequest, StreamState, TransportRun, TransportRunConfig, WakeReport }
 
 const srcPath = (p: string) => fileURLToPath(new URL(`../../src/${p}`, import.meta.url))
 
@@ -108,17 +108,29 @@ export async function until(predicate: () => boolean | Promise<boolean>, timeout
   }
 }
 
-/** Publishes on `channel` every `interval` ms until stopped; the ids are the server half of the ledger. */
-export function startPublisher(getServer: () => ReferenceServer | undefined, channel: string, interval: number) {
+/**
+ * Publishes `{"n":i}` on `channel` every `interval` ms until stopped; the ids (or, with
+ * `ledgerBy: 'data'`, the data strings) are the server half of the ledger. `sendId(i)` says whether
+ * event `i` goes out with its id (default: every one does).
+ */
+export function startPublisher(
+  getServer: () => ReferenceServer | undefined,
+  channel: string,
+  interval: number,
+  options: { sendId?: (i: number) => boolean; ledgerBy?: 'id' | 'data' } = {},
+) {
   const sent: string[] = []
   let stopped = false
   let skipped = 0
   const done = (async () => {
     for (let i = 0; i < 10_000 && !stopped; i++) {
       const server = getServer()
+      const data = JSON.stringify({ n: i })
       // While the server is down there is nobody to publish: those events simply do not exist.
-      if (server) sent.push(server.publish(channel, { data: JSON.stringify({ n: i }) }))
-      else skipped++
+      if (server) {
+        const id = server.publish(channel, { data, sendId: options.sendId?.(i) ?? true })
+        sent.push(options.ledgerBy === 'data' ? data : id)
+      } else skipped++
       await sleep(interval)
     }
   })()
@@ -164,6 +176,10 @@ export function harnessOf(page: Page) {
     closeAll: () => page.evaluate(() => window.harness.closeAll()),
     setHidden: (hidden: boolean) => page.evaluate((h) => window.harness.setHidden(h), hidden),
     jump: (ms: number) => page.evaluate((m) => window.harness.jump(m), ms),
+    suspend: (options: { hide?: boolean } = {}) => page.evaluate((o) => window.harness.suspend(o), options),
+    wake: (options: { wallJumpMs: number; via: 'visibilitychange' | 'focus' }) => page.evaluate((o) => window.harness.wake(o), options),
+    settled: () => page.evaluate(() => window.harness.settled()),
+    tokenOf: (key: string, version: number) => page.evaluate(([k, v]) => window.harness.tokenOf(k, v), [key, version] as const),
     tokensSeen: () => page.evaluate(() => window.harness.tokensSeen()),
   }
 }

@@ -279,6 +279,52 @@ describe('GET /stream: ids, replay, heartbeats, expiry', () => {
     ])
   })
 
+  it('publishes events without an id (sendId: false) and replays them, in order, after the id before them', async () => {
+    const token = await getToken()
+    const live = await openStream(`/stream?channel=seq-partial&token=${token}`)
+    await expect.poll(() => server.counters().connections.some((c) => c.channel === 'seq-partial' && c.open)).toBe(true)
+    // Every event takes the next sequence number, sent as its id or not.
+    expect(['e1', 'e2', 'e3', 'e4', 'e5'].map((data, i) => server.publish('seq-partial', { data, sendId: i === 0 || i === 3 }))).toEqual(['1', '2', '3', '4', '5'])
+    await live.read(() => live.events().length >= 5)
+    expect(live.text).not.toMatch(/^id: [235]$/m)
+    expect(live.events().map((e) => [e.data, e.id])).toEqual([
+      ['e1', '1'],
+      ['e2', undefined],
+      ['e3', undefined],
+      ['e4', '4'],
+      ['e5', undefined],
+    ])
+    live.close()
+
+    // A client that saw e1, e2 and e3 resumes with the last id it saw, 1: the id-less events after
+    // it come again (the client drops them by position), then the rest.
+    const afterFirst = await openStream('/stream?channel=seq-partial', { headers: { Authorization: `Bearer ${token}`, 'Last-Event-ID': '1' } })
+    await afterFirst.read(() => afterFirst.events().length >= 4)
+    expect(afterFirst.events().map((e) => [e.data, e.id])).toEqual([
+      ['e2', undefined],
+      ['e3', undefined],
+      ['e4', '4'],
+      ['e5', undefined],
+    ])
+    afterFirst.close()
+    const afterFourth = await openStream(`/stream?channel=seq-partial&lastEventId=4&token=${token}`)
+    await afterFourth.read(() => afterFourth.events().length >= 1)
+    expect(afterFourth.events().map((e) => [e.data, e.id])).toEqual([['e5', undefined]])
+
+    // The control API takes the same option; anything but a boolean is a 400 (and publishes nothing).
+    const control = (body: unknown) => fetch(`${server.url}/__control/publish`, { method: 'POST', body: JSON.stringify(body) })
+    const published = await control({ channel: 'seq-partial', data: 'e6', sendId: false })
+    expect(await published.json()).toEqual({ id: '6' })
+    await afterFourth.read(() => afterFourth.events().length >= 2)
+    expect(afterFourth.events().at(-1)).toEqual({ type: 'message', data: 'e6', id: undefined })
+    afterFourth.close()
+    const bad = await control({ channel: 'seq-partial', data: 'e7', sendId: 'no' })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { message: string }).message).toBe('sendId must be a boolean')
+    expect(() => server.publish('seq-partial', { data: 'e7', sendId: 'no' as never })).toThrow('sendId must be a boolean')
+    expect(server.lastEventId('seq-partial')).toBe(6)
+  })
+
   it('replays what is left when the id fell out of the ring buffer', async () => {
     const small = await startReferenceServer({ log: () => {}, ringSize: 3 })
     try {

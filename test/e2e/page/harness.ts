@@ -6,6 +6,7 @@ import {
   createEventStream,
   createTokenManager,
   fetchTokenFrom,
+  readJwtTimes,
   resolvePlatform,
   type EventStream,
   type RawEvent,
@@ -33,8 +34,28 @@ export interface OpenConfig {
   rotation?: RotationPolicy
   reconnect?: ReconnectOptions
   pauseWhenHidden?: number
-  /** Use the harness's virtual document and jumpable clock instead of the real ones. */
+  /**
+   * Use the harness's virtual document, clocks and timers instead of the real ones (see `jump`,
+   * `suspend` and `wake`).
+   */
   virtual?: boolean
+  /**
+   * What the ledger records per event: its `id` (default; every event of the row carries one), or
+   * its `data` (the rows whose events carry no id or only some).
+   */
+  ledgerBy?: 'id' | 'data'
+}
+
+/** One request this client made to the stream URL, and the token it carried. */
+export interface StreamRequest {
+  /** `stream`: an EventSource created or a stream `fetch`; `probe`: the eventsource transport's status probe. */
+  kind: 'stream' | 'probe'
+  /** Which of this stream's tokens it carried (1 = the first received), `0` for none or an unknown one. */
+  tokenVersion: number
+  /** Real wall-clock time of the request (ms), comparable with the token's `exp`. */
+  at: number
+  /** `exp` of the token it carried (seconds, server clock), when it had one. */
+  exp: number | undefined
 }
 
 export interface StreamState {
@@ -50,7 +71,13 @@ export interface StreamState {
   streamRequests: number
   /** Status probes of the eventsource transport (its only `fetch` calls): one per failed attempt it probed. */
   probeRequests: number
+  /** Every stream request and probe, in order, with the token it carried (never the token itself). */
+  requests: StreamRequest[]
   tokenRequests: number
+  /** The `reason` of each token request, in order. */
+  tokenReasons: string[]
+  /** `exp` (seconds, server clock) of each token received, in order: `tokenExp[v - 1]` is version v's. */
+  tokenExp: Array<number | undefined>
   tokenVersion: number
   tokenStatus: string
   openCount: number
@@ -84,16 +111,120 @@ class VirtualDocument implements PlatformEventTarget {
 const virtualDocument = new VirtualDocument()
 /** Added to both clocks by `jump()`: time that "passed" while the tab slept. */
 let clockOffset = 0
+/** Added to the wall clock only by `wake()`: a machine's sleep, which the monotonic clock does not count. */
+let wallOffset = 0
+/** `performance.now()` when `suspend()` stopped the monotonic clock; `undefined` while running. */
+let suspendedAt: number | undefined
+/** Real time the monotonic clock did not count (past suspensions). */
+let uncounted = 0
+
+/**
+ * Timers of the virtual platform: real timers while the machine runs; `suspend()` holds every one
+ * (none fires, new ones wait) and `wake()` re-arms each with the time it had left, as a timer on
+ * the monotonic clock continues after a sleep.
+ */
+interface VirtualTimer {
+  fn: () => void
+  /** Real `performance.now()` it is due at, while armed. */
+  due: number
+  /** Delay still to wait: the whole delay at creation, what was left when `suspend()` held it. */
+  left: number
+  handle: ReturnType<typeof setTimeout> | undefined
+}
+const virtualTimers = new Set<VirtualTimer>()
+function armVirtual(timer: VirtualTimer): void {
+  timer.due = performance.now() + timer.left
+  timer.handle = setTimeout(() => {
+    virtualTimers.delete(timer)
+    timer.fn()
+  }, timer.left)
+}
+
 const virtualClock: Partial<Platform> = {
-  now: () => Date.now() + clockOffset,
-  monotonic: () => performance.now() + clockOffset,
+  now: () => Date.now() + clockOffset + wallOffset,
+  monotonic: () => (suspendedAt ?? performance.now()) - uncounted + clockOffset,
+  setTimeout(fn, ms) {
+    const timer: VirtualTimer = { fn, due: 0, left: Math.max(0, ms), handle: undefined }
+    virtualTimers.add(timer)
+    if (suspendedAt === undefined) armVirtual(timer)
+    return timer
+  },
+  clearTimeout(handle) {
+    const timer = handle as VirtualTimer
+    if (timer?.handle !== undefined) clearTimeout(timer.handle)
+    virtualTimers.delete(timer)
+  },
   document: virtualDocument,
+}
+
+/** The machine goes to sleep: the monotonic clock stops and no virtual timer fires. Network I/O goes on. */
+function suspend(): void {
+  if (suspendedAt !== undefined) return
+  suspendedAt = performance.now()
+  for (const timer of virtualTimers) {
+    if (timer.handle !== undefined) clearTimeout(timer.handle)
+    timer.handle = undefined
+    timer.left = Math.max(0, timer.due - suspendedAt)
+  }
+}
+
+/** What one stream's token manager did on the wake event. */
+export interface WakeReport {
+  /** Token requests before the wake event, and synchronously after it. */
+  before: number
+  after: number
+  /** Reasons of the requests the wake event started. */
+  reasons: string[]
+  /** The token version held when the machine woke. */
+  version: number
+  status: string
+  /** Stream and token requests made while suspended. */
+  streamRequestsWhileSuspended: number
+  tokenRequestsWhileSuspended: number
+}
+
+/**
+ * The machine wakes: the wall clock has moved `wallJumpMs` on (the monotonic clock has not), the
+ * timers go on with the time they had left (none fires inside this call), and then the host
+ * dispatches its wake event: `visibilitychange` to visible, or `focus` on the window. Returns, per
+ * stream, what the wake event itself started.
+ */
+function wake(options: { wallJumpMs: number; via: 'visibilitychange' | 'focus' }): Record<string, WakeReport> {
+  if (suspendedAt !== undefined) {
+    uncounted += performance.now() - suspendedAt
+    suspendedAt = undefined
+  }
+  wallOffset += options.wallJumpMs
+  for (const timer of virtualTimers) if (timer.handle === undefined) armVirtual(timer)
+  const before = new Map(Array.from(entries, ([key, e]) => [key, e.state.tokenRequests]))
+  if (options.via === 'focus') window.dispatchEvent(new Event('focus'))
+  else virtualDocument.set('visible')
+  const reports: Record<string, WakeReport> = {}
+  for (const [key, entry] of entries) {
+    const b = before.get(key) ?? 0
+    const mark = entry.suspendMark
+    reports[key] = {
+      before: b,
+      after: entry.state.tokenRequests,
+      reasons: entry.state.tokenReasons.slice(b),
+      version: entry.tokens.version,
+      status: entry.stream.getSnapshot().status,
+      streamRequestsWhileSuspended: mark ? entry.state.requests.length - mark.requests : 0,
+      tokenRequestsWhileSuspended: mark ? b - mark.tokenRequests : 0,
+    }
+    entry.suspendMark = undefined
+  }
+  return reports
 }
 
 interface Entry {
   stream: EventStream<string>
   tokens: TokenManager
   state: Omit<StreamState, 'status' | 'tokenVersion' | 'tokenStatus' | 'openCount' | 'lastEventId' | 'snapshotText'>
+  /** Request counts when the machine was suspended. */
+  suspendMark?: { requests: number; tokenRequests: number }
+  /** This stream's tokens, numbered in order of arrival (the token manager's `version`). */
+  versions: Map<string, number>
 }
 const entries = new Map<string, Entry>()
 /** Every token this page received, so the test can look for it in the console and DOM. */
@@ -102,15 +233,25 @@ const tokensSeen: string[] = []
 function open(config: OpenConfig): void {
   entries.get(config.key)?.stream.close()
   const recorded = new WeakSet<object>()
-  const state: Entry['state'] = { statuses: [], ids: [], errors: [], streamRequests: 0, probeRequests: 0, tokenRequests: 0 }
+  const state: Entry['state'] = { statuses: [], ids: [], errors: [], streamRequests: 0, probeRequests: 0, requests: [], tokenRequests: 0, tokenReasons: [], tokenExp: [] }
+  const wallNow = () => (config.virtual ? virtualClock.now!() : Date.now())
+  const versions = new Map<string, number>()
+  const record = (kind: StreamRequest['kind'], token: string | null) => {
+    state.requests.push({ kind, tokenVersion: (token && versions.get(token)) || 0, at: Date.now(), exp: token ? readJwtTimes(token)?.exp : undefined })
+  }
   const base = fetchTokenFrom(config.tokenUrl, { headers: { 'x-api-key': config.apiKey }, credentials: 'omit' })
   const tokens = createTokenManager({
     fetchToken: async ({ signal, reason }) => {
       state.tokenRequests++
+      state.tokenReasons.push(reason)
       const limited = config.tokenTimeoutMs ? AbortSignal.any([signal, AbortSignal.timeout(config.tokenTimeoutMs)]) : signal
       const response = await base({ signal: limited, reason })
       const token = typeof response === 'string' ? response : response.token
       tokensSeen.push(token)
+      if (!versions.has(token)) {
+        versions.set(token, versions.size + 1)
+        state.tokenExp.push(readJwtTimes(token)?.exp)
+      }
       return response
     },
     retry: { initialDelay: 200, maxDelay: 800, ...config.tokenRetry },
@@ -119,13 +260,19 @@ function open(config: OpenConfig): void {
   // Count the requests this client makes, whichever transport carries them. The eventsource
   // transport fetches only to probe the status of a failed attempt: those are counted apart.
   const countingFetch: typeof fetch = (input, init) => {
-    if (config.transport === 'eventsource') state.probeRequests++
-    else state.streamRequests++
+    if (config.transport === 'eventsource') {
+      state.probeRequests++
+      record('probe', new URL(String(input)).searchParams.get('token'))
+    } else {
+      state.streamRequests++
+      record('stream', new Headers(init?.headers).get('authorization')?.replace(/^Bearer /, '') ?? null)
+    }
     return fetch(input, init)
   }
   const NativeEventSource = window.EventSource
   const CountingEventSource = function (url: string, init?: EventSourceInit) {
     state.streamRequests++
+    record('stream', new URL(url).searchParams.get('token'))
     return new NativeEventSource(url, init)
   } as unknown as typeof EventSource
   const stream = createEventStream<string>({
@@ -138,7 +285,7 @@ function open(config: OpenConfig): void {
     ...(config.pauseWhenHidden !== undefined ? { pauseWhenHidden: config.pauseWhenHidden } : {}),
     platform: { ...(config.virtual ? virtualClock : {}), fetch: countingFetch, EventSource: CountingEventSource as never },
     onEvent: (event) => {
-      state.ids.push(event.id ?? '?')
+      state.ids.push(config.ledgerBy === 'data' ? event.raw : (event.id ?? '?'))
     },
     onError: (error) => {
       recorded.add(error)
@@ -154,7 +301,7 @@ function open(config: OpenConfig): void {
       queueMicrotask(() => {
         const next = stream.getSnapshot()
         const last = state.errors[state.errors.length - 1]
-        if (last && next.status === 'reconnecting' && next.retryAt !== undefined) last.retryIn = next.retryAt - Date.now() - clockOffset
+        if (last && next.status === 'reconnecting' && next.retryAt !== undefined) last.retryIn = next.retryAt - wallNow()
       })
     },
   })
@@ -164,11 +311,11 @@ function open(config: OpenConfig): void {
     const error = snap.error
     if (error && !recorded.has(error)) {
       recorded.add(error)
-      const retryIn = snap.status === 'reconnecting' && snap.retryAt !== undefined ? snap.retryAt - Date.now() - clockOffset : undefined
+      const retryIn = snap.status === 'reconnecting' && snap.retryAt !== undefined ? snap.retryAt - wallNow() : undefined
       state.errors.push({ reported: false, kind: error.kind, status: error.status, retryAfter: error.retryAfter, message: error.message, retryIn })
     }
   })
-  entries.set(config.key, { stream, tokens, state })
+  entries.set(config.key, { stream, tokens, state, versions })
   stream.connect()
 }
 
@@ -180,6 +327,9 @@ function read(key: string): StreamState {
   return {
     ...entry.state,
     ids: entry.state.ids.slice(),
+    requests: entry.state.requests.slice(),
+    tokenReasons: entry.state.tokenReasons.slice(),
+    tokenExp: entry.state.tokenExp.slice(),
     status: snap.status,
     tokenVersion: entry.tokens.version,
     tokenStatus: tokenSnap.status,
@@ -291,7 +441,21 @@ const harness = {
   jump: (ms: number) => {
     clockOffset += ms
   },
+  /** The lid closes: optionally the document goes hidden first, then the machine sleeps (see `suspend`). */
+  suspend(options: { hide?: boolean } = {}) {
+    for (const entry of entries.values()) entry.suspendMark = { requests: entry.state.requests.length, tokenRequests: entry.state.tokenRequests }
+    if (options.hide) virtualDocument.set('hidden')
+    suspend()
+  },
+  wake,
+  /** True when every stream is open and no token request is in flight: a quiet moment to suspend in. */
+  settled: () => Array.from(entries.values()).every((e) => e.stream.getSnapshot().status === 'open' && e.tokens.getSnapshot().status === 'valid'),
   virtualListeners: () => virtualDocument.count(),
+  /** Version `version` of stream `key`'s tokens (for a check against the server's key, in Node). */
+  tokenOf(key: string, version: number): string | undefined {
+    const entry = entries.get(key)
+    return entry ? Array.from(entry.versions).find(([, v]) => v === version)?.[0] : undefined
+  },
   tokensSeen: () => tokensSeen.slice(),
 }
 
