@@ -12,15 +12,14 @@ import {
   isSseComment,
   mintSseToken,
   pipeSseToNode,
-  readLastEventIdWithSource,
-  readQuery,
-  readSseTokenWithSource,
   redactToken,
   SSE_HEADERS,
   streamSse,
   verifySseToken,
   type SseMessage,
 } from '../src/server/index'
+// Which of header and query carried the token and the id: the reference server logs it.
+import { readLastEventIdWithSource, readQuery, readSseTokenWithSource } from '../src/server/request'
 import { createReferenceServerState, Hub, isKnownChannel, type ReferenceServerState, type Subscription } from './channels'
 import {
   describeFault,

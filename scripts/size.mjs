@@ -26,8 +26,6 @@ import { bundle, kB, ROOT } from '../bench/lib/build.mjs'
 export const TARGETS = { react: 5000, eventsourceOnly: 3000 }
 /** Regression ceilings in gzip bytes: the achieved size rounded up to the next 100 B. */
 export const CEILINGS = { react: 11100, eventsourceOnly: 3800 }
-/** @deprecated alias kept for bench/run.mjs callers: the targets. */
-export const BUDGETS = TARGETS
 
 /**
  * Strings that only fetch-event-source's code (or our fetch transport around it) contains.

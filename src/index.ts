@@ -11,12 +11,7 @@ export type {
   EventParser,
   EventParsers,
   EventsOf,
-  PassThroughOptions,
-  ReducerOptions,
   TypedStreamEvent,
-  UseEventStreamBaseOptions,
-  UseEventStreamListOptions,
-  UseEventStreamMapOptions,
   UseEventStreamResult,
 } from './react/types'
 

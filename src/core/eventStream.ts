@@ -94,8 +94,6 @@ export interface EventStream<TData = string> {
   reconnect(): void
   getSnapshot(): EventStreamSnapshot<TData>
   subscribe(listener: () => void): () => void
-  /** Replaces callbacks (`parse`, `onEvent`, `onError`) without reconnecting. */
-  setCallbacks(callbacks: Pick<EventStreamOptions<TData>, 'parse' | 'onEvent' | 'onError'>): void
 }
 
 /** The defaults of the options that have one (see each option's documentation). */
@@ -177,7 +175,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   const eventSet = new Set(events)
   const rotation = options.rotation ?? STREAM_DEFAULTS.rotation
   const idleTimeout = options.idleTimeout ?? STREAM_DEFAULTS.idleTimeout
-  let { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
+  const { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
 
   let snapshot: EventStreamSnapshot<TData> = idleSnapshot(transport.name, options.lastEventId)
   const listeners = createListeners()
@@ -622,8 +620,5 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     },
     getSnapshot: () => snapshot,
     subscribe: listeners.subscribe,
-    setCallbacks(next) {
-      ;({ parse, onEvent: onEventCallback, onError: onErrorCallback } = next)
-    },
   }
 }

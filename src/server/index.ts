@@ -6,11 +6,7 @@
 export { formatEvent, formatComment, formatRetry, formatMessage, isSseComment, type SseEvent, type SseComment, type SseMessage } from './format'
 export {
   readSseToken,
-  readSseTokenWithSource,
   readLastEventId,
-  readLastEventIdWithSource,
-  readHeader,
-  readQuery,
   redactToken,
   redactAuthorization,
   unauthorizedResponse,
@@ -18,8 +14,6 @@ export {
   type NodeRequestLike,
   type ReadSseTokenOptions,
   type ReadLastEventIdOptions,
-  type SseTokenSource,
-  type LastEventIdSource,
   type UnauthorizedResponseOptions,
 } from './request'
 export {

@@ -2,7 +2,8 @@
 // after close()/unmount both counts must be back to zero. Timers are real; only the bookkeeping
 // is added.
 import { EventSource } from 'eventsource'
-import { resolvePlatform, type Platform } from 'use-event-stream/core'
+import { type Platform } from 'use-event-stream/core'
+import { resolvePlatform } from '../../src/core/platform'
 import { CountingTarget } from './fakePlatform'
 
 export interface CountingPlatformOptions {

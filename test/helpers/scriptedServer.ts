@@ -3,7 +3,8 @@
 // fuzz and security suites.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { resolvePlatform, type TransportConnectOptions } from 'use-event-stream/core'
+import { type TransportConnectOptions } from 'use-event-stream/core'
+import { resolvePlatform } from '../../src/core/platform'
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void
 

@@ -1,6 +1,7 @@
 // The jitter's spread: full jitter must scatter clients over the whole window, not bunch them.
 import { describe, expect, it } from 'vitest'
-import { backoffDelay, createEventStream } from 'use-event-stream/core'
+import { createEventStream } from 'use-event-stream/core'
+import { backoffDelay } from '../../src/core/backoff'
 import { createMockTransport } from 'use-event-stream/testing'
 import { createFakePlatform } from '../helpers/fakePlatform'
 // Seeded so the statistics below are reproducible.

@@ -270,18 +270,6 @@ describe('createEventStream state machine', () => {
     expect(snap.eventCount).toBe(1)
   })
 
-  it('setCallbacks swaps parse/onEvent without reconnecting', async () => {
-    const { transport, stream, clock } = setup()
-    stream.connect()
-    await clock.advance(0)
-    transport.latest!.open()
-    const got: string[] = []
-    stream.setCallbacks({ parse: (s) => s.toUpperCase(), onEvent: (e) => got.push(e.data) })
-    transport.latest!.emit({ data: 'hi' })
-    expect(got).toEqual(['HI'])
-    expect(transport.connections).toHaveLength(1)
-  })
-
   it('the idle watchdog reconnects when nothing arrives; heartbeats keep it alive', async () => {
     const { transport, stream, clock } = setup({ idleTimeout: 10_000 })
     stream.connect()

@@ -5,7 +5,8 @@
 import { connect } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readLastEventId, readQuery, readSseToken, redactToken, verifySseToken } from 'use-event-stream/server'
+import { readLastEventId, readSseToken, redactToken, verifySseToken } from 'use-event-stream/server'
+import { readQuery } from '../../src/server/request'
 import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
 
 let server: ReferenceServer

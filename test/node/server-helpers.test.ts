@@ -15,7 +15,6 @@ import {
   pipeSseToNode,
   readLastEventId,
   readSseToken,
-  readSseTokenWithSource,
   redactAuthorization,
   redactToken,
   unauthorizedResponse,
@@ -23,6 +22,7 @@ import {
   type SseMessage,
   type SseSourceContext,
 } from 'use-event-stream/server'
+import { readSseTokenWithSource } from '../../src/server/request'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

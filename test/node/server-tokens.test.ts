@@ -6,7 +6,8 @@
 import { request as httpRequest } from 'node:http'
 import { SignJWT } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { mintSseToken, readSseToken, readSseTokenWithSource, verifySseToken } from 'use-event-stream/server'
+import { mintSseToken, readSseToken, verifySseToken } from 'use-event-stream/server'
+import { readSseTokenWithSource } from '../../src/server/request'
 import { useReferenceServer } from '../helpers/referenceServer'
 import { startScriptedServer, type ScriptedServer } from '../helpers/scriptedServer'
 

@@ -2,7 +2,8 @@
 // project by test/globalSetup.ts). Requests are counted with a wrapping fetch rather than the
 // server's counters, because other test files share the server concurrently.
 import { describe, expect, inject, it } from 'vitest'
-import { TokenError, fetchTokenFrom, readJwtTimes, createTokenManager } from 'use-event-stream/core'
+import { TokenError, fetchTokenFrom, createTokenManager } from 'use-event-stream/core'
+import { readJwtTimes } from '../../src/core/jwt'
 
 const serverUrl = inject('serverUrl')
 const apiKey = inject('apiKey')

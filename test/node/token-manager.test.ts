@@ -3,7 +3,9 @@
 // (reference server) and token-manager-fetch.test.ts (fetchTokenFrom edge cases).
 import { SignJWT } from 'jose'
 import { describe, expect, it, vi } from 'vitest'
-import { TokenError, UnauthorizedError, backoffDelay, type FetchToken, type PlatformEventTarget, type TokenFetchReason, type TokenResponse, createTokenManager, defaultRefreshLead, MIN_WALL_CLOCK_LIFETIME, type TokenManagerOptions } from 'use-event-stream/core'
+import { TokenError, UnauthorizedError, type FetchToken, type PlatformEventTarget, type TokenFetchReason, type TokenResponse, createTokenManager, type TokenManagerOptions } from 'use-event-stream/core'
+import { backoffDelay } from '../../src/core/backoff'
+import { defaultRefreshLead, MIN_WALL_CLOCK_LIFETIME } from '../../src/core/tokenManager'
 
 const SEC = 1_000
 const MIN = 60 * SEC

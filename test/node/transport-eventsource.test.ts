@@ -9,13 +9,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { EventSource } from 'eventsource'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
-  resolvePlatform,
   type EventSourceConstructor,
   type EventSourceLike,
   type EventStreamError,
   type RawEvent,
   type TransportConnectOptions,
 } from 'use-event-stream/core'
+import { resolvePlatform } from '../../src/core/platform'
 import { createEventSourceTransport } from '../../src/transports/eventSourceTransport'
 import { connectionsOf, mintSseToken } from '../helpers/referenceClient'
 import { refusedUrl, startScriptedServer, transportOptions, type Handler, type ScriptedServer } from '../helpers/scriptedServer'

@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
-import { resolvePlatform, type EventStreamError, type RawEvent, type TransportConnectOptions, type TransportHandlers } from 'use-event-stream/core'
+import { type EventStreamError, type RawEvent, type TransportConnectOptions, type TransportHandlers } from 'use-event-stream/core'
+import { resolvePlatform } from '../../src/core/platform'
 import { createFetchTransport } from '../../src/transports/fetchTransport'
 import { connectionsOf, mintSseToken } from '../helpers/referenceClient'
 import { refusedUrl, startScriptedServer, transportOptions, type Handler, type ScriptedServer } from '../helpers/scriptedServer'

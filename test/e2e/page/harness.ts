@@ -6,8 +6,6 @@ import {
   createEventStream,
   createTokenManager,
   fetchTokenFrom,
-  readJwtTimes,
-  resolvePlatform,
   type EventStream,
   type RawEvent,
   type Platform,
@@ -17,6 +15,8 @@ import {
   type TokenManager,
   type TransportName,
 } from 'use-event-stream/core'
+import { readJwtTimes } from '../../../src/core/jwt'
+import { resolvePlatform } from '../../../src/core/platform'
 
 export interface OpenConfig {
   /** Harness key of this stream. */
