@@ -54,7 +54,7 @@ export class Channels {
   ) {
     if (store.kind === 'redis') {
       // One command connection for every channel; each channel's log adds its blocking reader.
-      const client = createClient({ url: store.url }) as unknown as RedisEventLogClient
+      const client: RedisEventLogClient = createClient({ url: store.url })
       client.on('error', () => {})
       this.redis = client
     }

@@ -134,7 +134,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
   const windowSize = Math.min(WINDOW, maxLen)
 
   const owned = options.client === undefined
-  const client: RedisEventLogClient = options.client ?? (createClient(url === undefined ? {} : { url }) as unknown as RedisEventLogClient)
+  const client: RedisEventLogClient = options.client ?? createClient(url === undefined ? {} : { url })
   // node-redis emits 'error' on every failed reconnect; unheard, that would crash the process. The
   // failures reach callers through the commands that fail.
   if (owned) client.on('error', () => {})

@@ -8,7 +8,7 @@ import v8 from 'node:v8'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createClient } from 'redis'
 import { createMemoryEventLog, type EventLog, type EventLogEntry } from 'use-event-stream/server'
-import { createRedisEventLog, type RedisEventLogClient } from 'use-event-stream/server/redis'
+import { createRedisEventLog } from 'use-event-stream/server/redis'
 import { useRedisServer } from '../helpers/redisServer'
 import { sleep, until } from '../helpers/wait'
 
@@ -224,7 +224,7 @@ describe('option checks', () => {
     }
     expect(() => createRedisEventLog({ key: '' })).toThrow(TypeError)
     expect(() => createRedisEventLog({} as never)).toThrow(TypeError)
-    const client = createClient() as unknown as RedisEventLogClient
+    const client = createClient()
     expect(() => createRedisEventLog({ key: 'k', url: 'redis://127.0.0.1:1', client })).toThrow(/url or client/)
   })
 })
@@ -256,7 +256,7 @@ describe('redis event log: connections and memory', () => {
     try {
       const client = createClient({ url: redis().url })
       client.on('error', () => {})
-      const log = createRedisEventLog({ client: client as unknown as RedisEventLogClient, key: `test:log:${++keySeq}` })
+      const log = createRedisEventLog({ client, key: `test:log:${++keySeq}` })
       expect(client.isOpen).toBe(false) // lazy: nothing before the first use
       const id = await log.append({ data: 'given' })
       expect((await take(log, undefined, 1)).map((e) => e.id)).toEqual([id])
