@@ -111,10 +111,6 @@ export class Changes {
   notify(): void {
     for (const done of [...this.waiters]) done()
   }
-
-  get size(): number {
-    return this.waiters.size
-  }
 }
 
 export const ABORTED: unique symbol = Symbol('aborted')

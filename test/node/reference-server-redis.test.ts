@@ -1,4 +1,6 @@
-// Fan-out on the Redis log: 200 concurrent clients (the library's createEventStream, fetch
+// The reference server on the Redis log (`redisUrl`). Two instances share ids and replay: an event
+// appended through one is replayed by the other after the client's Last-Event-ID.
+// Fan-out: 200 concurrent clients (the library's createEventStream, fetch
 // transport) on one reference-server instance whose channel log is a Redis stream, 50 events
 // appended by another process's writer: every client gets all 50 in order, and Redis sees the same
 // handful of connections with 200 clients as with 1 (one blocking reader per log, one command
@@ -24,6 +26,33 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close()
   await admin?.close()
+})
+
+describe('two instances on one Redis', () => {
+  it('share ids, replay and live events: a client resumes on the other instance by Last-Event-ID', async () => {
+    const other = await startReferenceServer({ log: () => {}, redisUrl: redis().url, redisKeyPrefix: 'fanout:', clocks: false, secret: server.state.secret })
+    try {
+      const ids: string[] = []
+      for (let i = 0; i < 4; i++) ids.push(await server.append('seq-shared', { type: 'note', data: { i } }))
+      expect(ids.every((id) => /^\d+-\d+$/.test(id))).toBe(true)
+      expect(() => server.publish('seq-shared', { data: 'x' })).toThrow(/append/)
+      // A token from the first instance, a stream from the second, resuming after the first event.
+      const token = await server.mintToken()
+      const response = await fetch(`${other.url}/stream?channel=seq-shared`, { headers: { Authorization: `Bearer ${token}`, 'Last-Event-ID': ids[0]! } })
+      expect(response.status).toBe(200)
+      const live = await server.append('seq-shared', { data: 'live' })
+      const reader = response.body!.getReader()
+      let text = ''
+      while ((text.match(/^id: /gm) ?? []).length < 4) text += new TextDecoder().decode((await reader.read()).value)
+      await reader.cancel()
+      expect([...text.matchAll(/^id: (.+)$/gm)].map((m) => m[1])).toEqual([...ids.slice(1), live])
+      expect(text).toContain('event: note\ndata: {"i":1}')
+      await until(() => other.counters().connections.some((c) => !c.open), 3000, 'the connection to end')
+      expect(other.counters().connections.map((c) => [c.lastEventIdVia, c.replayed, c.eventsSent])).toEqual([['header', 3, 4]])
+    } finally {
+      await other.close()
+    }
+  })
 })
 
 /** Connections Redis has open, other than the admin's own. */
