@@ -122,7 +122,8 @@ export class Channels {
   async close(): Promise<void> {
     await Promise.all([...this.redisLogs.values()].map((log) => log.close()))
     this.redisLogs.clear()
-    if (this.redis?.isOpen) await this.redis.close().catch(() => this.redis!.destroy())
+    if (this.redis?.isReady) await this.redis.close().catch(() => this.redis!.destroy())
+    else if (this.redis?.isOpen) this.redis.destroy()
   }
 }
 

@@ -22,6 +22,7 @@ import {
   verifySseToken,
   type SseMessage,
 } from '../src/server/index'
+import { ABORTED, untilAborted } from '../src/server/logReader'
 import { ChannelReader, Channels, createReferenceServerState, isKnownChannel, type ReferenceServerState } from './channels'
 import {
   describeFault,
@@ -532,12 +533,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     if (counters.connections.length > 200) counters.connections.splice(0, counters.connections.length - 200)
 
     // A client with no resume point gets live events only: it starts at the newest id now.
-    let newest: string | undefined
-    try {
-      newest = await channels.newestId(channel)
-    } catch {
-      return sendJson(res, ctx, 503, { error: 'unavailable', message: 'the event log is unavailable' }, { 'Retry-After': '1' })
-    }
+    // node-redis holds commands while it reconnects: give up after 2 s rather than hang the request.
+    const newest = await untilAborted(channels.newestId(channel), AbortSignal.timeout(2000)).catch((): typeof ABORTED => ABORTED)
+    if (newest === ABORTED) return sendJson(res, ctx, 503, { error: 'unavailable', message: 'the event log is unavailable' }, { 'Retry-After': '1' })
     const subscription = new ChannelReader(channels.log(channel), resume?.lastEventId ?? newest, newest)
 
     // Like Mercure: the stream ends when the token does, so a client has to come back with a new one.

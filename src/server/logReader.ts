@@ -252,7 +252,7 @@ export class Readers {
   }
 }
 
-/** Throws a `TypeError` unless `event` is an appendable `{ event?, data }`; returns it frozen. */
+/** Throws a `TypeError` unless `event` is an appendable `{ event?, data }`; returns just those fields. */
 export function checkAppend(event: { event?: string; data: string }): { event?: string; data: string } {
   if (event === null || typeof event !== 'object') throw new TypeError('append() takes an object: { event?: string; data: string }')
   if (typeof event.data !== 'string') throw new TypeError('append(): data must be a string (serialise objects first, e.g. JSON.stringify)')

@@ -16,6 +16,7 @@ import { Changes, checkAppend, checkMaxLen, EntryWindow, Readers, type LogEntry,
  */
 export interface RedisEventLogClient {
   readonly isOpen: boolean
+  readonly isReady: boolean
   connect(): Promise<unknown>
   duplicate(): RedisEventLogClient
   sendCommand(args: string[]): Promise<unknown>
@@ -139,7 +140,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
   // failures reach callers through the commands that fail.
   if (owned) client.on('error', () => {})
 
-  // Stops the blocking reader and pending connects; readers are ended through `readers`.
+  // Stops the blocking reader; the reads are ended through `readers`.
   const closing = new AbortController()
   const readers = new Readers()
   const changes = new Changes()
@@ -238,8 +239,10 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
         blocking?.destroy()
         await following
         if (owned && client.isOpen) {
-          await connecting?.catch(() => {})
-          await client.close().catch(() => client.destroy())
+          // Connected: let pending appends finish. Still connecting (Redis away): drop it, or this
+          // would wait for a server that may never come.
+          if (client.isReady) await client.close().catch(() => client.destroy())
+          else client.destroy()
         }
       })()
       return closed

@@ -251,6 +251,21 @@ describe('redis event log: connections and memory', () => {
     }
   })
 
+  it('Redis unreachable: a read waits, ends within 500 ms of abort, and close() returns', async () => {
+    const log = createRedisEventLog({ url: 'redis://127.0.0.1:1', key: 'unreachable' })
+    const stop = new AbortController()
+    const reading = (async () => {
+      for await (const _ of log.read({ signal: stop.signal })) throw new Error('no entry can arrive')
+      return 'ended'
+    })()
+    await sleep(300)
+    const t0 = performance.now()
+    stop.abort()
+    await expect(reading).resolves.toBe('ended')
+    expect(performance.now() - t0).toBeLessThan(500)
+    await log.close()
+  })
+
   it('a client it is given: connected if needed, duplicated for the blocking reader, never closed by close()', async () => {
     const admin = await redisAdmin()
     try {

@@ -55,6 +55,24 @@ describe('two instances on one Redis', () => {
   })
 })
 
+describe('Redis unreachable', () => {
+  it('a new stream gets 503 with Retry-After within about 2 s; the server stays up and closes', async () => {
+    const down = await startReferenceServer({ log: () => {}, redisUrl: 'redis://127.0.0.1:1', clocks: false })
+    try {
+      const token = await down.mintToken()
+      const t0 = Date.now()
+      const response = await fetch(`${down.url}/stream?channel=seq`, { headers: { Authorization: `Bearer ${token}` } })
+      expect(response.status).toBe(503)
+      expect(response.headers.get('retry-after')).toBe('1')
+      expect(await response.json()).toMatchObject({ error: 'unavailable' })
+      expect(Date.now() - t0).toBeLessThan(4000)
+      expect((await fetch(`${down.url}/health`)).status).toBe(200)
+    } finally {
+      await down.close()
+    }
+  })
+})
+
 /** Connections Redis has open, other than the admin's own. */
 async function redisConnections(): Promise<number> {
   return String(await admin.sendCommand(['CLIENT', 'LIST'])).trim().split('\n').length - 1
