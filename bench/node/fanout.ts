@@ -47,6 +47,7 @@ function ask<T>(child: ChildProcess, message: object, reply: string): Promise<T>
 export async function runFanout(options: FanoutOptions) {
   const { kind, clients = 2000, rate = 100, durationMs = 10_000 } = options
   const child = fork(options.serverScript, [], {
+    // FANOUT_CHILD_ARGS: extra Node flags for the instance, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
     execArgv: ['--expose-gc', ...(process.env.FANOUT_CHILD_ARGS ?? '').split(' ').filter(Boolean)],
     env: { ...process.env, LOG_KIND: kind, REDIS_URL: options.redisUrl ?? '', NODE_ENV: 'production' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
