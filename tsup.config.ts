@@ -8,7 +8,8 @@ const shared: Options = {
   dts: true,
   sourcemap: true,
   target: 'es2022',
-  external: [/^use-event-stream(\/|$)/, 'react', 'react-dom', 'jose'],
+  // `redis` is an optional peer of the server/redis entry: the app's own copy is used.
+  external: [/^use-event-stream(\/|$)/, 'react', 'react-dom', 'jose', 'redis', /^@redis\//],
   // fetch-event-source ships ESM files in a package without "type": "module", which
   // Node cannot import; we use only its DOM-free parser, so it is bundled in.
   noExternal: ['@microsoft/fetch-event-source'],
@@ -16,7 +17,7 @@ const shared: Options = {
 }
 
 export default defineConfig([
-  { ...shared, entry: { core: 'src/entries/core.ts', server: 'src/server/index.ts' }, clean: true },
+  { ...shared, entry: { core: 'src/entries/core.ts', server: 'src/server/index.ts', 'server-redis': 'src/server/redis.ts' }, clean: true },
   // React bindings: "use client" must stay on line 1 of the built files.
   { ...shared, entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' }, banner: { js: '"use client";' } },
 ])

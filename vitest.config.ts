@@ -22,6 +22,7 @@ const react18Alias = [
 export const alias = [
   { find: /^use-event-stream\/core$/, replacement: src('entries/core.ts') },
   { find: /^use-event-stream\/server$/, replacement: src('server/index.ts') },
+  { find: /^use-event-stream\/server\/redis$/, replacement: src('server/redis.ts') },
   { find: /^use-event-stream\/testing$/, replacement: src('testing/index.ts') },
   { find: /^use-event-stream$/, replacement: src('index.ts') },
 ]

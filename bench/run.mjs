@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench`: every row against its named peer, measured in the same run.
-//   node bench/run.mjs [--quick] [--skip-browser] [--skip-rotation]
+//   node bench/run.mjs [--quick] [--skip-browser] [--skip-rotation] [--skip-fanout]
 // Writes bench/results.json and bench/charts/*.png; prints one table. Exit code 0 even on a miss
 // (the size budgets are what CI enforces, via scripts/size.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -116,6 +116,37 @@ try {
   }
 } finally {
   await server.close()
+}
+
+// --- fan-out load: one instance, Redis log vs memory log (Node, real sockets) --------------------
+if (!argv.has('--skip-fanout')) {
+  const clients = quick ? 500 : 2000
+  const durationMs = quick ? 5000 : 10_000
+  const rate = 100
+  log(`fan-out load: ${clients} clients, ${rate} events/s for ${durationMs / 1000} s, Redis log then memory log…`)
+  const { startRedisServer } = await import(await bundleNode(path.join(ROOT, 'test/helpers/redisServer.ts'), path.join(OUT, 'redis-server.mjs')))
+  const serverScript = await bundleNode(path.join(ROOT, 'bench/node/fanout-server.ts'), path.join(OUT, 'fanout-server.mjs'))
+  const { runFanout } = await import(await bundleNode(path.join(ROOT, 'bench/node/fanout.ts'), path.join(OUT, 'fanout.mjs')))
+  let redis
+  try {
+    redis = await startRedisServer()
+    const f = { redis: await runFanout({ serverScript, kind: 'redis', redisUrl: redis.url, clients, rate, durationMs }) }
+    f.memory = await runFanout({ serverScript, kind: 'memory', clients, rate, durationMs })
+    raw.fanout = f
+    const label = `${clients.toLocaleString('en')} SSE clients, one instance, ${rate} events/s × ${durationMs / 1000} s`
+    const got = (r) => (r.delivered === r.expectedDeliveries ? 'all delivered' : `${r.delivered.toLocaleString('en')}/${r.expectedDeliveries.toLocaleString('en')} delivered`)
+    const ms = (n) => (n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${n.toFixed(1)} ms`)
+    row({ id: 'fanout-heap', row: `${label}: heap per connection (idle, after GC)`, ours: `${f.redis.heapPerConnectionKB.toFixed(1)} kB (Redis log)`, peer: `${f.memory.heapPerConnectionKB.toFixed(1)} kB (memory log)`, ratio: fmt.x(f.redis.heapPerConnectionKB / f.memory.heapPerConnectionKB), target: 'reported', pass: null })
+    row({ id: 'fanout-latency', row: `${label}: append-to-delivery latency p50 / p99`, ours: `${ms(f.redis.latencyMs.p50)} / ${ms(f.redis.latencyMs.p99)} (Redis log; ${got(f.redis)})`, peer: `${ms(f.memory.latencyMs.p50)} / ${ms(f.memory.latencyMs.p99)} (memory log; ${got(f.memory)})`, ratio: fmt.x(f.redis.latencyMs.p99 / f.memory.latencyMs.p99), target: 'reported', pass: null })
+    row({ id: 'fanout-cpu', row: `${label}: instance CPU while streaming (100% = 1 core), deliveries per CPU-second`, ours: `${f.redis.cpuPercent.toFixed(0)}%, ${Math.round(f.redis.deliveriesPerCpuSecond).toLocaleString('en')}/CPU-s (Redis log)`, peer: `${f.memory.cpuPercent.toFixed(0)}%, ${Math.round(f.memory.deliveriesPerCpuSecond).toLocaleString('en')}/CPU-s (memory log)`, ratio: fmt.x(f.redis.deliveriesPerCpuSecond / f.memory.deliveriesPerCpuSecond), target: 'reported', pass: null })
+    for (const r of [f.redis, f.memory]) {
+      log(`  ${r.kind}: ${got(r)}, produced ${r.producedPerSecond.toFixed(0)}/s, heap ${r.heapPerConnectionKB.toFixed(1)} kB/conn (+${r.heapGrowthWhileStreamingMB.toFixed(0)} MB after streaming), p50 ${ms(r.latencyMs.p50)}, p99 ${ms(r.latencyMs.p99)}, CPU ${r.cpuPercent.toFixed(0)}%, ${Math.round(r.deliveriesPerCpuSecond).toLocaleString('en')} deliveries/CPU-s`)
+    }
+  } catch (error) {
+    log(`  fan-out rows skipped: ${error.message}`)
+  } finally {
+    await redis?.stop()
+  }
 }
 
 // --- reconnect storm (Node, fake clock) ----------------------------------------------------------

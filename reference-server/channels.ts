@@ -1,30 +1,13 @@
 /**
- * Channels of the reference server: per-channel sequential ids, a bounded ring buffer for replay,
- * and subscriptions fed from one shared clock per channel (so every subscriber sees the same ids).
+ * Channels of the reference server: one event log per channel (`use-event-stream/server`'s memory
+ * log by default, the Redis log with `redisUrl`), which is where both replay and live delivery
+ * come from. Ids are the log's: `"1"`, `"2"`, ... in memory, Redis stream ids on Redis.
  */
-import type { SseMessage } from '../src/server/index'
-
-/** One event as stored in a channel's ring buffer. */
-export interface StoredEvent {
-  /** Per-channel sequence number, sent as the SSE id (`"1"`, `"2"`, ...). */
-  id: number
-  /** Event type; `'message'` is sent without an `event:` line. */
-  type: string
-  /** Serialised data (JSON for the built-in channels). */
-  data: string
-  /**
-   * `false`: sent without an `id:` line (clients keep the id of an earlier event). The event still
-   * has its place in the log, so a replay after an earlier id sends it again, in order. Absent: sent
-   * with its id.
-   */
-  sendId?: false
-}
-
-/** A channel's log: the last id handed out and the most recent events. */
-export interface ChannelLog {
-  lastId: number
-  events: StoredEvent[]
-}
+import { createClient } from 'redis'
+import type { EventLog, EventLogEntry, SseMessage } from '../src/server/index'
+import { MemoryEventLog } from '../src/server/eventLog'
+import { compareEventIds } from '../src/server/logReader'
+import { createRedisEventLog, type RedisEventLogClient } from '../src/server/redis'
 
 /**
  * What survives a restart: pass `server.state` to the next `startReferenceServer` (same port) and
@@ -33,14 +16,17 @@ export interface ChannelLog {
 export interface ReferenceServerState {
   /** HS256 secret of the tokens. */
   secret: Uint8Array
-  channels: Map<string, ChannelLog>
+  /** The channels' memory logs (unused with Redis, where the logs live in Redis). */
+  channels: Map<string, MemoryEventLog>
+  /** `channel\nid` of the events published with `sendId: false` (memory log only). */
+  withoutIds: Set<string>
 }
 
 /** A fresh state with the given secret (random 32 bytes when omitted). */
 export function createReferenceServerState(secret?: string | Uint8Array): ReferenceServerState {
   const bytes =
     secret === undefined ? crypto.getRandomValues(new Uint8Array(32)) : typeof secret === 'string' ? new TextEncoder().encode(secret) : secret
-  return { secret: bytes, channels: new Map() }
+  return { secret: bytes, channels: new Map(), withoutIds: new Set() }
 }
 
 /** Channels that tick on their own clock. */
@@ -54,161 +40,163 @@ export function isKnownChannel(name: string): boolean {
   return (AUTO_CHANNELS as readonly string[]).includes(name) || MANUAL_CHANNEL.test(name)
 }
 
-/**
- * The SSE message of a stored event (`message` events carry no `event:` line, as the spec intends;
- * events published with `sendId: false` carry no `id:` line).
- */
-export function toMessage(event: StoredEvent): SseMessage {
-  return {
-    ...(event.sendId === false ? {} : { id: String(event.id) }),
-    ...(event.type === 'message' ? {} : { event: event.type }),
-    data: event.data,
+/** Where the channels' logs live. */
+export type ChannelStore = { kind: 'memory'; ringSize: number } | { kind: 'redis'; url: string; keyPrefix: string; ringSize: number }
+
+/** The channels' logs, created on first use. */
+export class Channels {
+  private readonly redisLogs = new Map<string, EventLog>()
+  private readonly redis: RedisEventLogClient | undefined
+  /** Per-channel counters for the clocks' `seq` on Redis, where ids are not counters. */
+  private readonly seqs = new Map<string, number>()
+
+  constructor(
+    private readonly state: ReferenceServerState,
+    private readonly store: ChannelStore,
+  ) {
+    if (store.kind === 'redis') {
+      // One command connection for every channel; each channel's log adds its blocking reader.
+      const client: RedisEventLogClient = createClient({ url: store.url })
+      client.on('error', () => {})
+      this.redis = client
+    }
+  }
+
+  private memory(channel: string): MemoryEventLog {
+    let log = this.state.channels.get(channel)
+    if (!log) {
+      log = new MemoryEventLog({ maxLen: this.store.ringSize })
+      this.state.channels.set(channel, log)
+    }
+    return log
+  }
+
+  log(channel: string): EventLog {
+    if (this.store.kind === 'memory') return this.memory(channel)
+    let log = this.redisLogs.get(channel)
+    if (!log) {
+      log = createRedisEventLog({ client: this.redis!, key: this.store.keyPrefix + channel, maxLen: this.store.ringSize })
+      this.redisLogs.set(channel, log)
+    }
+    return log
+  }
+
+  get usesRedis(): boolean {
+    return this.store.kind === 'redis'
+  }
+
+  /**
+   * Appends at once and returns the id (memory log only). `sendId: false`: the event is sent
+   * without an `id:` line; it keeps its place in the log, so a replay after an earlier id sends
+   * it again, in order.
+   */
+  publishSync(channel: string, type: string, data: string, sendId = true): string {
+    if (this.store.kind !== 'memory') throw new Error('publish() needs the in-memory log; with Redis use append()')
+    const id = this.memory(channel).appendSync(type === 'message' ? { data } : { event: type, data })
+    if (!sendId) this.state.withoutIds.add(`${channel}\n${id}`)
+    return id
+  }
+
+  /** Appends to the channel's log, whichever it is. `message` events are stored without a type. */
+  append(channel: string, type: string, data: string, sendId = true): Promise<string> {
+    if (this.store.kind === 'memory') return Promise.resolve().then(() => this.publishSync(channel, type, data, sendId))
+    if (!sendId) return Promise.reject(new Error('sendId: false needs the in-memory log'))
+    return this.log(channel).append(type === 'message' ? { data } : { event: type, data })
+  }
+
+  /** Whether the event `id` of `channel` is sent with its `id:` line. */
+  sendsId(channel: string, id: string): boolean {
+    return !this.state.withoutIds.has(`${channel}\n${id}`)
+  }
+
+  /** The memory log's newest id as a number (`0` before the first event). */
+  lastId(channel: string): number {
+    if (this.store.kind !== 'memory') throw new Error('lastEventId() needs the in-memory log')
+    return Number(this.state.channels.get(channel)?.lastId ?? 0)
+  }
+
+  /** The next `seq` a clock puts in its data: the next id in memory, a local count on Redis. */
+  nextSeq(channel: string): number {
+    if (this.store.kind === 'memory') return this.lastId(channel) + 1
+    const seq = (this.seqs.get(channel) ?? 0) + 1
+    this.seqs.set(channel, seq)
+    return seq
+  }
+
+  /** The newest id of the channel now (`undefined` when empty): where a client with no resume point starts. */
+  async newestId(channel: string): Promise<string | undefined> {
+    if (this.store.kind === 'memory') return this.memory(channel).lastId
+    if (!this.redis!.isOpen) await this.redis!.connect()
+    const reply = await this.redis!.sendCommand(['XREVRANGE', this.store.keyPrefix + channel, '+', '-', 'COUNT', '1'])
+    const first = Array.isArray(reply) ? (reply[0] as unknown) : undefined
+    return Array.isArray(first) ? String(first[0]) : undefined
+  }
+
+  /** Closes the Redis logs and connection. Memory logs stay open: `state` carries them to the next instance. */
+  async close(): Promise<void> {
+    await Promise.all([...this.redisLogs.values()].map((log) => log.close()))
+    this.redisLogs.clear()
+    if (this.redis?.isReady) await this.redis.close().catch(() => this.redis!.destroy())
+    else if (this.redis?.isOpen) this.redis.destroy()
   }
 }
 
-/** Called when a subscriber's queue overflows (a client that does not read). */
-type OverflowHandler = () => void
-
 /**
- * One connection's view of a channel: replayed events first, then live ones. `return()` (called by
- * the streaming helper when the client leaves) unsubscribes at once, even while `next()` waits.
+ * One connection's view of a channel: `log.read()` from its resume point, counting the entries
+ * that were already in the log when it connected (replayed), and able to end with a final comment.
+ * `return()` (called by the streaming helper when the client leaves) stops the read at once.
  */
-export class Subscription implements AsyncIterableIterator<SseMessage> {
-  private readonly queue: SseMessage[]
-  private waiter: ((result: IteratorResult<SseMessage>) => void) | undefined
-  private ending = false
-  private closed = false
-  /** Number of events replayed from the ring buffer at subscription. */
-  readonly replayed: number
+export class ChannelReader implements AsyncIterableIterator<SseMessage> {
+  private readonly stop = new AbortController()
+  private readonly inner: AsyncIterator<EventLogEntry>
+  private finalComment: string | undefined
+  private done = false
+  /** Entries sent that were in the log when the connection opened. */
+  replayed = 0
 
   constructor(
-    replay: readonly StoredEvent[],
-    private readonly maxQueue: number,
-    private readonly unsubscribe: () => void,
-    private readonly onOverflow: OverflowHandler,
+    log: EventLog,
+    after: string | undefined,
+    /** The newest id when the connection opened: entries up to it count as replayed. */
+    private readonly newestAtConnect: string | undefined,
+    /** False for the entries published without an id (sent without an `id:` line). */
+    private readonly sendsId: (id: string) => boolean = () => true,
   ) {
-    this.queue = replay.map(toMessage)
-    this.replayed = replay.length
+    this.inner = log.read({ after, signal: this.stop.signal })[Symbol.asyncIterator]()
   }
 
   [Symbol.asyncIterator](): this {
     return this
   }
 
-  /** Live event from the channel. */
-  push(event: StoredEvent): void {
-    this.deliver(toMessage(event))
-    if (this.queue.length > this.maxQueue) this.onOverflow()
-  }
-
-  /** Sends an optional final comment, then ends the iteration (the response is ended cleanly). */
+  /** Ends the iteration cleanly (the response is ended), after an optional comment. */
   end(comment?: string): void {
-    if (this.ending || this.closed) return
-    if (comment !== undefined) this.deliver({ comment })
-    this.ending = true
-    this.unsubscribe()
-    this.flushEnd()
+    if (this.done || this.stop.signal.aborted) return
+    this.finalComment = comment
+    this.stop.abort()
   }
 
-  next(): Promise<IteratorResult<SseMessage>> {
-    const value = this.queue.shift()
-    if (value !== undefined) return Promise.resolve({ done: false, value })
-    if (this.ending || this.closed) return Promise.resolve({ done: true, value: undefined })
-    return new Promise((resolve) => {
-      this.waiter = resolve
-    })
+  async next(): Promise<IteratorResult<SseMessage>> {
+    if (this.done) return { done: true, value: undefined }
+    const result = this.stop.signal.aborted ? ({ done: true, value: undefined } as const) : await this.inner.next()
+    if (!result.done) {
+      const newest = this.newestAtConnect
+      if (newest !== undefined && compareEventIds(result.value.id, newest) <= 0) this.replayed++
+      const { id, ...withoutId } = result.value
+      return { done: false, value: this.sendsId(id) ? result.value : withoutId }
+    }
+    const comment = this.finalComment
+    this.finalComment = undefined
+    if (comment !== undefined) return { done: false, value: { comment } }
+    this.done = true
+    return { done: true, value: undefined }
   }
 
   return(): Promise<IteratorResult<SseMessage>> {
-    this.closed = true
-    this.queue.length = 0
-    this.unsubscribe()
-    this.flushEnd()
+    this.done = true
+    this.stop.abort()
+    // Not awaited: the read ends on the abort; its generator settles on its own.
+    void this.inner.return?.()?.catch?.(() => {})
     return Promise.resolve({ done: true, value: undefined })
-  }
-
-  private deliver(message: SseMessage): void {
-    if (this.closed || this.ending) return
-    const waiter = this.waiter
-    if (waiter) {
-      this.waiter = undefined
-      waiter({ done: false, value: message })
-    } else {
-      this.queue.push(message)
-    }
-  }
-
-  private flushEnd(): void {
-    const waiter = this.waiter
-    if (waiter && this.queue.length === 0) {
-      this.waiter = undefined
-      waiter({ done: true, value: undefined })
-    }
-  }
-}
-
-/** Channel logs plus their live subscribers. */
-export class Hub {
-  private readonly subscribers = new Map<string, Set<Subscription>>()
-
-  constructor(
-    private readonly state: ReferenceServerState,
-    private readonly ringSize: number,
-  ) {}
-
-  private log(channel: string): ChannelLog {
-    let log = this.state.channels.get(channel)
-    if (!log) {
-      log = { lastId: 0, events: [] }
-      this.state.channels.set(channel, log)
-    }
-    return log
-  }
-
-  lastId(channel: string): number {
-    return this.state.channels.get(channel)?.lastId ?? 0
-  }
-
-  /**
-   * Appends an event to the channel, trims the ring buffer and broadcasts it. Every event takes
-   * the next sequence number, also one sent without an id (`sendId: false`), so the ids a client
-   * sees are positions in the log and a replay after one of them resumes right after it.
-   */
-  publish(channel: string, type: string, data: string, sendId = true): StoredEvent {
-    const log = this.log(channel)
-    const event: StoredEvent = sendId ? { id: ++log.lastId, type, data } : { id: ++log.lastId, type, data, sendId: false }
-    log.events.push(event)
-    if (log.events.length > this.ringSize) log.events.splice(0, log.events.length - this.ringSize)
-    for (const sub of [...(this.subscribers.get(channel) ?? [])]) sub.push(event)
-    return event
-  }
-
-  /**
-   * Subscribes; with `afterId`, buffered events with a greater sequence number (those published
-   * without an id included) are queued first (what fell out
-   * of the ring buffer is simply not replayed). Replay and registration happen in one synchronous
-   * step, so no event is lost or duplicated between them.
-   */
-  subscribe(channel: string, afterId: number | undefined, maxQueue: number, onOverflow: () => void): Subscription {
-    const replay = afterId === undefined ? [] : this.log(channel).events.filter((e) => e.id > afterId)
-    let set = this.subscribers.get(channel)
-    if (!set) {
-      set = new Set()
-      this.subscribers.set(channel, set)
-    }
-    const subscribers = set
-    const sub: Subscription = new Subscription(replay, maxQueue, () => subscribers.delete(sub), onOverflow)
-    subscribers.add(sub)
-    return sub
-  }
-
-  subscriberCount(channel: string): number {
-    return this.subscribers.get(channel)?.size ?? 0
-  }
-
-  /** Ends every subscription (server shutdown). */
-  endAll(): void {
-    for (const set of this.subscribers.values()) for (const sub of [...set]) sub.return()
-    this.subscribers.clear()
   }
 }

@@ -14,13 +14,19 @@ const HELP = `Usage: tsx reference-server/cli.ts [options]
   --heartbeat <ms>       heartbeat comment after this much idle time (default 15000, 0 = off)
   --interval <ms>        ticker period (default 1000)
   --fast-interval <ms>   fast channel period (default 100)
-  --ring-size <n>        events kept per channel for replay (default 1000)
+  --ring-size <n>        events kept per channel for replay (default 1000; approximate on Redis)
+  --redis-key-prefix <p> prefix of the channels' Redis keys (default reference:)
+  --no-clocks            do not run the ticker/news/fast clocks (several instances on one Redis:
+                         run them in one instance only)
   --retry-after <s>      Retry-After of 429/503 faults (default 1)
   --no-control           disable the /__control/* test API
   --quiet                no access log
   -h, --help             this text
 
-The HS256 secret is read from REFERENCE_SERVER_SECRET (random per run when unset).`
+The HS256 secret is read from REFERENCE_SERVER_SECRET (random per run when unset): give several
+instances the same one so that a token minted by one is accepted by all.
+With REDIS_URL set (redis://host:port), the channels' event logs live in Redis streams, shared by
+every instance using the same URL and key prefix; otherwise they live in this process's memory.`
 
 function int(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined
@@ -42,6 +48,8 @@ const { values } = parseArgs({
     interval: { type: 'string' },
     'fast-interval': { type: 'string' },
     'ring-size': { type: 'string' },
+    'redis-key-prefix': { type: 'string' },
+    'no-clocks': { type: 'boolean' },
     'retry-after': { type: 'string' },
     'no-control': { type: 'boolean' },
     quiet: { type: 'boolean' },
@@ -72,9 +80,13 @@ set('fastInterval', int('fast-interval', values['fast-interval'], 1))
 set('ringSize', int('ring-size', values['ring-size'], 1))
 set('retryAfter', int('retry-after', values['retry-after'], 0))
 set('secret', process.env.REFERENCE_SERVER_SECRET || undefined)
+set('redisUrl', process.env.REDIS_URL || undefined)
+set('redisKeyPrefix', values['redis-key-prefix'])
+if (values['no-clocks']) options.clocks = false
 
 const server = await startReferenceServer(options)
-console.log(`reference SSE server listening on ${server.url}`)
+// The URL may carry a password: say only that Redis is used.
+console.log(`reference SSE server listening on ${server.url} (event logs: ${options.redisUrl ? 'Redis, from REDIS_URL' : 'in memory'})`)
 console.log(`  token:  curl -X POST -H 'x-api-key: ${values['api-key'] ? '<your key>' : server.apiKey}' ${server.url}/auth/sse-token`)
 console.log(`  stream: ${server.url}/stream?channel=ticker  (Authorization: Bearer <token> or ?token=<token>)`)
 

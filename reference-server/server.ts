@@ -1,7 +1,8 @@
 /**
  * The project's reference SSE backend (tests, demo, Storybook): `node:http`, HS256 stream tokens,
- * per-channel ids with ring-buffer replay, heartbeats, token-expiry close, fault injection,
- * counters and a redacted access log. It streams through `use-event-stream/server`'s own helpers.
+ * one event log per channel (in memory, or Redis with `redisUrl` so that several instances share
+ * it) for ids, replay and live delivery, heartbeats, token-expiry close, fault injection, counters
+ * and a redacted access log. It streams through `use-event-stream/server`'s own helpers.
  * Routes, parameters and faults are documented in ./README.md.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -20,7 +21,8 @@ import {
 } from '../src/server/index'
 // Which of header and query carried the token and the id: the reference server logs it.
 import { readLastEventIdWithSource, readQuery, readSseTokenWithSource } from '../src/server/request'
-import { createReferenceServerState, Hub, isKnownChannel, type ReferenceServerState, type Subscription } from './channels'
+import { ABORTED, untilAborted } from '../src/server/logReader'
+import { ChannelReader, Channels, createReferenceServerState, isKnownChannel, type ReferenceServerState } from './channels'
 import {
   describeFault,
   MALFORMED_PRELUDE,
@@ -30,7 +32,7 @@ import {
   type TokenFault,
 } from './faults'
 
-export { createReferenceServerState, type ReferenceServerState, type ChannelLog, type StoredEvent } from './channels'
+export { createReferenceServerState, type ReferenceServerState } from './channels'
 export { MALFORMED_PRELUDE, type StreamFault, type TokenFault } from './faults'
 
 /** Options of {@link startReferenceServer}. */
@@ -47,8 +49,20 @@ export interface ReferenceServerOptions {
   apiKey?: string
   /** Idle time before a `: heartbeat` comment, ms (per connection: `?heartbeat=`). `0` disables. Default `15000`. */
   heartbeatMs?: number
-  /** Events kept per channel for replay. Default `1000`. */
+  /** Events kept per channel for replay (the logs' `maxLen`; approximate on Redis). Default `1000`. */
   ringSize?: number
+  /**
+   * Keep the channels' logs in Redis at this URL (one stream per channel, key `redisKeyPrefix +
+   * channel`), so that several instances share ids, replay and live events. Default: in memory.
+   */
+  redisUrl?: string
+  /** Prefix of the channels' Redis keys. Default `'reference:'`. */
+  redisKeyPrefix?: string
+  /**
+   * Run the `ticker`, `news` and `fast` clocks. With several instances on one Redis, each one's
+   * clocks append to the same channels: leave them on in one instance only. Default `true`.
+   */
+  clocks?: boolean
   /** Period of the `ticker` channel in ms (`news` ticks at twice this period). Default `1000`. */
   eventInterval?: number
   /** Period of the `fast` channel in ms. Default `100`. */
@@ -79,15 +93,15 @@ export interface ConnectionInfo {
   /** Requested resume point, if any, and how it was sent. */
   lastEventId: string | undefined
   lastEventIdVia: 'header' | 'query' | undefined
-  /** Events replayed from the ring buffer at connect. */
+  /** Events sent that were already in the log when the connection opened. */
   replayed: number
   /** Events written (replayed and live; comments not counted). */
   eventsSent: number
   /** Canonical fault text (`'drop-after:3'`), if any. */
   fault: string | undefined
   open: boolean
-  /** Why it ended: client left, token expired, fault dropped it, server closed, client too slow. */
-  endReason: 'client' | 'token-expired' | 'dropped' | 'server-closed' | 'too-slow' | undefined
+  /** Why it ended: client left, token expired, fault dropped it, server closed. */
+  endReason: 'client' | 'token-expired' | 'dropped' | 'server-closed' | undefined
 }
 
 export interface Counters {
@@ -120,15 +134,17 @@ export interface ReferenceServer {
   /** Mints a token with the server's secret: `ttl` seconds (negative = already expired), `iat` seconds since epoch. */
   mintToken(options?: { ttl?: number; sub?: string; iat?: number }): Promise<string>
   /**
-   * Appends an event to a channel (broadcast to subscribers) and returns its id: its sequence
-   * number in the channel. `sendId: false` sends it without an `id:` line (clients keep the previous
-   * id); it still takes a sequence number, so a replay after an earlier id includes it, in order.
-   * `sendId` defaults to `true`. Throws for unknown channels.
+   * Appends an event to a channel (every subscriber gets it) and returns its id at once. In-memory
+   * log only (throws with `redisUrl`: use `append`). Throws for unknown channels.
+   * `sendId: false` sends it without an `id:` line (clients keep the previous id); it still has its
+   * place in the log, so a replay after an earlier id includes it, in order. Default `true`.
    */
   publish(channel: string, event: { type?: string; data: unknown; sendId?: boolean }): string
+  /** `publish` for either log: resolves to the id (`sendId: false` needs the in-memory log). */
+  append(channel: string, event: { type?: string; data: unknown; sendId?: boolean }): Promise<string>
   /** Applies `fault` to the next `count` requests of `route` (optionally only those for `channel`). */
   setFault(options: { route: 'stream' | 'token'; fault: string; count?: number; channel?: string }): void
-  /** The last id handed out on a channel (`0` before the first event). */
+  /** The last id handed out on a channel (`0` before the first event). In-memory log only. */
   lastEventId(channel: string): number
 }
 
@@ -244,13 +260,18 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     retryAfter = 1,
     log = (line: string) => console.log(line),
     control = true,
+    clocks: runClocks = true,
+    redisKeyPrefix = 'reference:',
     maxHeaderSize = 16_384,
   } = options
   const state = options.state ?? createReferenceServerState(options.secret)
   if (options.state && options.secret !== undefined) {
     state.secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret
   }
-  const hub = new Hub(state, ringSize)
+  const channels = new Channels(
+    state,
+    options.redisUrl === undefined ? { kind: 'memory', ringSize } : { kind: 'redis', url: options.redisUrl, keyPrefix: redisKeyPrefix, ringSize },
+  )
   let counters = emptyCounters()
   let connectionSeq = 0
   let streamFaults: QueuedFault<StreamFault>[] = []
@@ -273,29 +294,40 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     timer.unref()
     clocks.push(timer)
   }
-  startClock(eventInterval, () => {
-    // A bounded random walk: tests only rely on the shape, the demo wants movement.
-    price = Math.min(1000, Math.max(1, Math.round((price + (Math.random() - 0.5) * 2) * 100) / 100))
-    const seq = hub.lastId('ticker') + 1
-    hub.publish('ticker', 'tick', JSON.stringify({ seq, price, at: Date.now() }))
-  })
-  startClock(eventInterval * 2, () => {
-    const seq = hub.lastId('news') + 1
-    hub.publish('news', 'message', JSON.stringify({ seq, headline: `Headline #${seq}`, at: Date.now() }))
-  })
-  startClock(fastInterval, () => {
-    const seq = hub.lastId('fast') + 1
-    hub.publish('fast', 'tick', JSON.stringify({ seq, at: Date.now() }))
-  })
+  // A clock tick that cannot be stored (Redis away) is skipped: the clocks are a demo feed.
+  const tick = (channel: string, type: string, data: string) => void channels.append(channel, type, data).catch(() => {})
+  if (runClocks) {
+    startClock(eventInterval, () => {
+      // A bounded random walk: tests only rely on the shape, the demo wants movement.
+      price = Math.min(1000, Math.max(1, Math.round((price + (Math.random() - 0.5) * 2) * 100) / 100))
+      tick('ticker', 'tick', JSON.stringify({ seq: channels.nextSeq('ticker'), price, at: Date.now() }))
+    })
+    startClock(eventInterval * 2, () => {
+      const seq = channels.nextSeq('news')
+      tick('news', 'message', JSON.stringify({ seq, headline: `Headline #${seq}`, at: Date.now() }))
+    })
+    startClock(fastInterval, () => {
+      tick('fast', 'tick', JSON.stringify({ seq: channels.nextSeq('fast'), at: Date.now() }))
+    })
+  }
 
-  const publish = (channel: string, event: { type?: string; data: unknown; sendId?: boolean }): string => {
+  /** Checks a published event; returns its type and serialised data. */
+  const checkEvent = (channel: string, event: { type?: string; data: unknown; sendId?: boolean }): { type: string; data: string } => {
     if (!isKnownChannel(channel)) throw new Error(`unknown channel: ${channel}`)
+    if (event.sendId !== undefined && typeof event.sendId !== 'boolean') throw new Error('sendId must be a boolean')
     const type = event.type ?? 'message'
     if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(type)) throw new Error('event type must be 1-64 characters of [A-Za-z0-9_.:-]')
     const data = typeof event.data === 'string' ? event.data : JSON.stringify(event.data)
     if (data === undefined) throw new Error('event data is required')
-    if (event.sendId !== undefined && typeof event.sendId !== 'boolean') throw new Error('sendId must be a boolean')
-    return String(hub.publish(channel, type, data, event.sendId ?? true).id)
+    return { type, data }
+  }
+  const publish = (channel: string, event: { type?: string; data: unknown; sendId?: boolean }): string => {
+    const { type, data } = checkEvent(channel, event)
+    return channels.publishSync(channel, type, data, event.sendId ?? true)
+  }
+  const append = async (channel: string, event: { type?: string; data: unknown; sendId?: boolean }): Promise<string> => {
+    const { type, data } = checkEvent(channel, event)
+    return channels.append(channel, type, data, event.sendId ?? true)
   }
 
   const takeFault = <T>(queue: QueuedFault<T>[], channel: string | undefined): T | undefined => {
@@ -446,8 +478,10 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       fault = parsed.fault
     }
     const resume = readLastEventIdWithSource(req)
-    if (resume && !/^\d{1,15}$/.test(resume.lastEventId)) {
-      return badRequest(res, ctx, `${resume.source === 'header' ? 'Last-Event-ID header' : 'lastEventId'} must be a non-negative integer event id`)
+    // Memory log ids are counters, Redis ids `<ms>-<seq>`: either form is accepted on either log (a
+    // form the log does not use replays from its oldest event).
+    if (resume && !/^\d{1,20}(?:-\d{1,20})?$/.test(resume.lastEventId)) {
+      return badRequest(res, ctx, `${resume.source === 'header' ? 'Last-Event-ID header' : 'lastEventId'} must be an event id: a non-negative integer, or <integer>-<integer>`)
     }
 
     // 2. Authenticate.
@@ -500,12 +534,11 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     counters.connections.push(connection)
     if (counters.connections.length > 200) counters.connections.splice(0, counters.connections.length - 200)
 
-    const afterId = resume ? Number(resume.lastEventId) : undefined
-    const subscription: Subscription = hub.subscribe(channel, afterId, Math.max(10_000, ringSize * 2), () => {
-      connection.endReason = 'too-slow'
-      res.destroy()
-    })
-    connection.replayed = subscription.replayed
+    // A client with no resume point gets live events only: it starts at the newest id now.
+    // node-redis holds commands while it reconnects: give up after 2 s rather than hang the request.
+    const newest = await untilAborted(channels.newestId(channel), AbortSignal.timeout(2000)).catch((): typeof ABORTED => ABORTED)
+    if (newest === ABORTED) return sendJson(res, ctx, 503, { error: 'unavailable', message: 'the event log is unavailable' }, { 'Retry-After': '1' })
+    const subscription = new ChannelReader(channels.log(channel), resume?.lastEventId ?? newest, newest, (id) => channels.sendsId(channel, id))
 
     // Like Mercure: the stream ends when the token does, so a client has to come back with a new one.
     const exp = verified.payload.exp
@@ -534,8 +567,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     if (fault?.kind === 'oversized') res.write(formatEvent({ event: 'oversized', data: 'x'.repeat(fault.bytes) }))
     if (fault?.kind === 'burst') {
       for (let i = 1; i <= fault.count; i++) {
-        const seq = hub.lastId(channel) + 1
-        hub.publish(channel, channel === 'news' ? 'message' : 'tick', JSON.stringify({ seq, burst: i, at: Date.now() }))
+        const seq = channels.nextSeq(channel)
+        await channels.append(channel, channel === 'news' ? 'message' : 'tick', JSON.stringify({ seq, burst: i, at: Date.now() })).catch(() => {})
       }
     }
 
@@ -557,6 +590,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           connection.eventsSent++
           counters.eventsSent++
         }
+        connection.replayed = subscription.replayed
         return result
       },
       return() {
@@ -628,7 +662,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           if (!isKnownChannel(input.channel)) return sendJson(res, ctx, 404, { error: 'not-found', message: 'unknown channel' })
           if (input.type !== undefined && typeof input.type !== 'string') return badRequest(res, ctx, 'type must be a string')
           if (input.sendId !== undefined && typeof input.sendId !== 'boolean') return badRequest(res, ctx, 'sendId must be a boolean')
-          const id = publish(input.channel, {
+          const id = await append(input.channel, {
             ...(typeof input.type === 'string' ? { type: input.type } : {}),
             data: input.data,
             ...(typeof input.sendId === 'boolean' ? { sendId: input.sendId } : {}),
@@ -771,8 +805,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       // Abruptly, like a killed process: clients must see a broken stream, not a clean end.
       server.closeAllConnections()
       for (const socket of sockets) socket.destroy()
-      hub.endAll()
-    })
+    }).then(() => channels.close())
     return closing
   }
 
@@ -793,7 +826,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         ...(opts.iat !== undefined ? { iat: opts.iat } : {}),
       }),
     publish,
+    append,
     setFault,
-    lastEventId: (channel) => hub.lastId(channel),
+    lastEventId: (channel) => channels.lastId(channel),
   }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): every check, in the order a failure is cheapest to find.
-# Set-up it needs (Debian chromium, the React 18 copy) is done here, so a fresh clone after
+# Set-up it needs (Debian chromium and redis-server, the React 18 copy) is done here, so a fresh clone after
 # `npm ci` needs nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +10,8 @@ export STORYBOOK_DISABLE_TELEMETRY=1 NEXT_TELEMETRY_DISABLED=1
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "set-up: chromium and React 18"
-bash scripts/ensure-chromium.sh
+step "set-up: chromium, redis-server and React 18"
+bash scripts/ensure-system-deps.sh
 [ -f test/react18/node_modules/react/package.json ] || npm ci --prefix test/react18 --no-audit --no-fund
 
 step "type-check"

@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const OUT = path.join(ROOT, 'bench/out')
 
-const SUBPATHS = { '': 'index', '/core': 'entries/core', '/server': 'server/index', '/testing': 'testing/index' }
-const DIST = { '': 'index.js', '/core': 'core.js', '/server': 'server.js', '/testing': 'testing.js' }
+const SUBPATHS = { '': 'index', '/core': 'entries/core', '/server': 'server/index', '/server/redis': 'server/redis', '/testing': 'testing/index' }
+const DIST = { '': 'index.js', '/core': 'core.js', '/server': 'server.js', '/server/redis': 'server-redis.js', '/testing': 'testing.js' }
 
 /**
  * esbuild plugin: `use-event-stream` and its subpaths → `srcDir` sources (`.ts`), or the built
@@ -26,7 +26,7 @@ export function packageAlias({ srcDir = path.join(ROOT, 'src'), distDir } = {}, 
         b.onResolve({ filter: /^use-event-stream$/ }, () => ({ path: 'stub', namespace: 'stub' }))
         b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export {}', loader: 'js' }))
       }
-      b.onResolve({ filter: /^use-event-stream(\/(core|server|testing))?$/ }, (args) => {
+      b.onResolve({ filter: /^use-event-stream(\/(core|server|server\/redis|testing))?$/ }, (args) => {
         const sub = args.path.slice('use-event-stream'.length)
         if (distDir) return { path: path.join(distDir, DIST[sub]) }
         const base = path.join(srcDir, SUBPATHS[sub])
@@ -81,7 +81,8 @@ export async function bundleNode(entry, outfile, { alias = {} } = {}) {
     logLevel: 'warning',
     // fetch-event-source ships ESM in a non-"type: module" package: Node cannot import it, bundle it.
     packages: 'bundle',
-    external: ['playwright-core', 'esbuild', 'eventsource'],
+    // redis (node-redis) stays a package import, as in an app.
+    external: ['playwright-core', 'esbuild', 'eventsource', 'redis', 'vitest'],
     define: { 'process.env.NODE_ENV': '"production"' },
     plugins: [packageAlias(alias)],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

@@ -12,6 +12,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 const config = {
   turbopack: { root: repoRoot },
   outputFileTracingRoot: repoRoot,
+  // node-redis (used only with REDIS_URL) is loaded from node_modules at run time, not bundled.
+  serverExternalPackages: ['redis'],
   poweredByHeader: false,
   reactStrictMode: true,
 }

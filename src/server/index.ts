@@ -39,3 +39,11 @@ export {
   type SseTokenPayload,
   type SseTokenSecret,
 } from './jwt'
+export {
+  createMemoryEventLog,
+  type EventLog,
+  type EventLogEntry,
+  type EventLogInput,
+  type EventLogReadOptions,
+  type MemoryEventLogOptions,
+} from './eventLog'

@@ -11,8 +11,8 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createSseResponse, pipeSseToNode, type SseMessage, type SseSource, type SseSourceContext } from 'use-event-stream/server'
-import { Hub, createReferenceServerState } from '../../reference-server/channels'
+import { createMemoryEventLog, createSseResponse, pipeSseToNode, type EventLog, type SseMessage, type SseSource, type SseSourceContext } from 'use-event-stream/server'
+import { ChannelReader } from '../../reference-server/channels'
 import { startScriptedServer, type ScriptedServer } from '../helpers/scriptedServer'
 import { sleep, until } from '../helpers/wait'
 
@@ -400,21 +400,36 @@ describe('#3 a source stops when its signal aborts', () => {
     expect(channel.subscribers()).toBe(0)
   })
 
-  it("#3 the reference server's channel subscriptions are released on a quiet channel when the client leaves", async () => {
-    const hub = new Hub(createReferenceServerState(), 100)
-    const channelName = 'seq-quiet'
+  it("#3 the reference server's channel reads are released on a quiet channel when the client leaves", async () => {
+    const log = createMemoryEventLog()
+    let reading = 0
+    // The log's read, counted: it ends (and its finally runs) only when its signal aborts.
+    const counted: EventLog = {
+      append: (event) => log.append(event),
+      close: () => log.close(),
+      read(options) {
+        reading++
+        const inner = log.read(options)
+        return (async function* () {
+          try {
+            yield* inner
+          } finally {
+            reading--
+          }
+        })()
+      },
+    }
     let piped: Promise<void> | undefined
     handler = (_req, res) => {
-      // As the reference server does: the subscription itself is the source.
-      const source: SseSource = hub.subscribe(channelName, undefined, 1000, () => res.destroy())
-      piped = pipeSseToNode(res, source, { heartbeatMs: 0 })
+      // As the reference server does: the channel reader itself is the source.
+      piped = pipeSseToNode(res, new ChannelReader(counted, undefined, undefined), { heartbeatMs: 0 })
     }
     const opening = openUntil((text) => text.includes('data: "one"'))
-    await until(() => hub.subscriberCount(channelName) === 1, 2000, 'a subscriber')
-    hub.publish(channelName, 'message', '"one"')
+    await until(() => reading === 1, 2000, 'a reader')
+    await log.append({ data: '"one"' })
     const { leave } = await opening
     leave()
-    await until(() => hub.subscriberCount(channelName) === 0, 2000, 'the subscription to be released')
+    await until(() => reading === 0, 2000, 'the read to be released')
     await piped
   })
 })

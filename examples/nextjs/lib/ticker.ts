@@ -1,4 +1,4 @@
-import type { SseEvent } from 'use-event-stream/server'
+import type { EventLog } from 'use-event-stream/server'
 
 /** What each `tick` event carries. */
 export interface Tick {
@@ -8,40 +8,37 @@ export interface Tick {
   price: number
 }
 
-/** How far back a reconnecting client is replayed, in ticks. */
-const MAX_BACKLOG = 200
-
 /**
- * A stateless ticker: tick `n` is due at `n × intervalMs` on the server clock, so every
- * connection (and every server process) agrees on what each id means. A client resuming from
- * `Last-Event-ID` gets exactly the ticks after it: no gap and no duplicate across reconnects
- * and token rotations.
+ * The demo's event source: appends a `tick` to `log` every `intervalMs`. Tick `n` is due at
+ * `n × intervalMs` on the server clock, so `seq` numbers stay consecutive while the producer runs
+ * and jump forward (a visible gap) over time it was not running. In your app, whatever produces
+ * events (a job, a webhook, a database trigger) appends them to the log the same way.
+ *
+ * Returns a function that stops it.
  */
-export async function* ticker(options: { after: string | undefined; signal: AbortSignal; intervalMs: number }): AsyncGenerator<SseEvent> {
-  const { signal, intervalMs } = options
-  const now = Math.floor(Date.now() / intervalMs)
-  let next = options.after !== undefined && /^\d+$/.test(options.after) ? Number(options.after) + 1 : now
-  if (now - next > MAX_BACKLOG) next = now - MAX_BACKLOG
-  while (!signal.aborted) {
-    const wait = next * intervalMs - Date.now()
-    if (wait > 0 && !(await sleep(wait, signal))) return
-    const tick: Tick = { seq: next, at: next * intervalMs, price: Math.round((100 + 10 * Math.sin(next / 20)) * 100) / 100 }
-    yield { id: next, event: 'tick', data: tick }
-    next++
-  }
-}
-
-/** Resolves `true` after `ms`, or `false` as soon as `signal` aborts (so a closed stream frees its timer). */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve(true)
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      resolve(false)
+export function startTicker(log: EventLog, intervalMs: number): () => void {
+  let next = Math.floor(Date.now() / intervalMs) + 1
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let stopped = false
+  const run = async () => {
+    // Catch up on every slot that is due: a late timer must not skip a seq.
+    while (!stopped && next * intervalMs <= Date.now()) {
+      const tick: Tick = { seq: next, at: next * intervalMs, price: Math.round((100 + 10 * Math.sin(next / 20)) * 100) / 100 }
+      next++
+      try {
+        await log.append({ event: 'tick', data: JSON.stringify(tick) })
+      } catch {
+        // The log is unavailable (Redis down): this tick is lost, the next ones are tried.
+      }
     }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
+    if (!stopped) {
+      timer = setTimeout(run, Math.max(0, next * intervalMs - Date.now()))
+      timer.unref?.()
+    }
+  }
+  void run()
+  return () => {
+    stopped = true
+    if (timer !== undefined) clearTimeout(timer)
+  }
 }

@@ -1,0 +1,271 @@
+/**
+ * The reading half shared by every event log (in memory, Redis): a bounded window of the newest
+ * entries that every reader of one log instance shares, and the reader that walks it.
+ *
+ * Memory stays bounded however slowly a consumer pulls: a reader holds no queue of its own, only a
+ * position. A reader that falls behind the window goes back to reading by id from the store
+ * (`older`, e.g. Redis `XRANGE`, a batch at a time) and rejoins the window when it has caught up;
+ * a store that keeps nothing beyond the window (the memory log) skips to its oldest entry instead.
+ */
+
+/** One stored entry. Shared between readers, so frozen. */
+export interface LogEntry {
+  readonly id: string
+  readonly event?: string
+  readonly data: string
+}
+
+/**
+ * Orders two ids of the form `<digits>` or `<digits>-<digits>` (Redis stream ids), compared part by
+ * part as unbounded decimals. Ids are normalised (no leading zeros) before they get here.
+ */
+export function compareEventIds(a: string, b: string): number {
+  if (a === b) return 0
+  const dashA = a.indexOf('-')
+  const dashB = b.indexOf('-')
+  const c = compareDecimal(dashA < 0 ? a : a.slice(0, dashA), dashB < 0 ? b : b.slice(0, dashB))
+  if (c !== 0) return c
+  return compareDecimal(dashA < 0 ? '0' : a.slice(dashA + 1), dashB < 0 ? '0' : b.slice(dashB + 1))
+}
+
+function compareDecimal(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/**
+ * The newest entries of a log, in order, with no hole: every entry with an id above `startAfter`
+ * that the store had when it was pushed here is here (or was trimmed off the front, which moves
+ * `startAfter` up). Entries get consecutive local positions, so a reader inside the window finds
+ * its next entry without comparing ids.
+ */
+export class EntryWindow {
+  private entries: LogEntry[] = []
+  private head = 0
+  /** Position of the oldest entry held. */
+  base = 0
+
+  constructor(
+    private readonly capacity: number,
+    /** Id just below the oldest entry held: nothing above it is missing. */
+    public startAfter: string,
+  ) {}
+
+  /** Position the next pushed entry gets. */
+  get end(): number {
+    return this.base + this.entries.length - this.head
+  }
+
+  push(entry: LogEntry): void {
+    this.entries.push(entry)
+    if (this.entries.length - this.head > this.capacity) {
+      this.startAfter = this.entries[this.head]!.id
+      this.entries[this.head] = undefined as unknown as LogEntry
+      this.head++
+      this.base++
+      // Shift the array only now and then: amortised O(1) per push.
+      if (this.head >= 1024 && this.head * 2 >= this.entries.length) {
+        this.entries = this.entries.slice(this.head)
+        this.head = 0
+      }
+    }
+  }
+
+  /** The entry at `position`, if the window still (or already) holds it. */
+  at(position: number): LogEntry | undefined {
+    if (position < this.base) return undefined
+    return this.entries[this.head + position - this.base]
+  }
+
+  /** Position of the first entry with an id above `after` (`end` when there is none yet). */
+  positionAfter(after: string): number {
+    let lo = this.head
+    let hi = this.entries.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (compareEventIds(this.entries[mid]!.id, after) <= 0) lo = mid + 1
+      else hi = mid
+    }
+    return this.base + lo - this.head
+  }
+}
+
+/** Wakes every waiting reader at once; a waiter whose signal aborts leaves without a trace. */
+export class Changes {
+  private readonly waiters = new Set<() => void>()
+
+  /** Resolves on the next `notify()`, or at once when `signal` aborts. Never rejects. */
+  wait(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve()
+      const done = () => {
+        this.waiters.delete(done)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      this.waiters.add(done)
+      signal.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  notify(): void {
+    for (const done of [...this.waiters]) done()
+  }
+}
+
+export const ABORTED: unique symbol = Symbol('aborted')
+
+/**
+ * `promise`'s value, or `ABORTED` as soon as `signal` aborts (the promise keeps running; its
+ * rejection is then ignored). The abort listener is removed when the promise settles first.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  if (signal.aborted) {
+    promise.catch(() => {})
+    return Promise.resolve(ABORTED)
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(ABORTED)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
+/** What a log gives its readers. */
+export interface LogSource {
+  /** The shared window; read after `start()` resolved. */
+  window(): EntryWindow
+  changes: Changes
+  /** Makes the window live (connects, starts the one blocking reader). Idempotent. */
+  start(): Promise<void>
+  /**
+   * Up to `count` entries with ids above `after`, from the store itself (for readers below the
+   * window). Absent when the store holds nothing the window does not: then such a reader skips to
+   * the oldest entry held.
+   */
+  older?: (after: string, count: number) => Promise<LogEntry[]>
+}
+
+/** How many entries a reader below the window fetches per `older()` call. */
+export const OLDER_BATCH = 100
+
+/**
+ * Entries above `after` (`after` already parsed: the log's zero id reads everything), then live
+ * ones, until `signal` aborts (then it returns, no error). `after` below what the store retains
+ * reads from the oldest entry retained.
+ */
+export async function* readLog(source: LogSource, after: string, signal: AbortSignal): AsyncGenerator<LogEntry, void, undefined> {
+  if (signal.aborted) return
+  if ((await untilAborted(source.start(), signal)) === ABORTED) return
+  /** Id of the last entry yielded (or the resume point): every id yielded next is above it. */
+  let cursor = after
+  /** Window position to read next; `undefined` while positioned by id only. */
+  let next: number | undefined
+  let batch: LogEntry[] = []
+  let inBatch = 0
+  while (!signal.aborted) {
+    if (inBatch < batch.length) {
+      const entry = batch[inBatch++]!
+      cursor = entry.id
+      yield entry
+      continue
+    }
+    const window = source.window()
+    if (next === undefined) {
+      if (compareEventIds(cursor, window.startAfter) < 0) {
+        if (!source.older) {
+          next = window.base // trimmed away: from the oldest entry retained
+        } else {
+          // Read before asking the store: if the store has nothing above `cursor`, nothing up to
+          // this bound can appear later either (new entries get higher ids), so the reader may
+          // continue from it. The window may have moved on meanwhile; the loop then asks again.
+          const floor = window.startAfter
+          const got = await untilAborted(source.older(cursor, OLDER_BATCH), signal)
+          if (got === ABORTED) return
+          batch = got
+          inBatch = 0
+          if (got.length === 0) cursor = floor
+          continue
+        }
+      } else {
+        next = window.positionAfter(cursor)
+      }
+    }
+    if (next < window.base) {
+      // This reader fell behind the window: back to reading by id.
+      next = undefined
+      continue
+    }
+    const entry = window.at(next)
+    if (entry) {
+      next++
+      // An `older()` batch can run ahead of the window: skip what was already yielded.
+      if (compareEventIds(entry.id, cursor) > 0) {
+        cursor = entry.id
+        yield entry
+      }
+      continue
+    }
+    await source.changes.wait(signal)
+  }
+}
+
+/** The readers of one log, so `close()` can end them all. */
+export class Readers {
+  private readonly active = new Set<AbortController>()
+  closed = false
+
+  /** Ends every active read; later reads end at once. */
+  close(): void {
+    this.closed = true
+    for (const stop of this.active) stop.abort()
+    this.active.clear()
+  }
+
+  /**
+   * `readLog`, ended by `signal` or by `close()`. Registered in a set rather than as listeners on
+   * one log-wide signal: thousands of readers must not pile listeners on one target. Everything is
+   * removed when the read ends, however it ends.
+   */
+  async *read(source: LogSource, after: string, signal: AbortSignal): AsyncGenerator<LogEntry, void, undefined> {
+    if (signal.aborted || this.closed) return
+    const stop = new AbortController()
+    const onAbort = () => stop.abort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    this.active.add(stop)
+    try {
+      yield* readLog(source, after, stop.signal)
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      this.active.delete(stop)
+      stop.abort()
+    }
+  }
+}
+
+/** Throws a `TypeError` unless `event` is an appendable `{ event?, data }`; returns just those fields. */
+export function checkAppend(event: { event?: string; data: string }): { event?: string; data: string } {
+  if (event === null || typeof event !== 'object') throw new TypeError('append() takes an object: { event?: string; data: string }')
+  if (typeof event.data !== 'string') throw new TypeError('append(): data must be a string (serialise objects first, e.g. JSON.stringify)')
+  if (event.event !== undefined) {
+    if (typeof event.event !== 'string' || event.event === '') throw new TypeError('append(): event must be a non-empty string when given')
+    // It becomes an SSE `event:` line: a line break would let it inject fields.
+    if (/[\r\n]/.test(event.event)) throw new TypeError('append(): event must not contain CR or LF')
+  }
+  return event.event === undefined ? { data: event.data } : { event: event.event, data: event.data }
+}
+
+/** Throws a `TypeError` unless `value` is a whole number ≥ 1. */
+export function checkMaxLen(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`${name}: maxLen must be a whole number ≥ 1`)
+  return value
+}

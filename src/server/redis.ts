@@ -1,0 +1,253 @@
+/**
+ * `use-event-stream/server/redis`: an event log over one Redis stream, shared by every process
+ * that uses the same key. Entry ids are the stream's ids (they become the SSE ids); `XRANGE` replays
+ * after an id, one `XREAD BLOCK` per log instance waits for new entries and fans them out to every
+ * reader of that instance, `XADD ... MAXLEN ~` bounds what Redis keeps.
+ *
+ * Needs the `redis` package (node-redis v6), an optional peer dependency of `use-event-stream`.
+ */
+import { createClient } from 'redis'
+import type { EventLog, EventLogInput, EventLogReadOptions, EventLogEntry } from 'use-event-stream/server'
+import { Changes, checkAppend, checkMaxLen, EntryWindow, Readers, type LogEntry, type LogSource } from './logReader'
+
+/**
+ * The parts of a node-redis client the log uses. Any `createClient()` result fits, connected or
+ * not, RESP2 or RESP3.
+ */
+export interface RedisEventLogClient {
+  readonly isOpen: boolean
+  readonly isReady: boolean
+  connect(): Promise<unknown>
+  duplicate(): RedisEventLogClient
+  sendCommand(args: string[]): Promise<unknown>
+  on(event: 'error', listener: (error: Error) => void): unknown
+  close(): Promise<unknown>
+  destroy(): unknown
+}
+
+/** Options of {@link createRedisEventLog}. */
+export interface RedisEventLogOptions {
+  /** Redis URL (`redis://[[user]:password@]host[:port][/db]`) for a client the log creates and closes. Default: `redis://localhost:6379` when no `client` is given. */
+  url?: string
+  /**
+   * A node-redis client to send commands with instead (connected or not; the log connects it if
+   * needed and never closes it). The log duplicates it once for its blocking reader. Default: none.
+   */
+  client?: RedisEventLogClient
+  /** The stream's key. One log instance per key per process. Required. */
+  key: string
+  /** Entries Redis keeps, approximately (`XADD ... MAXLEN ~ maxLen`): at least this many, trimmed in whole nodes. Default `100000`. */
+  maxLen?: number
+}
+
+/**
+ * Newest entries kept in this process for its readers (at most `maxLen`). A reader further behind
+ * reads from Redis by `XRANGE`, so a slow consumer costs requests, never memory.
+ */
+const WINDOW = 1000
+/** How long one `XREAD BLOCK` waits before it is sent again (ms). */
+const BLOCK_MS = 10_000
+const ZERO = '0-0'
+const REDIS_ID = /^(\d{1,20})-(\d{1,20})$/
+const MAX_U64 = 18_446_744_073_709_551_615n
+
+/** A stream id, normalised; the zero id (read everything) for anything else. */
+function parseId(id: string | undefined): string {
+  const m = id === undefined ? null : REDIS_ID.exec(id)
+  if (!m) return ZERO
+  const ms = BigInt(m[1]!)
+  const seq = BigInt(m[2]!)
+  return ms > MAX_U64 || seq > MAX_U64 ? ZERO : `${ms}-${seq}`
+}
+
+/** One raw stream entry (`[id, [field, value, ...]]`; RESP3 may give the fields as a map). */
+function toEntry(raw: unknown): LogEntry | undefined {
+  if (!Array.isArray(raw) || raw.length < 2) return undefined
+  const id = String(raw[0])
+  let data = ''
+  let event: string | undefined
+  const set = (key: unknown, value: unknown) => {
+    const name = String(key)
+    if (name === 'data') data = String(value)
+    else if (name === 'event') event = String(value)
+  }
+  const fields = raw[1] as unknown
+  if (Array.isArray(fields)) for (let i = 0; i + 1 < fields.length; i += 2) set(fields[i], fields[i + 1])
+  else if (fields instanceof Map) for (const [k, v] of fields) set(k, v)
+  else if (fields && typeof fields === 'object') for (const [k, v] of Object.entries(fields)) set(k, v)
+  return Object.freeze(event === undefined ? { id, data } : { id, event, data })
+}
+
+function toEntries(raw: unknown): LogEntry[] {
+  if (!Array.isArray(raw)) return []
+  const out: LogEntry[] = []
+  for (const item of raw) {
+    const entry = toEntry(item)
+    if (entry) out.push(entry)
+  }
+  return out
+}
+
+/** An `XREAD` reply for one key: `[[key, entries]]` (RESP2), a map or an object (RESP3), or null. */
+function xreadEntries(raw: unknown): LogEntry[] {
+  if (raw === null || raw === undefined) return []
+  if (Array.isArray(raw)) return raw.flatMap((stream) => (Array.isArray(stream) ? toEntries(stream[1]) : []))
+  if (raw instanceof Map) return [...raw.values()].flatMap(toEntries)
+  if (typeof raw === 'object') return Object.values(raw).flatMap(toEntries)
+  return []
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const done = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+/**
+ * An event log over the Redis stream `key`, shared by every process using that key: what one
+ * appends, all read, in the same order, under the same ids. Synchronous; connects on first use.
+ *
+ * Per log instance it uses the command client (`client`, or one it creates from `url`) for
+ * `XADD`/`XRANGE`, and one duplicate of it for a single `XREAD BLOCK` loop that feeds every
+ * `read()` of the instance: two connections, however many readers. Create one log per key per
+ * process and share it.
+ *
+ * @example
+ * import { createRedisEventLog } from 'use-event-stream/server/redis'
+ * const log = createRedisEventLog({ url: process.env.REDIS_URL, key: 'events:prices' })
+ * await log.append({ event: 'tick', data: JSON.stringify({ price: 1 }) })
+ * pipeSseToNode(res, ({ lastEventId, signal }) => log.read({ after: lastEventId, signal }), { request: req })
+ */
+export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
+  if (options === null || typeof options !== 'object') throw new TypeError('createRedisEventLog: options { key, url? | client?, maxLen? } are required')
+  const { key, url } = options
+  if (typeof key !== 'string' || key === '') throw new TypeError('createRedisEventLog: key must be a non-empty string')
+  if (url !== undefined && options.client !== undefined) throw new TypeError('createRedisEventLog: pass url or client, not both')
+  if (url !== undefined && typeof url !== 'string') throw new TypeError('createRedisEventLog: url must be a string')
+  const maxLen = checkMaxLen(options.maxLen ?? 100_000, 'createRedisEventLog')
+  const windowSize = Math.min(WINDOW, maxLen)
+
+  const owned = options.client === undefined
+  const client: RedisEventLogClient = options.client ?? createClient(url === undefined ? {} : { url })
+  // node-redis emits 'error' on every failed reconnect; unheard, that would crash the process. The
+  // failures reach callers through the commands that fail.
+  if (owned) client.on('error', () => {})
+
+  // Stops the blocking reader; the reads are ended through `readers`.
+  const closing = new AbortController()
+  const readers = new Readers()
+  const changes = new Changes()
+  let connecting: Promise<unknown> | undefined
+  const ready = (): Promise<unknown> => {
+    if (!connecting) {
+      const attempt: Promise<unknown> = client.isOpen ? Promise.resolve() : client.connect()
+      connecting = attempt.catch((error: unknown) => {
+        connecting = undefined
+        throw error
+      })
+    }
+    return connecting
+  }
+
+  let window: EntryWindow | undefined
+  let blocking: RedisEventLogClient | undefined
+  let following: Promise<void> | undefined
+  let starting: Promise<void> | undefined
+
+  /** The one blocking reader: every new entry, in order, into the shared window. */
+  const follow = async (reader: RedisEventLogClient, from: string, into: EntryWindow) => {
+    let last = from
+    let failures = 0
+    let warned = false
+    while (!closing.signal.aborted) {
+      try {
+        if (!reader.isOpen) await reader.connect()
+        const reply = await reader.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', String(BLOCK_MS), 'STREAMS', key, last])
+        failures = 0
+        warned = false
+        const entries = xreadEntries(reply)
+        for (const entry of entries) {
+          into.push(entry)
+          last = entry.id
+        }
+        if (entries.length > 0) changes.notify()
+      } catch (error) {
+        if (closing.signal.aborted) break
+        if (process.env.NODE_ENV !== 'production' && !warned) {
+          warned = true
+          console.warn(`[use-event-stream] Redis event log "${key}": waiting for new entries failed (${(error as Error)?.message ?? 'unknown error'}); retrying`)
+        }
+        // Resumes from `last`: nothing is lost while Redis is away, readers just wait.
+        await sleep(Math.min(1000, 50 * 2 ** failures++), closing.signal)
+      }
+    }
+  }
+
+  const begin = async () => {
+    await ready()
+    // Follow from the newest id now, so the window is gap-free from there on.
+    const newest = toEntries(await client.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', '1']))[0]
+    if (closing.signal.aborted) return
+    window = new EntryWindow(windowSize, newest?.id ?? ZERO)
+    blocking = client.duplicate()
+    blocking.on('error', () => {})
+    following = follow(blocking, window.startAfter, window)
+  }
+
+  const source: LogSource = {
+    window: () => window!,
+    changes,
+    start: () => {
+      starting ??= begin().catch((error: unknown) => {
+        starting = undefined
+        throw error
+      })
+      return starting
+    },
+    older: async (after, count) => toEntries(await client.sendCommand(['XRANGE', key, `(${after}`, '+', 'COUNT', String(count)])),
+  }
+
+  let closed: Promise<void> | undefined
+
+  return {
+    async append(event: EventLogInput): Promise<string> {
+      const checked = checkAppend(event)
+      if (closing.signal.aborted) throw new Error('event log is closed')
+      await ready()
+      if (closing.signal.aborted) throw new Error('event log is closed')
+      const args = ['XADD', key, 'MAXLEN', '~', String(maxLen), '*', 'data', checked.data]
+      if (checked.event !== undefined) args.push('event', checked.event)
+      return String(await client.sendCommand(args))
+    },
+
+    read(readOptions: EventLogReadOptions): AsyncIterable<EventLogEntry> {
+      return readers.read(source, parseId(readOptions.after), readOptions.signal)
+    },
+
+    close(): Promise<void> {
+      closed ??= (async () => {
+        closing.abort()
+        readers.close()
+        // The blocking reader sits in XREAD for up to BLOCK_MS: drop its connection rather than wait.
+        blocking?.destroy()
+        await following
+        if (owned && client.isOpen) {
+          // Connected: let pending appends finish. Still connecting (Redis away): drop it, or this
+          // would wait for a server that may never come.
+          if (client.isReady) await client.close().catch(() => client.destroy())
+          else client.destroy()
+        }
+      })()
+      return closed
+    },
+  }
+}
+
+export type { EventLog, EventLogEntry, EventLogInput, EventLogReadOptions }
