@@ -54,6 +54,8 @@ export interface RegistryEntry {
   readonly stream: EventStream<string>
   /** The latest event, so a consumer joining a running stream can show it at once. */
   readonly latest: StreamEvent<string> | undefined
+  /** The stream's host facilities (its `platform` option over the host's): consumers' timers use them too. */
+  readonly platform: Platform
 }
 
 export interface Lease {

@@ -177,8 +177,10 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
       const cancel = g.cancelAnimationFrame
       pendingFlush = () => cancel(handle)
     } else {
-      const handle = setTimeout(run, batch === 'frame' ? 16 : Math.max(0, batch))
-      pendingFlush = () => clearTimeout(handle)
+      // The stream's platform: a test's virtual clock (or leak check) sees this timer too.
+      const platform = lease!.entry.platform
+      const handle = platform.setTimeout(run, batch === 'frame' ? 16 : Math.max(0, batch))
+      pendingFlush = () => platform.clearTimeout(handle)
     }
   }
 
