@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench`: every row against its named peer, measured in the same run.
 //   node bench/run.mjs [--quick] [--skip-browser] [--skip-rotation] [--skip-fanout]
-// Writes bench/results.json and bench/charts/*.png; prints one table. Exit code 0 even on a miss
-// (the size budgets are what CI enforces, via scripts/size.mjs).
+// Writes bench/results.json and bench/charts/*.png, prints one table, and renders the figures of
+// bench/README.md from results.json (bench/report.mjs). Exit code 0 even on a miss (the size
+// budgets are what CI enforces, via scripts/size.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -11,6 +12,7 @@ import { measureSizes } from '../scripts/size.mjs'
 import { startBenchServer } from './server.mjs'
 import { runBrowserRows } from './browser/run.mjs'
 import { lineChart, histogram, renderPngs, COLORS } from './charts.mjs'
+import { writeReport } from './report.mjs'
 
 const argv = new Set(process.argv.slice(2))
 const quick = argv.has('--quick')
@@ -224,3 +226,4 @@ log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
 for (const c of cells) log(line(c))
 log(`\n${rows.filter((r) => r.pass === true).length} pass, ${rows.filter((r) => r.pass === false).length} miss, ${rows.filter((r) => r.pass === null).length} n/a; ${raw.seconds.toFixed(0)} s. Wrote bench/results.json${raw.charts ? ', ' + raw.charts.join(', ') : ''}.`)
 for (const n of sizes.notes) log(`note: ${n}`)
+log(writeReport() ? 'Rewrote the results section of bench/README.md.' : 'bench/README.md results section unchanged.')

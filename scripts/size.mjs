@@ -8,7 +8,7 @@
 // first). Peers are measured in the same run with the same settings.
 //
 // Two limits per bundle:
-// - TARGETS: the goal from the benchmark issue. Meeting it prints PASS.
+// - TARGETS: the goal for each bundle (the targets of bench/README.md's rows). Meeting it prints PASS.
 // - CEILINGS: the regression ceiling. While a target is missed, the row prints
 //   "MISS target … by …" but the script still exits 0 as long as the bundle is at or under the
 //   ceiling (the achieved size rounded up to the next 0.1 kB), so any growth fails CI while the
@@ -22,7 +22,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { bundle, kB, ROOT } from '../bench/lib/build.mjs'
 
-/** Targets in gzip bytes (1 kB = 1000 B), from the benchmark issue. */
+/** Targets in gzip bytes (1 kB = 1000 B); bench/README.md's rows name them. */
 export const TARGETS = { react: 5000, eventsourceOnly: 3000 }
 /** Regression ceilings in gzip bytes: the achieved size rounded up to the next 100 B. */
 export const CEILINGS = { react: 11100, eventsourceOnly: 3800 }
@@ -34,7 +34,7 @@ export const CEILINGS = { react: 11100, eventsourceOnly: 3800 }
  */
 const FETCH_MARKERS = ['discardTrailingNewline', 'Bearer ']
 
-/** What an app using the hooks imports (the row of the benchmark issue). */
+/** What an app using the hooks imports (the React row of bench/README.md). */
 const REACT_EXPORTS = ['TokenProvider', 'useEventStream', 'useToken', 'fetchTokenFrom']
 const ES_ENTRY = `import { createEventStreamWith, createEventSourceTransport } from 'use-event-stream/core'
 export const open = (url) => createEventStreamWith(createEventSourceTransport(), { url })`

@@ -7,7 +7,7 @@
 export type EventStreamErrorKind =
   /** 401/403 from the stream twice in a row, or a terminal token failure. */
   | 'unauthorized'
-  /** Any other HTTP status the stream does not accept (fetch transport). */
+  /** Any other HTTP status the stream does not accept (read by the eventsource transport's status probe in browsers). */
   | 'http'
   /** Network failure, dropped connection, or (eventsource transport) an unspecified error. */
   | 'network'
@@ -35,7 +35,7 @@ export type EventStreamErrorKind =
 export class EventStreamError extends Error {
   declare readonly name: string
   declare readonly kind: EventStreamErrorKind
-  /** HTTP status (fetch transport). */
+  /** HTTP status, when known (the eventsource transport in a browser reads it with its status probe). */
   declare readonly status: number | undefined
   /** Server-requested delay before the next attempt, from `Retry-After`, in ms. */
   declare readonly retryAfter: number | undefined

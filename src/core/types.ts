@@ -11,11 +11,17 @@ export interface PlatformEventTarget {
   removeEventListener(type: string, listener: () => void): void
 }
 
-/** Host facilities used by the core. Every member has a browser/Node default (see `defaultPlatform()`). */
+/** Host facilities used by the core. Every member has a browser/Node default (see `resolvePlatform`). */
 export interface Platform {
-  /** Wall clock in ms; only used to report `expiresAt`/`retryAt` to the UI. Default `Date.now`. */
+  /**
+   * Wall clock in ms: reported as `expiresAt`/`retryAt`, read against an explicit `expiresAt`, and
+   * the second clock of every deadline (it keeps counting while a machine sleeps). Default `Date.now`.
+   */
   now(): number
-  /** Monotonic clock in ms, used for every deadline. Default `performance.now` (falls back to `Date.now`). */
+  /**
+   * Monotonic clock in ms, the first clock of every deadline (immune to a wall clock set by hand).
+   * Default `performance.now` (falls back to `Date.now`).
+   */
   monotonic(): number
   setTimeout(fn: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
@@ -187,7 +193,7 @@ export interface TokenManager {
    * same version. Rejects like any other call when that refresh fails.
    */
   getToken(options?: { forceRefresh?: boolean; reason?: TokenFetchReason; newerThan?: number }): Promise<string>
-  /** Forces a new token now (shared with any request in flight). */
+  /** Forces a new token now (shared with any request in flight); after `'unauthorized'`, tries once more. */
   refresh(): Promise<string>
   getSnapshot(): TokenSnapshot
   subscribe(listener: () => void): () => void

@@ -90,7 +90,7 @@ export function TokenProvider(props: TokenProviderProps): ReactNode {
   const fetchTokenRef = useRef<FetchToken | undefined>(props.fetchToken)
   const [state, setState] = useState(() => newState(gracePeriod))
 
-  // Dev-only (DESIGN rule 4), inline so bundlers drop it and its text in production; `typeof
+  // Dev-only, inline so bundlers drop it and its text in production; `typeof
   // process` keeps an unbundled browser (no `process`) from throwing a ReferenceError.
   if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' && !props.tokens && typeof props.fetchToken !== 'function') {
     throw new Error('<TokenProvider> needs a token source: pass fetchToken={fetchTokenFrom(\'/auth/sse-token\')} or tokens={createTokenManager({ fetchToken })}.')

@@ -27,7 +27,8 @@ export interface UseTokenResult {
 export function useTokenContext(hook: string): TokenContextValue {
   const context = useContext(TokenContext)
   if (!context) {
-    // The how-to-fix part is dev-only (DESIGN rule 4); production keeps what went wrong.
+    // The how-to-fix part is dev-only (it would only add bytes to production bundles);
+    // production keeps what went wrong.
     throw new Error(
       `${hook} must be used inside a <TokenProvider>` +
         (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production'

@@ -1,4 +1,4 @@
-// `use-event-stream/testing` used exactly as the README ("Testing your components") shows: a component under test, a
+// `use-event-stream/testing` used exactly as docs/testing.md shows: a component under test, a
 // hand-driven stream and mock tokens, no server. Each test also checks what the library did on the
 // "wire" (connections, tokens, resume ids), so a helper that only pretended would fail.
 import { act, cleanup, render, screen } from '@testing-library/react'
@@ -8,7 +8,7 @@ import { TokenError, createTokenManager, type FetchToken, type TokenManager, typ
 import { createMockTokens, createTestStream } from 'use-event-stream/testing'
 import { createFakePlatform, flush } from '../helpers/fakePlatform'
 
-// ---- the component under test (the README ("Testing your components"), "The component") ------------------------------
+// ---- the component under test (docs/testing.md, "The component") ------------------------------------------------------
 
 type Price = { symbol: string; price: number }
 
@@ -51,7 +51,7 @@ afterEach(() => {
   vi.unstubAllGlobals()
 })
 
-// ---- the README ("Testing your components"), "An example test" ----------------------------------------------------------
+// ---- docs/testing.md, "An example test" ------------------------------------------------------------------------------
 
 describe('createTestStream with a component', () => {
   it('opens, shows pushed events, and never renders the token', async () => {

@@ -211,7 +211,7 @@ function quietChannel() {
   }
 }
 
-/** `promise`'s value, or `undefined` as soon as `signal` aborts; leaves no listener behind (as in the README). */
+/** `promise`'s value, or `undefined` as soon as `signal` aborts; leaves no listener behind (as in docs/server.md). */
 function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
   return new Promise((resolve, reject) => {
     const onAbort = () => resolve(undefined)

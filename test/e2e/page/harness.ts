@@ -64,7 +64,7 @@ export interface StreamState {
   ids: string[]
   /**
    * Every error the stream showed: through `onError` (`reported: true`) or only in its snapshot
-   * (`reported: false`; the stream does not pass every error to `onError`, see the README, "Reliability").
+   * (`reported: false`; the stream does not pass every error to `onError`, see docs/reliability.md).
    */
   errors: Array<{ kind: string; status: number | undefined; retryAfter: number | undefined; message: string; retryIn: number | undefined; reported: boolean }>
   /** Stream connection attempts: EventSource objects created, or stream `fetch` calls (fetch transport). */
