@@ -19,6 +19,7 @@ const ENTRIES: ReadonlyArray<{ entry: string; source: string }> = [
   { entry: 'use-event-stream', source: 'src/index.ts' },
   { entry: 'use-event-stream/core', source: 'src/entries/core.ts' },
   { entry: 'use-event-stream/server', source: 'src/server/index.ts' },
+  { entry: 'use-event-stream/server/redis', source: 'src/server/redis.ts' },
   { entry: 'use-event-stream/testing', source: 'src/testing/index.ts' },
 ]
 
