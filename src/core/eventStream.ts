@@ -241,12 +241,13 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     stableTimer = cancel(stableTimer)
   }
 
+  /** Gives up a rotation that has not switched yet: the current connection goes on, with nothing to match. */
   function abandonCandidate(): void {
-    candidate?.abort()
+    if (!candidate) return
+    candidate.abort()
     candidate = undefined
     candidateTimer = cancel(candidateTimer)
-    // Only the bookkeeping of an overlap that never switched: after the switch it drops replays.
-    if (dedupe && !current) dedupe = undefined
+    dedupe = undefined
   }
 
   function armIdle(): void {

@@ -215,7 +215,7 @@ describe('schedules (virtual clock, mock transport)', () => {
     const { clock, transport, stream } = setup({ tokens: tokens.manager })
     stream.connect()
     await clock.advance(0)
-    transport.latest!.open().emit({ data: 'a', id: '1' })
+    transport.latest!.open().emit({ data: 'a', id: '1' }).emit({ data: 'a2' })
     tokens.rotate()
     await clock.advance(0)
     const hung = transport.connections[1]!
@@ -223,6 +223,9 @@ describe('schedules (virtual clock, mock transport)', () => {
     await clock.advance(60_000)
     expect(hung.aborted).toBe(true)
     expect(transport.connections[0]!.active).toBe(true)
+    // The old connection goes on, and nothing it delivers is taken for a replay.
+    transport.connections[0]!.emit({ data: 'b' })
+    expect(stream.getSnapshot().data).toBe('b')
     tokens.rotate()
     await clock.advance(0)
     expect(transport.connections).toHaveLength(3)
