@@ -548,7 +548,9 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     }
     if (tokenStatus !== 'valid') return
     if (waitingForToken && (rejectedVersion === undefined || manager.version > rejectedVersion)) return start()
-    if (rotation === 'none' || snapshot.status !== 'open' || candidate || !current) return
+    // One rotation at a time: the last one's new connection may still be repeating what the old
+    // one delivered.
+    if (rotation === 'none' || snapshot.status !== 'open' || candidate || dedupe || !current) return
     if (current.tokenVersion === undefined || manager.version === current.tokenVersion) return
     const gen = generation
     manager.getToken().then(
