@@ -23,9 +23,9 @@ import { pathToFileURL } from 'node:url'
 import { bundle, kB, ROOT } from '../bench/lib/build.mjs'
 
 /** Targets in gzip bytes (1 kB = 1000 B); bench/README.md's rows name them. */
-export const TARGETS = { react: 5000, eventsourceOnly: 3000 }
+export const TARGETS = { react: 8500, eventsourceOnly: 3000 }
 /** Regression ceilings in gzip bytes: the achieved size rounded up to the next 100 B. */
-export const CEILINGS = { react: 11100, eventsourceOnly: 3800 }
+export const CEILINGS = { react: 12600, eventsourceOnly: 5500 }
 
 /**
  * Strings that only fetch-event-source's code (or our fetch transport around it) contains.
