@@ -1,7 +1,8 @@
 // Where a token must never show up, checked against the reference server on 127.0.0.1: console
 // output of a full run with failures, error messages (with stacks and causes), stream and token
-// snapshots, request URLs of the fetch transport, and the server's access log. Plus how the
-// eventsource transport carries a token that needs URL encoding.
+// snapshots, request URLs of the fetch transport, and the server's access log; and, against a
+// scripted server that quotes the token in every answer, errors and snapshots of both transports.
+// Plus how the eventsource transport carries a token that needs URL encoding.
 import type { IncomingMessage } from 'node:http'
 import { EventSource } from 'eventsource'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
