@@ -88,10 +88,11 @@ describe('401 recovery and the token manager', () => {
     const streams = Array.from({ length: 5 }, () => streamFor(server, { tokens }).stream)
     for (const s of streams) s.connect()
     await until(() => streams.every((s) => status(s) === 'open'), 5000, 'all open')
+    // Time for any extra request to show.
     await sleep(100)
-    expect(server.tokenRequests).toBeLessThanOrEqual(3)
-    expect(server.streamRequests.length).toBeLessThanOrEqual(12)
-    expect(server.streamRequests.filter((r) => r.token === 'tok-1')).toHaveLength(5)
+    // The initial token and one refresh; per stream, the refused request and one reconnect.
+    expect(server.tokenRequests).toBe(2)
+    expect(server.streamRequests.map((r) => r.token).sort()).toEqual([...Array(5).fill('tok-1'), ...Array(5).fill('tok-2')])
   })
 
   it('item 4: streams ended by a refused token come back by themselves after "sign in again"; a stream that starts meanwhile too', async () => {
