@@ -33,6 +33,17 @@ export default defineConfig({
     globalSetup: ['./test/globalSetup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // Read with `--coverage`, as `npm test` runs the Node, jsdom and type projects: V8's own
+    // counters over every file of src/ (untested files count as 0 %), a summary printed at the end
+    // and a per-file HTML report in coverage/. No thresholds: timing-dependent branches (a reconnect
+    // racing a close) make the figures move a little from run to run, and a build must not fail on
+    // that.
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.{ts,tsx}'],
+      reporter: ['text-summary', 'html'],
+      reportsDirectory: './coverage',
+    },
     projects: [
       {
         extends: true,

@@ -1,8 +1,11 @@
-// Debian's chromium, launched the one way that works on these machines (no downloaded browser;
-// without the background-networking flags Chromium keeps dialling hosts this network refuses).
-// Shared by every browser test, the benchmarks and the Storybook story tests.
+// The one launch configuration of Chromium, shared by every browser test (vitest's browser project,
+// the fault matrix, the Storybook story tests, the Next.js example test) and the benchmarks: never a
+// downloaded browser build, and the background-networking flags, without which Chromium keeps
+// dialling hosts a closed network refuses. The binary is Debian's chromium unless CHROMIUM_PATH
+// names another (a Chromium or Google Chrome binary, e.g. on macOS); scripts/ensure-system-deps.sh
+// checks that it exists before `npm test` starts.
 
-/** Path of the browser binary. `CHROMIUM_PATH` overrides it. */
+/** Path of the browser binary: `CHROMIUM_PATH` when set, else `/usr/bin/chromium`. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 
 /** Flags for a headless, quiet, sandbox-free (root) Chromium. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): every check, in the order a failure is cheapest to find.
-# Set-up it needs (Debian chromium and redis-server, the React 18 copy) is done here, so a fresh clone after
-# `npm ci` needs nothing else.
+# Set-up it needs (Debian chromium and redis-server, the React 18 copy) is done here, so a fresh
+# clone after `npm ci` needs nothing else on Debian. Elsewhere set CHROMIUM_PATH to a Chromium or
+# Chrome binary and install redis-server yourself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ export STORYBOOK_DISABLE_TELEMETRY=1 NEXT_TELEMETRY_DISABLED=1
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "set-up: chromium, redis-server and React 18"
+step "set-up: Chromium (CHROMIUM_PATH or /usr/bin/chromium), redis-server and React 18"
 bash scripts/ensure-system-deps.sh
 [ -f test/react18/node_modules/react/package.json ] || npm ci --prefix test/react18 --no-audit --no-fund
 
@@ -34,8 +35,8 @@ fi
 
 # Two runs rather than one: the Chromium suites (hooks in the browser, the fault matrix) time real
 # reconnects, and on a 2-core machine they should not compete with the Node and jsdom suites.
-step "unit and integration tests (vitest: node, jsdom on React 19 and 18, type tests)"
-npx vitest run --project node --project jsdom --project jsdom-react18 --project types
+step "unit and integration tests (vitest: node, jsdom on React 19 and 18, type tests), with coverage of src/"
+npx vitest run --project node --project jsdom --project jsdom-react18 --project types --coverage
 
 step "browser tests and the fault matrix (vitest: Chromium)"
 npx vitest run --project browser --project e2e

@@ -1,4 +1,4 @@
-// Browser rows: Chromium (playwright-core + /usr/bin/chromium) against bench/server.mjs.
+// Browser rows: Chromium (playwright-core + scripts/chromium.mjs: CHROMIUM_PATH or /usr/bin/chromium) against bench/server.mjs.
 import path from 'node:path'
 import { chromium } from 'playwright-core'
 import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'

@@ -115,7 +115,7 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
     const conclude = (outcome: EventStreamError | 'no-content' | undefined) =>
       outcome === 'no-content' ? settle(() => handlers.onClose({ noContent: true })) : fail(outcome ?? network)
     // The `eventsource` npm package (Node) reports the status as `code`: nothing to find out.
-    if (typeof ev?.code === 'number' && ev.code >= 100) return conclude(classifyStreamResponse(ev.code, undefined, at, options.platform.now()))
+    if (typeof ev?.code === 'number' && ev.code >= 100) return conclude(classifyStreamResponse({ status: ev.code, headers: undefined, at, now: options.platform.now(), token }))
     if (!refused || typeof fetchImpl !== 'function') return fail(network)
     // One probe per failed attempt: the same URL again with fetch, which sees the status and
     // headers, classified exactly as the fetch transport classifies its own response. Only the
@@ -135,7 +135,7 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
     ).then(
       (response) => {
         controller.abort()
-        conclude(classifyStreamResponse(response.status, response.headers, at, options.platform.now()))
+        conclude(classifyStreamResponse({ status: response.status, headers: response.headers, at, now: options.platform.now(), token }))
       },
       () => fail(network),
     )

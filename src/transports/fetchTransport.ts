@@ -83,7 +83,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
     }
     if (!live()) return void cancelBody(response)
 
-    const refused = classifyStreamResponse(response.status, response.headers, shownUrl, options.platform.now())
+    const refused = classifyStreamResponse({ status: response.status, headers: response.headers, at: shownUrl, now: options.platform.now(), token: options.token })
     if (refused) {
       cancelBody(response)
       return refused === 'no-content' ? settle(() => handlers.onClose({ noContent: true })) : fail(refused)

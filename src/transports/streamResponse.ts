@@ -4,6 +4,7 @@
  * `fetchTransport.ts` so the eventsource transport never pulls in `@microsoft/fetch-event-source`.
  */
 import { EventStreamError } from '../core/errors'
+import { scrub } from '../core/redact'
 import { parseRetryAfter } from '../core/retryAfter'
 
 /**
@@ -17,12 +18,14 @@ import { parseRetryAfter } from '../core/retryAfter'
  * `code`). `at` starts every message: the redacted URL, never one holding a token. The body is
  * not read.
  */
-export function classifyStreamResponse(
-  status: number,
-  headers: Pick<Headers, 'get'> | undefined,
-  at: string,
-  now: number,
-): EventStreamError | 'no-content' | undefined {
+export function classifyStreamResponse({ status, headers, at, now, token }: {
+  status: number
+  headers: Pick<Headers, 'get'> | undefined
+  at: string
+  now: number
+  /** Cut out of anything the server chose that the message quotes. */
+  token: string | undefined
+}): EventStreamError | 'no-content' | undefined {
   if (status === 204) return 'no-content'
   if (status === 401 || status === 403) return new EventStreamError('unauthorized', `${at} rejected: HTTP ${status}`, { status })
   if (status !== 200) {
@@ -33,8 +36,9 @@ export function classifyStreamResponse(
   }
   const contentType = headers?.get('content-type')
   if ((contentType ?? '').split(';', 1)[0]!.trim().toLowerCase() === 'text/event-stream') return undefined
-  // The content type is server-chosen but never a secret; cap it so a hostile one stays short.
-  const shown = contentType === undefined ? 'unknown' : contentType === null ? 'none' : JSON.stringify(contentType.slice(0, 100))
+  // The content type is server-chosen: capped so a hostile one stays short, and a server that
+  // echoes the token into it does not get the token into the message.
+  const shown = contentType === undefined ? 'unknown' : contentType === null ? 'none' : scrub(JSON.stringify(contentType.slice(0, 100)), token)
   return new EventStreamError('content-type', `${at}: content type ${shown}, expected text/event-stream`, { status })
 }
 

@@ -4,7 +4,8 @@ import { createRoot, type Root } from 'react-dom/client'
 import { flushSync } from 'react-dom'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TokenProvider, useEventStream, type StreamEvent } from 'use-event-stream'
-import { connections, eventually, openConnections, publish, sleep, streamUrl, tokenFetcher, uniqueChannel } from '../jsdom/helpers'
+import { connections, openConnections, publish, streamUrl, tokenFetcher, uniqueChannel } from '../jsdom/helpers'
+import { eventually, sleep } from '../helpers/wait'
 
 let root: Root | undefined
 let host: HTMLElement | undefined

@@ -26,25 +26,38 @@ export class CountingTarget implements PlatformEventTarget {
 /** Lets pending promise callbacks run (a real macrotask turn). */
 export const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
 
+export interface FakePlatformOptions {
+  /** Shifts the wall clock (`now()`) without touching the monotonic clock. Default 0. */
+  skew?: number
+  /** Wall-clock time (ms since the epoch) at virtual time 0. Default 1_700_000_000_000. */
+  epoch?: number
+  /** Default: always 0.5, so full jitter is half of each window. */
+  random?: () => number
+  /** Initial `isOnline()`. Default true. */
+  online?: boolean
+}
+
 /**
- * A platform with a virtual clock: timers run only when the test advances time.
- * `skew` shifts the wall clock (`now()`) without touching the monotonic clock.
+ * A platform with a virtual clock: timers run only when the test advances time. This is the one
+ * virtual clock of the suites (core, token manager, React helpers).
  * Timers follow the monotonic clock, as `setTimeout` does on Linux and macOS.
  */
-export function createFakePlatform(options: { skew?: number; random?: () => number; online?: boolean } = {}) {
+export function createFakePlatform(options: FakePlatformOptions = {}) {
   let time = 0
   let seq = 0
+  let longestDelay = 0
   let online = options.online ?? true
   /** Wall-clock time that passed while the monotonic clock stood still (see `suspend`). */
   let asleep = 0
   const timers = new Map<number, { at: number; fn: () => void }>()
   const window = new CountingTarget()
   const document = new CountingTarget()
-  const epoch = 1_700_000_000_000
+  const epoch = options.epoch ?? 1_700_000_000_000
   const platform: Platform = {
     now: () => epoch + time + asleep + (options.skew ?? 0),
     monotonic: () => time,
     setTimeout(fn, ms) {
+      longestDelay = Math.max(longestDelay, ms)
       const id = ++seq
       timers.set(id, { at: time + Math.max(0, ms), fn })
       return id
@@ -67,7 +80,8 @@ export function createFakePlatform(options: { skew?: number; random?: () => numb
       for (const entry of timers) if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry
       if (!next) break
       timers.delete(next[0])
-      time = next[1].at
+      // A timer overdue after `stall` runs late, at the current time: the clock never goes back.
+      time = Math.max(time, next[1].at)
       next[1].fn()
       await flush()
     }
@@ -84,6 +98,10 @@ export function createFakePlatform(options: { skew?: number; random?: () => numb
     pendingTimers: () => timers.size,
     /** Delays of the timers currently scheduled, relative to now. */
     timerDelays: () => Array.from(timers.values(), (t) => t.at - time),
+    /** The longest delay ever asked of `setTimeout` (browsers fire anything above 2^31-1 ms at once). */
+    get longestDelay() {
+      return longestDelay
+    },
     get time() {
       return time
     },
@@ -99,6 +117,14 @@ export function createFakePlatform(options: { skew?: number; random?: () => numb
      */
     suspend(ms: number) {
       asleep += ms
+    },
+    /**
+     * A throttled background tab or a busy main thread: both clocks move on by `ms`, and no timer
+     * runs. Timers that fell due run, late, on the next `advance`; dispatch a wake event first, or
+     * not, as the test needs.
+     */
+    stall(ms: number) {
+      time += ms
     },
     setHidden(hidden: boolean) {
       document.visibilityState = hidden ? 'hidden' : 'visible'

@@ -3,22 +3,10 @@
 // thrown errors go to the host's `reportError` (stubbed here to capture them).
 import { act, cleanup, render } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { TokenProvider, useEventStream, type TokenManager, type TokenSnapshot } from 'use-event-stream'
-import { createMockTransport } from 'use-event-stream/testing'
+import { TokenProvider, useEventStream } from 'use-event-stream'
+import { createMockTokens, createMockTransport } from 'use-event-stream/testing'
 
 const URL_A = 'http://127.0.0.1:9/a'
-
-function staticTokens(): TokenManager {
-  const snapshot: TokenSnapshot = { status: 'valid', expiresAt: undefined, lifetime: undefined, refreshAt: undefined, error: undefined, fetchCount: 1 }
-  return {
-    version: 1,
-    getToken: async () => 'static-token',
-    refresh: async () => 'static-token',
-    getSnapshot: () => snapshot,
-    subscribe: () => () => {},
-    dispose() {},
-  }
-}
 
 afterEach(() => {
   cleanup()
@@ -75,7 +63,7 @@ describe('item 14: one policy for errors thrown by a hook’s callbacks', () => 
     }
 
     render(
-      <TokenProvider tokens={staticTokens()}>
+      <TokenProvider tokens={createMockTokens()}>
         <Hooks />
       </TokenProvider>,
     )

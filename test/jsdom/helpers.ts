@@ -66,19 +66,3 @@ export function tokenFetcher(options: { ttl?: number } = {}): FetchToken & { cal
   )
   return fetchToken
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** Polls `check` until it stops throwing (bounded). */
-export async function eventually(check: () => void | Promise<void>, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout
-  for (;;) {
-    try {
-      await check()
-      return
-    } catch (error) {
-      if (Date.now() > deadline) throw error
-      await sleep(20)
-    }
-  }
-}

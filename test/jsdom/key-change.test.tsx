@@ -4,26 +4,13 @@
 import { StrictMode, type ReactNode } from 'react'
 import { act, cleanup, render } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest'
-import { TokenProvider, useEventStream, type TokenManager, type TokenSnapshot } from 'use-event-stream'
-import { createMockTransport, type MockTransport } from 'use-event-stream/testing'
+import { TokenProvider, useEventStream } from 'use-event-stream'
+import { createMockTokens, createMockTransport, type MockTransport } from 'use-event-stream/testing'
 
 const ROOM_A = 'http://127.0.0.1:9/rooms/a'
 const ROOM_B = 'http://127.0.0.1:9/rooms/b'
 /** A constant, so a render can be checked for showing exactly this `initialState`. */
 const INITIAL: readonly string[] = Object.freeze([])
-
-/** A token manager that always has a token: the React layer only passes it through. */
-function staticTokens(): TokenManager {
-  const snapshot: TokenSnapshot = { status: 'valid', expiresAt: undefined, lifetime: undefined, refreshAt: undefined, error: undefined, fetchCount: 1 }
-  return {
-    version: 1,
-    getToken: async () => 'static-token',
-    refresh: async () => 'static-token',
-    getSnapshot: () => snapshot,
-    subscribe: () => () => {},
-    dispose() {},
-  }
-}
 
 interface Frame {
   /** The props of this render: which room the component asked for. */
@@ -91,7 +78,7 @@ describe('item 16: a snapshot never mixes stream keys', () => {
     const transport = createMockTransport()
     const frames: Frame[] = []
     const other: Frame[] = []
-    const tokens = staticTokens()
+    const tokens = createMockTokens()
     function App({ url }: { url: string }) {
       return (
         <TokenProvider tokens={tokens}>

@@ -1,10 +1,11 @@
 // The React bindings end to end: real HTTP to the reference server with the fetch transport.
 // Every test uses its own `seq-*` channel and reads the server's connection list for it.
-import { StrictMode, useState } from 'react'
+import { StrictMode, useEffect, useState } from 'react'
 import { act, cleanup, render, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TokenProvider, useEventStream, useToken, type StreamEvent } from 'use-event-stream'
-import { connections, eventually, openConnections, publish, sleep, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
+import { connections, openConnections, publish, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
+import { eventually, sleep } from '../helpers/wait'
 
 afterEach(() => {
   cleanup()
@@ -41,8 +42,21 @@ describe('useEventStream against the reference server', () => {
     const channel = uniqueChannel('hundred')
     const url = streamUrl(channel)
     let received = 0
+    // When the client gives up the connection (the server notices a closed socket only on its next
+    // write, a heartbeat 1 s later: too late to tell the grace period from none)...
+    let abortedAt: number | undefined
+    const platform = {
+      fetch: ((input, init) => {
+        init?.signal?.addEventListener('abort', () => void (abortedAt ??= Date.now()))
+        return fetch(input, init)
+      }) as typeof fetch,
+    }
+    // ...and when the last component was leaving: this effect is declared before the hook, so
+    // React cleans it up just before the hook lets go of the stream.
+    let lastLeftAt = 0
     function Item({ i }: { i: number }) {
-      const { data } = useEventStream(url, { transport: 'fetch', parse: parseSeq, onEvent: () => received++ })
+      useEffect(() => () => void (lastLeftAt = Date.now()), [])
+      const { data } = useEventStream(url, { transport: 'fetch', parse: parseSeq, onEvent: () => received++, platform })
       return <li data-testid="item">{`${i}:${data?.n ?? '-'}`}</li>
     }
     function App() {
@@ -64,10 +78,13 @@ describe('useEventStream against the reference server', () => {
     expect(await connections(channel)).toHaveLength(1)
 
     act(() => screen.getByRole('button').click())
-    await sleep(100)
-    // Within the grace period the connection is kept (a quick remount would reuse it)...
-    expect(await openConnections(channel)).toBe(1)
-    // ...and once it has passed, the server sees the client leave.
+    // The connection is kept for the grace period (a quick remount would reuse it). A timer never
+    // fires early, so however loaded the machine, the abort comes 300 ms or more after the last
+    // component left.
+    await eventually(() => expect(abortedAt).toBeDefined(), 3000)
+    expect(lastLeftAt).toBeGreaterThan(0)
+    expect(abortedAt! - lastLeftAt).toBeGreaterThanOrEqual(300)
+    // Then the server sees the client leave.
     await eventually(async () => expect(await openConnections(channel)).toBe(0), 3000)
     expect((await connections(channel))[0]!.endReason).toBe('client')
   })

@@ -5,7 +5,8 @@ import { renderToString } from 'react-dom/server'
 import { hydrateRoot, type Root } from 'react-dom/client'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TokenProvider, useEventStream, useToken } from 'use-event-stream'
-import { connections, eventually, publish, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
+import { connections, publish, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
+import { eventually } from '../helpers/wait'
 
 declare global {
   // eslint-disable-next-line no-var

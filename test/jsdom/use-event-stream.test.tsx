@@ -3,27 +3,9 @@
 import { StrictMode, useState, version as reactVersion, type ReactNode } from 'react'
 import { act, cleanup, render, renderHook, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { TokenProvider, useEventStream, useToken, type StreamEvent, type TokenManager, type TokenSnapshot } from 'use-event-stream'
-import { createMockTransport, type MockTransport } from 'use-event-stream/testing'
-import { sleep } from './helpers'
-
-/** A token manager that always has a token: the React layer only passes it through. */
-function staticTokens(): TokenManager & { subscribers: () => number } {
-  const listeners = new Set<() => void>()
-  const snapshot: TokenSnapshot = { status: 'valid', expiresAt: undefined, lifetime: undefined, refreshAt: undefined, error: undefined, fetchCount: 1 }
-  return {
-    version: 1,
-    getToken: async () => 'static-token',
-    refresh: async () => 'static-token',
-    getSnapshot: () => snapshot,
-    subscribe(listener) {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
-    },
-    dispose() {},
-    subscribers: () => listeners.size,
-  }
-}
+import { TokenProvider, useEventStream, useToken, type StreamEvent, type TokenManager } from 'use-event-stream'
+import { createMockTokens, createMockTransport, type MockTransport } from 'use-event-stream/testing'
+import { sleep } from '../helpers/wait'
 
 const URL_A = 'http://127.0.0.1:9/a'
 const URL_B = 'http://127.0.0.1:9/b'
@@ -211,7 +193,7 @@ describe('sharing under a TokenProvider', () => {
 
   it('hooks with the same key share one connection; each applies its own parse and sees every event', async () => {
     const transport = createMockTransport()
-    const tokens = staticTokens()
+    const tokens = createMockTokens()
     const raw: string[] = []
     const upper: string[] = []
     function Both() {
@@ -226,7 +208,7 @@ describe('sharing under a TokenProvider', () => {
     render(<Both />, { wrapper: withProvider(tokens) })
     await settle()
     expect(transport.connections).toHaveLength(1)
-    expect(transport.latest!.tokenEquals('static-token')).toBe(true)
+    expect(transport.latest!.tokenEquals(tokens.token!)).toBe(true)
     act(() => void transport.latest!.open().emit({ data: 'x' }).emit({ data: 'y' }))
     expect(screen.getByText('y/Y')).toBeTruthy()
     expect(raw).toEqual(['x', 'y'])
@@ -248,7 +230,7 @@ describe('sharing under a TokenProvider', () => {
         </>
       )
     }
-    const { rerender } = render(<App late={false} />, { wrapper: withProvider(staticTokens()) })
+    const { rerender } = render(<App late={false} />, { wrapper: withProvider(createMockTokens()) })
     await settle()
     act(() => void transport.latest!.open().emit({ data: 'v1' }))
     rerender(<App late />)
@@ -269,7 +251,7 @@ describe('sharing under a TokenProvider', () => {
       useEventStream(`${URL_A}?token=abc`, { transport })
       return null
     }
-    render(<Many />, { wrapper: withProvider(staticTokens()) })
+    render(<Many />, { wrapper: withProvider(createMockTokens()) })
     await settle()
     expect(transport.connections).toHaveLength(6)
     expect(transport.connections.filter((c) => !c.hasToken)).toHaveLength(1)
@@ -283,7 +265,7 @@ describe('sharing under a TokenProvider', () => {
       useEventStream(URL_A, { transport, maxEventSize: 8192, maxLineLength: 1024 })
       return null
     }
-    render(<Limits />, { wrapper: withProvider(staticTokens()) })
+    render(<Limits />, { wrapper: withProvider(createMockTokens()) })
     await settle()
     expect(transport.connections.map((c) => [c.options.maxEventSize, c.options.maxLineLength])).toEqual([
       [4096, 1024],
@@ -301,7 +283,7 @@ describe('sharing under a TokenProvider', () => {
     function App({ show }: { show: boolean }) {
       return show ? <View /> : null
     }
-    const { rerender } = render(<App show />, { wrapper: withProvider(staticTokens(), 200) })
+    const { rerender } = render(<App show />, { wrapper: withProvider(createMockTokens(), 200) })
     await vi.advanceTimersByTimeAsync(0)
     act(() => void transport.latest!.open())
     rerender(<App show={false} />)
@@ -322,7 +304,7 @@ describe('sharing under a TokenProvider', () => {
       useEventStream(URL_A, { transport })
       return null
     }
-    const tokens = staticTokens()
+    const tokens = createMockTokens()
     render(
       <>
         <TokenProvider tokens={tokens}>
@@ -348,7 +330,7 @@ describe('sharing under a TokenProvider', () => {
     }
     render(
       <StrictMode>
-        <TokenProvider tokens={staticTokens()}>
+        <TokenProvider tokens={createMockTokens()}>
           <View />
         </TokenProvider>
       </StrictMode>,
@@ -360,7 +342,7 @@ describe('sharing under a TokenProvider', () => {
 
   it('unmounting the provider closes its streams at once and leaves a passed-in manager alone', async () => {
     const transport = createMockTransport()
-    const tokens = staticTokens()
+    const tokens = createMockTokens()
     const disposed = vi.spyOn(tokens, 'dispose')
     function View() {
       useEventStream(URL_A, { transport })
@@ -369,11 +351,11 @@ describe('sharing under a TokenProvider', () => {
     }
     const { unmount } = render(<View />, { wrapper: withProvider(tokens, 60_000) })
     await settle()
-    expect(tokens.subscribers()).toBeGreaterThan(0)
+    expect(tokens.subscriberCount).toBeGreaterThan(0)
     unmount()
     await sleep(10)
     expect(transport.connections[0]!.aborted).toBe(true)
-    expect(tokens.subscribers()).toBe(0)
+    expect(tokens.subscriberCount).toBe(0)
     expect(disposed).not.toHaveBeenCalled()
   })
 })

@@ -12,6 +12,7 @@ import {
   type TransportName,
 } from 'use-event-stream/core'
 import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
+import { sleep, until } from '../helpers/wait'
 
 let server: ReferenceServer
 let channelSeq = 0
@@ -59,14 +60,6 @@ function open(transport: TransportName, extra: Partial<EventStreamOptions<string
   return { stream, channel, received, statuses, errors }
 }
 
-async function until(predicate: () => boolean, timeout = 8000, what = 'condition'): Promise<void> {
-  const start = Date.now()
-  while (!predicate()) {
-    if (Date.now() - start > timeout) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
 const connectionsOn = (channel: string) => server.counters().connections.filter((c) => c.channel === channel)
 const openOn = (channel: string) => connectionsOn(channel).filter((c) => c.open).length
 
@@ -75,7 +68,7 @@ async function publish(channel: string, count: number, interval: number): Promis
   const ids: string[] = []
   for (let i = 0; i < count; i++) {
     ids.push(server.publish(channel, { data: `n${i}` }))
-    await new Promise((r) => setTimeout(r, interval))
+    await sleep(interval)
   }
   return ids
 }
@@ -96,7 +89,7 @@ describe.each(['fetch', 'eventsource'] as const)('%s transport against the refer
     const { stream, channel, received } = open(transport)
     await until(() => stream.getSnapshot().status === 'open', 8000, 'open')
     const sent = await publish(channel, 5, 5)
-    await until(() => received.length === 5)
+    await until(() => received.length === 5, 8000, 'five events')
     expect(received).toEqual(sent)
     expect(stream.getSnapshot().transport).toBe(transport)
     const via = connectionsOn(channel)[0]!.authVia
@@ -105,7 +98,7 @@ describe.each(['fetch', 'eventsource'] as const)('%s transport against the refer
 
   it('a dropped connection resumes from Last-Event-ID with nothing lost or duplicated', async () => {
     const { stream, channel, received } = open(transport)
-    await until(() => stream.getSnapshot().status === 'open')
+    await until(() => stream.getSnapshot().status === 'open', 8000, 'open')
     server.setFault({ route: 'stream', fault: 'drop-after:3', count: 2, channel })
     // The next two connections drop after three events each.
     stream.reconnect()
@@ -122,7 +115,7 @@ describe.each(['fetch', 'eventsource'] as const)('%s transport against the refer
   it('token rotations (2 s tokens, server closes at expiry) lose and duplicate nothing', async () => {
     const tokens = tokensFor(2)
     const { stream, channel, received } = open(transport, { tokens })
-    await until(() => stream.getSnapshot().status === 'open')
+    await until(() => stream.getSnapshot().status === 'open', 8000, 'open')
     const sent = await publish(channel, 110, 50) // ≈ 5.5 s: at least two rotations
     await until(() => received.length >= sent.length, 8000, 'catch-up')
     const result = ledger(sent, received)
@@ -146,7 +139,7 @@ describe.each(['fetch', 'eventsource'] as const)('%s transport against the refer
     server.setFault({ route: 'stream', fault: 'status:204', count: 1, channel })
     const { stream } = open(transport, { channel })
     await until(() => stream.getSnapshot().status === 'closed', 8000, 'closed')
-    await new Promise((r) => setTimeout(r, 600))
+    await sleep(600)
     expect(connectionsOn(channel)).toHaveLength(0) // 204 is not a stream connection
     expect(server.counters().requests.stream.byStatus['204']).toBeGreaterThanOrEqual(1)
     expect(stream.getSnapshot().status).toBe('closed')
@@ -159,7 +152,7 @@ describe('fetch transport: statuses the browser EventSource cannot see', () => {
     const channel = `seq-401-${++channelSeq}`
     server.setFault({ route: 'stream', fault: 'status:401', count: 2, channel })
     const { stream } = open('fetch', { channel, tokens })
-    await until(() => stream.getSnapshot().status === 'failed')
+    await until(() => stream.getSnapshot().status === 'failed', 8000, 'failed')
     expect(stream.getSnapshot().error).toMatchObject({ kind: 'unauthorized', status: 401 })
     expect(tokens.version).toBe(2) // the initial token plus one forced refresh
   })
@@ -173,9 +166,9 @@ describe('fetch transport: statuses the browser EventSource cannot see', () => {
       server.setFault({ route: 'stream', fault, count: 5, channel })
       const before = server.counters().requests.stream.total
       const { stream } = open('fetch', { channel })
-      await until(() => stream.getSnapshot().status === 'failed')
+      await until(() => stream.getSnapshot().status === 'failed', 8000, 'failed')
       expect(stream.getSnapshot().error?.kind).toBe(kind)
-      await new Promise((r) => setTimeout(r, 500))
+      await sleep(500)
       expect(server.counters().requests.stream.total - before).toBe(1)
     }
   })
@@ -184,11 +177,22 @@ describe('fetch transport: statuses the browser EventSource cannot see', () => {
     const channel = `seq-503-${++channelSeq}`
     server.setFault({ route: 'stream', fault: 'status:503', count: 1, channel })
     const { stream } = open('fetch', { channel })
-    await until(() => stream.getSnapshot().status === 'reconnecting' && stream.getSnapshot().error !== undefined)
-    const snap = stream.getSnapshot()
-    expect(snap.error).toMatchObject({ kind: 'http', status: 503, retryAfter: 1000 })
-    expect(snap.retryAt! - Date.now()).toBeGreaterThan(800)
-    await until(() => stream.getSnapshot().status === 'open', 4000, 'recovery')
+    // Read at the moment the stream changes, not when a poll gets to run: on a loaded machine a
+    // poll can come late enough to eat into the wait it measures.
+    let scheduled: { at: number; retryAt: number; error: unknown } | undefined
+    let reopenedAt: number | undefined
+    stream.subscribe(() => {
+      const snap = stream.getSnapshot()
+      if (!scheduled && snap.status === 'reconnecting' && snap.error?.status === 503) scheduled = { at: Date.now(), retryAt: snap.retryAt!, error: snap.error }
+      if (scheduled && reopenedAt === undefined && snap.status === 'open') reopenedAt = Date.now()
+    })
+    await until(() => scheduled !== undefined, 8000, 'the 503')
+    expect(scheduled!.error).toMatchObject({ kind: 'http', status: 503, retryAfter: 1000 })
+    // Retry-After: 1 is a floor; the jitter only adds to it.
+    expect(scheduled!.retryAt - scheduled!.at).toBeGreaterThanOrEqual(1000)
+    await until(() => reopenedAt !== undefined, 4000, 'recovery')
+    // Not before the wait was over (a timer never fires early; 1 ms for the clock's rounding).
+    expect(reopenedAt!).toBeGreaterThanOrEqual(scheduled!.retryAt - 1)
   })
 
   it('a stalled connection is replaced after idleTimeout', async () => {
@@ -199,7 +203,7 @@ describe('fetch transport: statuses the browser EventSource cannot see', () => {
     await until(() => errors.includes('idle-timeout'), 5000, 'idle timeout')
     await until(() => stream.getSnapshot().status === 'open', 5000, 'reopen')
     const sent = await publish(channel, 3, 5)
-    await until(() => received.length === 3)
+    await until(() => received.length === 3, 8000, 'three events')
     expect(received).toEqual(sent)
   })
 
@@ -208,7 +212,7 @@ describe('fetch transport: statuses the browser EventSource cannot see', () => {
     const channel = `seq-secret-${++channelSeq}`
     server.setFault({ route: 'stream', fault: 'status:401', count: 2, channel })
     const { stream } = open('fetch', { channel, tokens })
-    await until(() => stream.getSnapshot().status === 'failed')
+    await until(() => stream.getSnapshot().status === 'failed', 8000, 'failed')
     const token = await tokens.getToken()
     const error = stream.getSnapshot().error!
     const text = [JSON.stringify(stream.getSnapshot()), error.message, error.stack, String(error.cause), JSON.stringify(tokens.getSnapshot())].join('\n')

@@ -94,8 +94,8 @@ describe.each(['fetch', 'eventsource'] as const)('close() with the %s transport'
   it('while the token request is still in flight', async () => {
     const s = setup(transport, {}, 'ttl=30&fault=delay:3000')
     s.stream.connect()
-    await sleep(100)
-    expect(s.tokens.getSnapshot().status).toBe('loading')
+    // The server holds the token request for 3 s.
+    await until(() => s.tokens.getSnapshot().status === 'loading', 2000, 'the token request')
     await expectNothingLeft(s, 'token in flight', { tokenRequestInFlight: true })
     // The late token answer must not open anything.
     await sleep(200)

@@ -2,6 +2,10 @@
 // After unmount (and the provider's grace period): no open connection at the server, no pending
 // timer of the core, no listener left on window or document. The hook runs through TokenProvider
 // against the reference server on 127.0.0.1; the platform only counts what is left behind.
+//
+// What the count cannot see: the React layer's own timers (the registry's grace timer, the
+// provider's deferred dispose, the `batch` flush) use the global setTimeout/requestAnimationFrame,
+// not the platform. Of those, only the grace timer shows here, indirectly: the connection closes.
 import { createElement, StrictMode } from 'react'
 import { act, cleanup, render } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -18,7 +22,7 @@ afterEach(() => cleanup())
 const until = (predicate: () => boolean, timeout: number, what: string) => poll(predicate, timeout, what, () => act(() => sleep(20)))
 
 describe.each(['fetch', 'eventsource'] as const)('unmounting a useEventStream (%s) under a TokenProvider', (transport) => {
-  it('leaves no connection, timer or listener behind (StrictMode, shared stream, two consumers)', async () => {
+  it('leaves no connection, core timer or listener behind (StrictMode, shared stream, two consumers)', async () => {
     const counting = createCountingPlatform({ fetch: (...args: Parameters<typeof fetch>) => fetch(...args) })
     const channel = `seq-leak-hook-${transport}-${++seq}`
     const openAtServer = () => server().counters().connections.filter((c) => c.channel === channel && c.open).length

@@ -9,8 +9,8 @@ import { EventSource } from 'eventsource'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { mintSseToken } from 'use-event-stream/server'
 import { MALFORMED_PRELUDE, startReferenceServer, type ReferenceServer } from '../../reference-server/server'
+import { sleep } from '../helpers/wait'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let server: ReferenceServer
 const logs: string[] = []

@@ -1,7 +1,8 @@
 // Where a token must never show up, checked against the reference server on 127.0.0.1: console
 // output of a full run with failures, error messages (with stacks and causes), stream and token
-// snapshots, request URLs of the fetch transport, and the server's access log. Plus how the
-// eventsource transport carries a token that needs URL encoding.
+// snapshots, request URLs of the fetch transport, and the server's access log; and, against a
+// scripted server that quotes the token in every answer, errors and snapshots of both transports.
+// Plus how the eventsource transport carries a token that needs URL encoding.
 import type { IncomingMessage } from 'node:http'
 import { EventSource } from 'eventsource'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -9,7 +10,7 @@ import { createEventStream, createTokenManager, fetchTokenFrom, type EventStream
 import { readSseToken } from 'use-event-stream/server'
 import { useReferenceServer } from '../helpers/referenceServer'
 import { startScriptedServer, type ScriptedServer } from '../helpers/scriptedServer'
-import { sleep, until } from '../helpers/wait'
+import { until } from '../helpers/wait'
 
 const serverLog: string[] = []
 const server = useReferenceServer({ log: (line) => serverLog.push(line), heartbeatMs: 200, retryAfter: 0 })
@@ -74,21 +75,31 @@ describe('a full run with failures leaves no token in console output, errors or 
     const record = () => snapshots.push(JSON.stringify(stream.getSnapshot()), JSON.stringify(manager.getSnapshot()))
     stream.subscribe(record)
     manager.subscribe(record)
+    const tokenErrors = new Set<unknown>()
+    manager.subscribe(() => manager.getSnapshot().error && tokenErrors.add(manager.getSnapshot().error))
+    const open = () => stream.getSnapshot().status === 'open'
     stream.connect()
-    await until(() => stream.getSnapshot().status === 'open', 5000, 'open')
+    await until(open, 5000, 'open')
 
-    // Stream failures: a 401 (forced refresh), 500s, a drop; then token endpoint failures; then a
-    // 401 from the token endpoint, which ends the stream.
+    // Each failure is waited for (its error seen, the stream open again) before the next one is
+    // set up: a 401 (forced refresh), two 500s, a drop; then token endpoint failures; then a 401
+    // from the token endpoint, which ends the stream.
+    let before = errors.length
     server().setFault({ route: 'stream', fault: 'status:401', count: 1, channel })
     stream.reconnect()
-    await sleep(300)
+    await until(() => errors.length >= before + 1 && open(), 5000, 'recovery from the 401')
+    before = errors.length
     server().setFault({ route: 'stream', fault: 'status:500', count: 2, channel })
     server().setFault({ route: 'stream', fault: 'drop-after:1', count: 1, channel })
     stream.reconnect()
+    await until(() => errors.length >= before + 2 && open(), 5000, 'recovery from the 500s')
     server().publish(channel, { data: 'x' })
-    await sleep(600)
+    await until(() => errors.length >= before + 3 && open(), 5000, 'recovery from the drop')
+    const minted = tokens.length
+    const tokenErrorsBefore = tokenErrors.size
     server().setFault({ route: 'token', fault: 'status:500', count: 2 })
-    await sleep(2500) // the 2 s token is refreshed through the 500s
+    // The 2 s token is refreshed 1 s before it expires, through the two 500s.
+    await until(() => tokenErrors.size >= tokenErrorsBefore + 2 && tokens.length > minted, 6000, 'a token refreshed through the 500s')
     server().setFault({ route: 'token', fault: 'status:401', count: 50 })
     await until(() => stream.getSnapshot().status === 'failed', 6000, 'failed')
     record()
@@ -137,7 +148,9 @@ describe('the fetch transport keeps the token out of the URL', () => {
     stream.connect()
     await until(() => stream.getSnapshot().status === 'open', 5000, 'open')
     expect(stream.getSnapshot().transport).toBe('fetch')
-    await sleep(3500) // at least one rotation
+    const onChannel = () => server().counters().connections.filter((c) => c.channel === channel)
+    // At least one rotation: a second token, and a second connection made with it.
+    await until(() => tokens.length >= 2 && requests.length >= 2 && onChannel().length >= 2, 6000, 'a rotation')
     expect(tokens.length).toBeGreaterThanOrEqual(2)
     expect(requests.length).toBeGreaterThanOrEqual(2)
     for (const request of requests) {
@@ -145,7 +158,7 @@ describe('the fetch transport keeps the token out of the URL', () => {
       expect(new URL(request.url).searchParams.has('token')).toBe(false)
       expect(tokens.map((t) => `Bearer ${t}`)).toContain(request.authorization)
     }
-    const seen = server().counters().connections.filter((c) => c.channel === channel)
+    const seen = onChannel()
     expect(seen.length).toBeGreaterThanOrEqual(2)
     expect(new Set(seen.map((c) => c.authVia))).toEqual(new Set(['header']))
   })
@@ -215,6 +228,83 @@ describe('the eventsource transport URL-encodes the token', () => {
     const text = [...errors, stream.getSnapshot().error].map((e) => errorText(e)).join('\n') + JSON.stringify(stream.getSnapshot())
     expect(errors.length).toBeGreaterThanOrEqual(1)
     for (const needle of [awkward, encodeURIComponent(awkward), 'ab+c/d', 'ab%2Bc']) expect(text).not.toContain(needle)
+  })
+})
+
+describe('a stream server that echoes the token gets it into no error and no snapshot', () => {
+  // The transports build every URL and message the stream shows (the core only relays them), so
+  // this is checked through them: each answer below quotes the token it received.
+  let echo: ScriptedServer
+  beforeAll(async () => {
+    echo = await startScriptedServer((req, res) => {
+      const url = new URL(req.url!, 'http://127.0.0.1')
+      const token = url.searchParams.get('token') ?? req.headers.authorization?.replace(/^Bearer /, '') ?? 'none'
+      const quoted = `token ${token} (${encodeURIComponent(token)}) at ${req.url}`
+      switch (url.pathname) {
+        case '/unauthorized':
+          res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': `Bearer error="invalid_token", token="${encodeURIComponent(token)}"` })
+          return void res.end(`refused ${quoted}`)
+        case '/server-error':
+          res.writeHead(500, { 'content-type': 'text/plain' })
+          return void res.end(`crashed on ${quoted}`)
+        case '/not-a-stream':
+          res.writeHead(200, { 'content-type': 'text/html' })
+          return void res.end(`<p>${quoted}</p>`)
+        case '/token-in-content-type':
+          res.writeHead(200, { 'content-type': `text/html; t=${token}` })
+          return void res.end(`<p>${quoted}</p>`)
+        default:
+          // A stream that echoes the token in a comment (event data is the app's own to show),
+          // then dies mid-connection.
+          res.writeHead(200, { 'content-type': 'text/event-stream' })
+          res.write(`: ${quoted}\ndata: hello\n\n`)
+          setTimeout(() => res.destroy(), 20)
+      }
+    })
+  })
+  afterAll(() => echo.close())
+
+  // A JWT-shaped token with characters the eventsource transport must percent-encode.
+  const secret = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2VjcmV0+/c2ln=='
+
+  /** Runs a stream against `path` until it fails; returns the text of its errors and snapshots. */
+  async function failingRun(transport: 'fetch' | 'eventsource', path: string) {
+    const manager = createTokenManager({ fetchToken: async () => ({ token: secret, expiresIn: 60 }) })
+    cleanups.push(() => manager.dispose())
+    const errors: unknown[] = []
+    const snapshots: string[] = []
+    const stream = createEventStream({
+      url: `${echo.url}${path}?channel=a`,
+      transport,
+      tokens: manager,
+      platform: { EventSource: EventSource as never },
+      reconnect: { maxAttempts: 1, initialDelay: 10, maxDelay: 10 },
+      onError: (error) => errors.push(error),
+    })
+    cleanups.push(() => stream.close())
+    stream.subscribe(() => snapshots.push(JSON.stringify(stream.getSnapshot()), JSON.stringify(manager.getSnapshot())))
+    stream.connect()
+    await until(() => stream.getSnapshot().status === 'failed', 5000, `${transport} ${path}: failed`)
+    // Guard against a vacuous pass: the stream did report errors.
+    expect({ path, errors: errors.length > 0 }).toEqual({ path, errors: true })
+    return { errors: [...errors, stream.getSnapshot().error].map((e) => errorText(e)).join('\n'), snapshots: snapshots.join('\n') }
+  }
+
+  const answers = ['/unauthorized', '/server-error', '/not-a-stream', '/drop']
+
+  it.each(['fetch', 'eventsource'] as const)('%s transport: 401, 500, a wrong content type and a dropped stream', async (transport) => {
+    for (const path of transport === 'eventsource' ? [...answers, '/token-in-content-type'] : answers) {
+      const run = await failingRun(transport, path)
+      expectNoToken(run.errors, [secret], `${transport} ${path}: errors`)
+      expectNoToken(run.snapshots, [secret], `${transport} ${path}: snapshots`)
+    }
+  })
+
+  // The one server-chosen text an error quotes: a non-event-stream Content-Type (up to 100 characters).
+  it('fetch transport: a Content-Type that quotes the token is not quoted with it', async () => {
+    const run = await failingRun('fetch', '/token-in-content-type')
+    expectNoToken(run.snapshots, [secret], 'fetch /token-in-content-type: snapshots')
+    expectNoToken(run.errors, [secret], 'fetch /token-in-content-type: errors')
   })
 })
 

@@ -23,8 +23,8 @@ import {
   type SseSourceContext,
 } from 'use-event-stream/server'
 import { readSseTokenWithSource } from '../../src/server/request'
+import { sleep } from '../helpers/wait'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Minimal WHATWG event-stream parser (enough to check what a client would dispatch). */
 function parseSse(text: string): Array<{ type: string; data: string; id: string | undefined }> {

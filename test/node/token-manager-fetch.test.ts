@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { TokenError, fetchTokenFrom, createTokenManager } from 'use-event-stream/core'
 import { refusedUrl, startScriptedServer, type Handler, type ScriptedServer } from '../helpers/scriptedServer'
+import { until } from '../helpers/wait'
 
 const SECRET = 'SECRET-TOKEN-4d1e9b'
 
@@ -138,7 +139,7 @@ describe('createTokenManager + fetchTokenFrom over HTTP', () => {
     try {
       await expect(tokens.getToken()).rejects.toMatchObject({ kind: 'http', status: 503 })
       // The background retries (subscribed) get there without another getToken call.
-      for (let i = 0; i < 100 && tokens.version === 0; i++) await new Promise((r) => setTimeout(r, 10))
+      await until(() => tokens.version > 0, 5000, 'a token from the background retries')
       expect(tokens.version).toBe(1)
       expect(seen).toHaveLength(3)
       expect(await tokens.getToken()).toBe(SECRET)
@@ -152,11 +153,11 @@ describe('createTokenManager + fetchTokenFrom over HTTP', () => {
     reply = () => {} // never answers
     const tokens = createTokenManager({ fetchToken: fetchTokenFrom(`${base}/t`) })
     const pending = tokens.getToken()
-    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    await until(() => seen.length > 0, 5000, 'the request at the server')
     expect(seen).toHaveLength(1)
     tokens.dispose()
     await expect(pending).rejects.toMatchObject({ kind: 'disposed' })
-    for (let i = 0; i < 100 && abandoned === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    await until(() => abandoned > 0, 5000, 'the server to see the request abandoned')
     expect(abandoned).toBe(1)
   })
 })

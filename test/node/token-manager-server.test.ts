@@ -4,6 +4,7 @@
 import { describe, expect, inject, it } from 'vitest'
 import { TokenError, fetchTokenFrom, createTokenManager } from 'use-event-stream/core'
 import { readJwtTimes } from '../../src/core/jwt'
+import { sleep, until } from '../helpers/wait'
 
 const serverUrl = inject('serverUrl')
 const apiKey = inject('apiKey')
@@ -18,12 +19,6 @@ function countingFetch(rewrite: (url: string, index: number) => string = (url) =
     return fetch(url, init)
   }
   return { fetch: wrapped, urls }
-}
-
-async function until(condition: () => boolean, timeoutMs: number) {
-  const end = Date.now() + timeoutMs
-  while (!condition() && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
-  return condition()
 }
 
 /**
@@ -79,7 +74,7 @@ describe('fetchTokenFrom against the reference server', () => {
     try {
       const first = await tokens.getToken()
       // Lead for 2 s is 1 s: the second token arrives after ~1 s, before the first one expires.
-      expect(await until(() => tokens.version >= 2, 3_000)).toBe(true)
+      await until(() => tokens.version >= 2, 3_000, 'the second token')
       const second = await tokens.getToken()
       expect(second).not.toBe(first)
       expect(counter.urls).toHaveLength(2)
@@ -103,13 +98,13 @@ describe('fetchTokenFrom against the reference server', () => {
       expect(error).toMatchObject({ kind: 'unauthorized', status: 401 })
       expect(tokens.getSnapshot()).toMatchObject({ status: 'unauthorized', error: { kind: 'unauthorized', status: 401 } })
       // Retries would be every ~10 ms here; none happen.
-      await new Promise((r) => setTimeout(r, 200))
+      await sleep(200)
       await expect(tokens.getToken()).rejects.toMatchObject({ kind: 'unauthorized' })
       await expect(tokens.getToken({ forceRefresh: true })).rejects.toMatchObject({ kind: 'unauthorized' })
       expect(counter.urls).toHaveLength(1)
       // refresh() tries once more, and only once.
       await expect(tokens.refresh()).rejects.toMatchObject({ kind: 'unauthorized' })
-      await new Promise((r) => setTimeout(r, 100))
+      await sleep(100)
       expect(counter.urls).toHaveLength(2)
     } finally {
       off()
@@ -133,7 +128,7 @@ describe('fetchTokenFrom against the reference server', () => {
     try {
       await expect(tokens.getToken()).rejects.toMatchObject({ name: 'TokenError', kind })
       expect(tokens.getSnapshot()).toMatchObject({ status: 'error', error: { kind } })
-      expect(await until(() => tokens.version === 1, 3_000)).toBe(true)
+      await until(() => tokens.version === 1, 3_000, 'the first token')
       expect(counter.urls).toHaveLength(2)
       expect(tokens.getSnapshot()).toMatchObject({ status: 'valid', error: undefined })
       expect((await streamStatus(await tokens.getToken())).status).toBe(200)
@@ -178,7 +173,7 @@ describe('fetchTokenFrom against the reference server', () => {
       expect(tokens.getSnapshot()).toMatchObject({ status: 'error', error: { kind: 'http', status: 503 } })
       expect(await tokens.getToken().catch((e: unknown) => e)).not.toBe(second)
       // The background retry brings a third token; the refused one never comes back.
-      expect(await until(() => tokens.version === secondVersion + 1, 3_000)).toBe(true)
+      await until(() => tokens.version === secondVersion + 1, 3_000, 'the token after the rejected one')
       const third = await tokens.getToken({ newerThan: secondVersion })
       expect(third).not.toBe(second)
       expect(await tokens.getToken()).toBe(third)

@@ -1,102 +1,26 @@
-// Token manager rules under a virtual clock: single flight, lifetimes, refresh lead, skew,
-// wake-ups, failures and cleanup. The real HTTP path is covered in token-manager-server.test.ts
-// (reference server) and token-manager-fetch.test.ts (fetchTokenFrom edge cases).
+// Token manager rules under the virtual clock of test/helpers/fakePlatform.ts: single flight,
+// lifetimes, refresh lead, skew, wake-ups, failures and cleanup. The real HTTP path is covered in
+// token-manager-server.test.ts (reference server) and token-manager-fetch.test.ts (fetchTokenFrom
+// edge cases).
 import { SignJWT } from 'jose'
 import { describe, expect, it, vi } from 'vitest'
-import { TokenError, UnauthorizedError, type FetchToken, type PlatformEventTarget, type TokenFetchReason, type TokenResponse, createTokenManager, type TokenManagerOptions } from 'use-event-stream/core'
+import { TokenError, UnauthorizedError, type FetchToken, type TokenFetchReason, type TokenResponse, createTokenManager, type TokenManagerOptions } from 'use-event-stream/core'
 import { backoffDelay } from '../../src/core/backoff'
 import { defaultRefreshLead, MIN_WALL_CLOCK_LIFETIME } from '../../src/core/tokenManager'
+import { createFakePlatform, flush } from '../helpers/fakePlatform'
 
 const SEC = 1_000
 const MIN = 60 * SEC
 const DAY = 24 * 60 * MIN
 /** setTimeout's limit; longer delays fire at once in browsers. */
 const MAX_TIMER_DELAY = 2 ** 31 - 1
-/** A real-looking wall clock, far from 0 so skew arithmetic cannot hide behind small numbers. */
+/**
+ * The virtual clock's wall time at 0 (the monotonic clock starts at 0): a real-looking date, far
+ * from 0 so skew arithmetic cannot hide behind small numbers.
+ */
 const SERVER_EPOCH = Date.UTC(2026, 4, 6, 12, 0, 0)
 
-/* ----------------------------------------------------------------------------------------------
- * A tiny virtual scheduler. `time` is the monotonic clock; the wall clock is SERVER_EPOCH + time
- * + skew, so a skewed client clock can be simulated without touching the monotonic one.
- * --------------------------------------------------------------------------------------------*/
-function createClock(options: { skew?: number; random?: () => number } = {}) {
-  let time = 0
-  let seq = 0
-  let longestDelay = 0
-  const timers = new Map<number, { at: number; fn: () => void }>()
-  const clock = {
-    get time() {
-      return time
-    },
-    get liveTimers() {
-      return timers.size
-    },
-    get longestDelay() {
-      return longestDelay
-    },
-    platform: {
-      monotonic: () => time,
-      now: () => SERVER_EPOCH + time + (options.skew ?? 0),
-      random: options.random ?? (() => 0.5),
-      setTimeout(fn: () => void, ms: number) {
-        longestDelay = Math.max(longestDelay, ms)
-        const id = ++seq
-        timers.set(id, { at: time + Math.max(0, ms), fn })
-        return id
-      },
-      clearTimeout(handle: unknown) {
-        timers.delete(handle as number)
-      },
-    },
-    /** Moves time forward, firing due timers in order and letting promises settle in between. */
-    async advance(ms: number) {
-      const end = time + ms
-      await flush()
-      for (;;) {
-        let next: [number, { at: number; fn: () => void }] | undefined
-        for (const entry of timers) if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry
-        if (!next) break
-        timers.delete(next[0])
-        time = Math.max(time, next[1].at)
-        next[1].fn()
-        await flush()
-      }
-      time = end
-      await flush()
-    },
-    /** Moves time forward WITHOUT firing timers: a suspended laptop or a throttled hidden tab. */
-    sleep(ms: number) {
-      time += ms
-    },
-  }
-  return clock
-}
-
-function flush() {
-  return new Promise<void>((resolve) => setImmediate(resolve))
-}
-
-/** window/document stand-ins that count their listeners. */
-function createTarget() {
-  const listeners = new Map<string, Set<(event?: unknown) => void>>()
-  const target: PlatformEventTarget & { visibilityState?: string } = {
-    visibilityState: 'visible',
-    addEventListener(type, listener) {
-      if (!listeners.has(type)) listeners.set(type, new Set())
-      listeners.get(type)!.add(listener)
-    },
-    removeEventListener(type, listener) {
-      listeners.get(type)?.delete(listener)
-    },
-  }
-  return {
-    target,
-    count: () => [...listeners.values()].reduce((n, set) => n + set.size, 0),
-    dispatch(type: string) {
-      for (const listener of [...(listeners.get(type) ?? [])]) (listener as (event: { type: string }) => void)({ type })
-    },
-  }
-}
+type Clock = ReturnType<typeof createFakePlatform>
 
 interface Call {
   reason: TokenFetchReason
@@ -128,17 +52,20 @@ function setup(
   extra: Omit<TokenManagerOptions, 'fetchToken' | 'platform'> & { skew?: number; random?: () => number } = {},
 ) {
   const { skew, random, ...options } = extra
-  const clock = createClock({ skew, random })
+  const clock = createFakePlatform({ epoch: SERVER_EPOCH, skew, random })
   const endpoint = createEndpoint(clock, respond)
-  const win = createTarget()
-  const doc = createTarget()
-  const tokens = createTokenManager({
-    ...options,
-    fetchToken: endpoint.fetchToken,
-    platform: { ...clock.platform, window: win.target, document: doc.target },
-  })
+  const tokens = createTokenManager({ ...options, fetchToken: endpoint.fetchToken, platform: clock.platform })
   const notifications = { count: 0 }
-  return { clock, endpoint, calls: endpoint.calls, tokens, win, doc, notifications, subscribe: () => tokens.subscribe(() => notifications.count++) }
+  return {
+    clock,
+    endpoint,
+    calls: endpoint.calls,
+    tokens,
+    win: clock.window,
+    doc: clock.document,
+    notifications,
+    subscribe: () => tokens.subscribe(() => notifications.count++),
+  }
 }
 
 const tokenFor = (i: number) => `SECRET-TOKEN-${i}-9f2c71d0`
@@ -152,7 +79,7 @@ async function mintJwt(iatSeconds: number, lifetimeSeconds: number) {
 }
 
 /** Advances until the manager has made `n` requests; returns the virtual time of the n-th. */
-async function runUntilCalls(clock: ReturnType<typeof createClock>, calls: Call[], n: number, limit: number, step = SEC) {
+async function runUntilCalls(clock: Clock, calls: Call[], n: number, limit: number, step = SEC) {
   for (let waited = 0; calls.length < n && waited <= limit; waited += step) await clock.advance(step)
   return calls[n - 1]?.at
 }
@@ -185,7 +112,7 @@ describe('single flight and caching', () => {
     // No subscriber: nothing happens in the background even past the refresh point.
     await clock.advance(60 * SEC)
     expect(calls).toHaveLength(1)
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers()).toBe(0)
     // The token has expired by now; getToken fetches a new one.
     expect(await tokens.getToken()).toBe(tokenFor(2))
     expect(calls).toHaveLength(2)
@@ -381,11 +308,11 @@ describe('wake-ups', () => {
     const ctx = setup(() => ({ token: tokenFor(++n), expiresIn: 30 }))
     ctx.subscribe()
     await ctx.tokens.getToken()
-    ctx.clock.sleep(10 * SEC) // not yet due: a wake-up must not refresh early
+    ctx.clock.stall(10 * SEC) // not yet due: a wake-up must not refresh early
     ;(where === 'window' ? ctx.win : ctx.doc).dispatch(type)
     await flush()
     expect(ctx.calls).toHaveLength(1)
-    ctx.clock.sleep(20 * SEC) // 30 s: past the refresh point, the timer has not fired
+    ctx.clock.stall(20 * SEC) // 30 s: past the refresh point, the timer has not fired
     ;(where === 'window' ? ctx.win : ctx.doc).dispatch(type)
     await flush()
     expect(ctx.calls).toHaveLength(2)
@@ -397,9 +324,8 @@ describe('wake-ups', () => {
     const ctx = setup(() => ({ token: tokenFor(1), expiresIn: 30 }))
     ctx.subscribe()
     await ctx.tokens.getToken()
-    ctx.clock.sleep(40 * SEC)
-    ctx.doc.target.visibilityState = 'hidden'
-    ctx.doc.dispatch('visibilitychange')
+    ctx.clock.stall(40 * SEC)
+    ctx.clock.setHidden(true)
     await flush()
     expect(ctx.calls).toHaveLength(1)
   })
@@ -412,10 +338,10 @@ describe('wake-ups', () => {
     expect(ctx.win.count()).toBe(3)
     expect(ctx.doc.count()).toBe(1)
     await ctx.tokens.getToken()
-    expect(ctx.clock.liveTimers).toBe(1)
+    expect(ctx.clock.pendingTimers()).toBe(1)
     off()
     expect(ctx.win.count() + ctx.doc.count()).toBe(0)
-    expect(ctx.clock.liveTimers).toBe(0)
+    expect(ctx.clock.pendingTimers()).toBe(0)
     await ctx.clock.advance(40 * SEC)
     expect(ctx.calls).toHaveLength(1)
     ctx.subscribe()
@@ -443,7 +369,7 @@ describe('failures', () => {
     await expect(ctx.tokens.getToken()).rejects.toMatchObject({ kind: 'unauthorized' })
     await expect(ctx.tokens.getToken({ forceRefresh: true, reason: 'unauthorized' })).rejects.toMatchObject({ kind: 'unauthorized' })
     expect(ctx.calls).toHaveLength(1)
-    expect(ctx.clock.liveTimers).toBe(0)
+    expect(ctx.clock.pendingTimers()).toBe(0)
     // An explicit refresh tries exactly once more.
     expect(await ctx.tokens.refresh()).toBe(tokenFor(1))
     expect(ctx.calls).toHaveLength(2)
@@ -567,14 +493,14 @@ describe('request timeout', () => {
     const a = setup(() => ({ token: tokenFor(0), expiresIn: 60 }))
     await a.tokens.getToken()
     // Only nothing: without subscribers no refresh timer is armed either.
-    expect(a.clock.liveTimers).toBe(0)
+    expect(a.clock.pendingTimers()).toBe(0)
 
     const b = setup(() => undefined, { timeout: 0 })
     b.tokens.getToken().catch(() => {})
     await b.clock.advance(10 * MIN)
     expect(b.calls).toHaveLength(1)
     expect(b.calls[0]!.signal.aborted).toBe(false)
-    expect(b.clock.liveTimers).toBe(0)
+    expect(b.clock.pendingTimers()).toBe(0)
     b.tokens.dispose()
   })
 })
@@ -589,7 +515,7 @@ describe('dispose', () => {
     ctx.tokens.dispose()
     await expect(pending).rejects.toMatchObject({ name: 'TokenError', kind: 'disposed' })
     expect(ctx.calls[0]!.signal.aborted).toBe(true)
-    expect(ctx.clock.liveTimers).toBe(0)
+    expect(ctx.clock.pendingTimers()).toBe(0)
     expect(ctx.win.count() + ctx.doc.count()).toBe(0)
     expect(ctx.tokens.getSnapshot().status).toBe('disposed')
     // A late answer is ignored.
@@ -607,10 +533,10 @@ describe('dispose', () => {
     await ctx.tokens.getToken()
     await ctx.clock.advance(25 * SEC) // refresh failed: retry timer and expiry timer are live
     expect(ctx.tokens.getSnapshot()).toMatchObject({ status: 'valid', error: { kind: 'network' } })
-    expect(ctx.clock.liveTimers).toBe(2)
+    expect(ctx.clock.pendingTimers()).toBe(2)
     const made = ctx.calls.length
     ctx.tokens.dispose()
-    expect(ctx.clock.liveTimers).toBe(0)
+    expect(ctx.clock.pendingTimers()).toBe(0)
     expect(ctx.win.count() + ctx.doc.count()).toBe(0)
     await ctx.clock.advance(10 * MIN)
     expect(ctx.calls).toHaveLength(made)
