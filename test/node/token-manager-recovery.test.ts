@@ -2,8 +2,8 @@
 // test/helpers/fakePlatform.ts: a machine that slept (item 1), a token the stream server rejected
 // (items 2/3, `getToken({ newerThan })`), and listeners that throw (item 14). The same rejection
 // rules against a real token endpoint are in token-manager-server.test.ts.
-import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { mintJwt } from '../helpers/jwt'
 import { TokenError, createTokenManager, type FetchToken, type TokenFetchReason, type TokenManagerOptions, type TokenResponse } from 'use-event-stream/core'
 import { createFakePlatform, flush } from '../helpers/fakePlatform'
 
@@ -177,13 +177,6 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
   })
 })
 
-async function mintJwt(iatSeconds: number, lifetimeSeconds: number) {
-  return new SignJWT({ sub: 'user-1' })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt(iatSeconds)
-    .setExpirationTime(iatSeconds + lifetimeSeconds)
-    .sign(new TextEncoder().encode('reference-secret-for-tests-only-32b'))
-}
 
 /* ---------------------------------------------------------------------------------------------- */
 

@@ -2,8 +2,8 @@
 // lifetimes, refresh lead, skew, wake-ups, failures and cleanup. The real HTTP path is covered in
 // token-manager-server.test.ts (reference server) and token-manager-fetch.test.ts (fetchTokenFrom
 // edge cases).
-import { SignJWT } from 'jose'
 import { describe, expect, it, vi } from 'vitest'
+import { mintJwt } from '../helpers/jwt'
 import { TokenError, UnauthorizedError, type FetchToken, type TokenFetchReason, type TokenResponse, createTokenManager, type TokenManagerOptions } from 'use-event-stream/core'
 import { backoffDelay } from '../../src/core/backoff'
 import { defaultRefreshLead, MIN_WALL_CLOCK_LIFETIME } from '../../src/core/tokenManager'
@@ -70,13 +70,6 @@ function setup(
 
 const tokenFor = (i: number) => `SECRET-TOKEN-${i}-9f2c71d0`
 
-async function mintJwt(iatSeconds: number, lifetimeSeconds: number) {
-  return new SignJWT({ sub: 'user-1' })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt(iatSeconds)
-    .setExpirationTime(iatSeconds + lifetimeSeconds)
-    .sign(new TextEncoder().encode('reference-secret-for-tests-only-32b'))
-}
 
 /** Advances until the manager has made `n` requests; returns the virtual time of the n-th. */
 async function runUntilCalls(clock: Clock, calls: Call[], n: number, limit: number, step = SEC) {
