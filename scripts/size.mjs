@@ -25,7 +25,7 @@ import { bundle, kB, ROOT } from '../bench/lib/build.mjs'
 /** Targets in gzip bytes (1 kB = 1000 B); bench/README.md's rows name them. */
 export const TARGETS = { react: 8500, eventsourceOnly: 3000 }
 /** Regression ceilings in gzip bytes: the achieved size rounded up to the next 100 B. */
-export const CEILINGS = { react: 12600, eventsourceOnly: 5500 }
+export const CEILINGS = { react: 12700, eventsourceOnly: 5600 }
 
 /**
  * Strings that only fetch-event-source's code (or our fetch transport around it) contains.
