@@ -35,6 +35,8 @@ export interface OpenConfig {
   pauseWhenHidden?: number
   /** Use the harness's virtual document and jumpable clock instead of the real ones. */
   virtual?: boolean
+  /** Passed to `createEventStream` as `crossTab`. */
+  crossTab?: { scope: string }
 }
 
 export interface StreamState {
@@ -57,6 +59,13 @@ export interface StreamState {
   lastEventId: string | undefined
   /** Serialised snapshots (stream and token manager), for the security checks. */
   snapshotText: string
+  /** The snapshot's `tab`. */
+  tab: string
+  /** Every change of `tab`, with the stream's `lastEventId` and the page's clock (`Date.now()`) at that moment. */
+  tabs: Array<{ tab: string; lastEventId: string | undefined; at: number }>
+  /** The snapshot's `eventCount`, and its `data` (the latest event's, as parsed). */
+  eventCount: number
+  data: string | undefined
 }
 
 /** A document stand-in whose visibility the test controls (the real one cannot be hidden headless). */
@@ -93,7 +102,7 @@ const virtualClock: Partial<Platform> = {
 interface Entry {
   stream: EventStream<string>
   tokens: TokenManager
-  state: Omit<StreamState, 'status' | 'tokenVersion' | 'tokenStatus' | 'openCount' | 'lastEventId' | 'snapshotText'>
+  state: Omit<StreamState, 'status' | 'tokenVersion' | 'tokenStatus' | 'openCount' | 'lastEventId' | 'snapshotText' | 'tab' | 'eventCount' | 'data'>
 }
 const entries = new Map<string, Entry>()
 /** Every token this page received, so the test can look for it in the console and DOM. */
@@ -102,7 +111,7 @@ const tokensSeen: string[] = []
 function open(config: OpenConfig): void {
   entries.get(config.key)?.stream.close()
   const recorded = new WeakSet<object>()
-  const state: Entry['state'] = { statuses: [], ids: [], errors: [], streamRequests: 0, probeRequests: 0, tokenRequests: 0 }
+  const state: Entry['state'] = { statuses: [], ids: [], errors: [], streamRequests: 0, probeRequests: 0, tokenRequests: 0, tabs: [] }
   const base = fetchTokenFrom(config.tokenUrl, { headers: { 'x-api-key': config.apiKey }, credentials: 'omit' })
   const tokens = createTokenManager({
     fetchToken: async ({ signal, reason }) => {
@@ -136,6 +145,7 @@ function open(config: OpenConfig): void {
     rotation: config.rotation ?? 'overlap',
     reconnect: { initialDelay: 150, maxDelay: 600, ...config.reconnect },
     ...(config.pauseWhenHidden !== undefined ? { pauseWhenHidden: config.pauseWhenHidden } : {}),
+    ...(config.crossTab ? { crossTab: config.crossTab } : {}),
     platform: { ...(config.virtual ? virtualClock : {}), fetch: countingFetch, EventSource: CountingEventSource as never },
     onEvent: (event) => {
       state.ids.push(event.id ?? '?')
@@ -161,6 +171,7 @@ function open(config: OpenConfig): void {
   stream.subscribe(() => {
     const snap = stream.getSnapshot()
     if (state.statuses[state.statuses.length - 1] !== snap.status) state.statuses.push(snap.status)
+    if (state.tabs[state.tabs.length - 1]?.tab !== snap.tab) state.tabs.push({ tab: snap.tab, lastEventId: snap.lastEventId, at: Date.now() })
     const error = snap.error
     if (error && !recorded.has(error)) {
       recorded.add(error)
@@ -180,7 +191,11 @@ function read(key: string): StreamState {
   return {
     ...entry.state,
     ids: entry.state.ids.slice(),
+    tabs: entry.state.tabs.slice(),
     status: snap.status,
+    tab: snap.tab,
+    eventCount: snap.eventCount,
+    data: snap.data,
     tokenVersion: entry.tokens.version,
     tokenStatus: tokenSnap.status,
     openCount: snap.openCount,
@@ -276,6 +291,8 @@ const harness = {
   runEventSourceTransport,
   read,
   reconnect: (key: string) => entries.get(key)?.stream.reconnect(),
+  /** `close()` on the stream only: the harness keeps it, so `read` shows its state after. */
+  stop: (key: string) => entries.get(key)?.stream.close(),
   close(key: string) {
     const entry = entries.get(key)
     entry?.stream.close()
@@ -293,6 +310,31 @@ const harness = {
   },
   virtualListeners: () => virtualDocument.count(),
   tokensSeen: () => tokensSeen.slice(),
+  /** Names of the BroadcastChannels this page's library opened, and every message it posted on them. */
+  channels: () => ({ names: Array.from(channelNames), posted: channelPosts.slice() }),
+  /** Listens, as an outsider, on the channel `name`: every message is kept as JSON. */
+  eavesdrop(name: string) {
+    const listener = new NativeBroadcastChannel(name)
+    listener.onmessage = (event) => overheard.push(JSON.stringify(event.data))
+  },
+  overheard: () => overheard.slice(),
+}
+
+// Every channel the library opens, and what it posts, is recorded (the page's own listeners are
+// made from the native constructor, so they are not).
+const NativeBroadcastChannel = window.BroadcastChannel
+const channelNames = new Set<string>()
+const channelPosts: string[] = []
+const overheard: string[] = []
+window.BroadcastChannel = class extends NativeBroadcastChannel {
+  constructor(name: string) {
+    super(name)
+    channelNames.add(name)
+  }
+  override postMessage(message: unknown): void {
+    channelPosts.push(JSON.stringify(message))
+    super.postMessage(message)
+  }
 }
 
 declare global {
