@@ -59,7 +59,10 @@ export function createCrossTabStream<TData>(
   // Bad input: the stream fails at `connect()` with a typed error, as it does for a bad url.
   const invalid = typeof scope !== 'string' || !scope
   const key = invalid ? '' : crossTabGroupKey(options, defaults)
-  if (key === undefined) return undefined
+  // The host's parts, as they are now (the loader checked they exist).
+  const locks = globalThis.navigator?.locks
+  const Channel = globalThis.BroadcastChannel
+  if (key === undefined || !locks || !Channel) return undefined
   const platform = resolvePlatform(options.platform)
   const name = crossTabName(key)
   const me = platform.random().toString(36).slice(2) + platform.now().toString(36)
@@ -172,7 +175,7 @@ export function createCrossTabStream<TData>(
 
   function attach(): void {
     if (channel) return
-    channel = new BroadcastChannel(name)
+    channel = new Channel(name)
     channel.onmessage = (event) => receive(event.data as Message)
   }
 
@@ -192,7 +195,7 @@ export function createCrossTabStream<TData>(
     }
     // A steal cannot be combined with a signal; it is granted at once, and `granted` drops it when
     // this tab has left meanwhile. A lock taken from us rejects the request: follow again.
-    navigator.locks.request(name, steal ? { steal: true } : { signal: controller.signal }, granted).then(undefined, () => {
+    locks.request(name, steal ? { steal: true } : { signal: controller.signal }, granted).then(undefined, () => {
       if (lead && queued === controller) stepDown()
     })
     heardAt = platform.monotonic()
@@ -220,6 +223,8 @@ export function createCrossTabStream<TData>(
   function startRunning(): void {
     running = true
     ended = false
+    // Until the election settles.
+    set({ tab: 'follower' })
     stopDormancy?.()
     stopDormancy = undefined
     attach()
