@@ -384,3 +384,34 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     }
   })
 })
+
+describe('the demo (npm run demo) in two tabs', () => {
+  it('the first tab leads both panels, the second follows them: its token card stays idle, its ledgers show nothing lost or repeated', async () => {
+    const { demoConfig } = await import('../../demo/vite.config')
+    const { createServer } = await import('vite')
+    const config = demoConfig(server.url)
+    const vite = await createServer({ ...config, server: { ...config.server, port: 0, strictPort: false, hmr: false }, logLevel: 'silent' })
+    await vite.listen()
+    const context = await browser.newContext()
+    try {
+      const url = vite.resolvedUrls!.local[0]!
+      const text = (page: Page, testId: string) => page.getByTestId(testId).textContent({ timeout: 15_000 })
+      const tabs = async (page: Page) => [await text(page, 'tab-eventsource'), await text(page, 'tab-fetch')]
+      const first = await context.newPage()
+      await first.goto(url)
+      await until(async () => (await tabs(first)).every((t) => t === 'leader'), 20_000, 'the first tab leads')
+      const second = await context.newPage()
+      await second.goto(url)
+      expect(await text(second, 'cross-tab-note')).toContain('Open this page in a second tab')
+      await until(async () => (await tabs(second)).every((t) => t === 'follower') && Number(await text(second, 'received-fetch')) >= 2, 20_000, 'the second tab follows')
+      expect(await tabs(first)).toEqual(['leader', 'leader'])
+      expect([await text(first, 'token-status'), await text(second, 'token-status')]).toEqual(['valid', 'idle'])
+      for (const transport of ['eventsource', 'fetch']) {
+        expect([await text(second, `lost-${transport}`), await text(second, `duplicated-${transport}`)]).toEqual(['0', '0'])
+      }
+    } finally {
+      await context.close()
+      await vite.close()
+    }
+  })
+})
