@@ -80,6 +80,8 @@ export function createCrossTabStream<TData>(
   let ticker: unknown
   let stopWatching: (() => void) | undefined
   let stopDormancy: (() => void) | undefined
+  /** Releases the lock of a term whose group ended (held one beat longer, see `stopLeading`). */
+  let lingering: (() => void) | undefined
   /** When a leader last spoke (monotonic ms), or when we started waiting for one. */
   let heardAt = 0
   let staleAfter = STALE
@@ -233,17 +235,20 @@ export function createCrossTabStream<TData>(
     join()
   }
 
-  /** Stops everything this tab does for the group; `listen` keeps the channel (the group ended). */
-  function stopRunning(listen: boolean): void {
+  /** Stops everything this tab does for the group; `ended`: the group ended, keep listening. */
+  function stopRunning(ended: boolean): void {
     running = false
     queued?.abort()
     queued = undefined
-    stopLeading()
+    stopLeading(ended)
     stopWatching?.()
     stopWatching = undefined
     if (ticker !== undefined) platform.clearTimeout(ticker)
     ticker = undefined
-    if (!listen) detach()
+    if (!ended) {
+      lingering?.()
+      detach()
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -321,14 +326,24 @@ export function createCrossTabStream<TData>(
     if (state.status === 'closed' || state.status === 'failed') endGroup(s.error)
   }
 
-  /** Hands the connection back: our stream closes without a word to the group, the lock goes to the next tab. */
-  function stopLeading(): void {
+  /**
+   * Hands the connection back: our stream closes without a word to the group, the lock goes to the
+   * next tab. After the group ended (`linger`), the lock is held one beat longer: the members hear
+   * of the end and leave the lock's queue before anyone is granted it (and would connect again).
+   */
+  function stopLeading(linger = false): void {
     const current = lead
     if (!current) return
     lead = undefined
     current.unsubscribe()
     current.stream.close()
-    current.release()
+    if (!linger) return current.release()
+    const timer = platform.setTimeout(() => lingering?.(), BEAT)
+    lingering = () => {
+      lingering = undefined
+      platform.clearTimeout(timer)
+      current.release()
+    }
   }
 
   /** Another tab leads now (it took the lock over, or we saw its newer term): follow it. */
@@ -400,8 +415,9 @@ export function createCrossTabStream<TData>(
         lead?.stream.reconnect()
         return
     }
-    if (!LEADER_TYPES.has(message.t)) return
-    fromLeader(message as Message & LeaderMessage)
+    const leaderMessage = message as Message & LeaderMessage
+    if (!LEADER_TYPES.has(leaderMessage.t) || typeof leaderMessage.e !== 'number' || typeof leaderMessage.seq !== 'number') return
+    fromLeader(leaderMessage)
   }
 
   function fromLeader(message: Message & LeaderMessage): void {
