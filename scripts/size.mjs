@@ -147,7 +147,7 @@ export async function measureSizes({ dist = false } = {}) {
   // Informational: the pieces, measured alone (they overlap), so a miss can be attributed.
   const info = {}
   if (!dist) {
-    const piece = async (code) => (await bundle({ contents: code })).gzip
+    const piece = async (code) => (await bundle({ contents: code }, { splitting: true })).gzip
     info.pieces = {
       'createEventSourceTransport alone': await piece(`export { createEventSourceTransport } from 'use-event-stream/core'`),
       'createFetchTransport alone (incl. fetch-event-source getLines)': await piece(`export { createFetchTransport } from 'use-event-stream/core'`),

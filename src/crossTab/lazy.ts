@@ -4,12 +4,11 @@
  * for bundlers that split dynamic imports) loads. Apps that never pass `crossTab` never load it.
  */
 import { EventStreamError } from '../core/errors'
-import type { EventStream, EventStreamOptions } from '../core/eventStream'
+import { STREAM_DEFAULTS, type EventStream, type EventStreamOptions } from '../core/eventStream'
 import { watchLifecycle } from '../core/lifecycle'
 import { resolvePlatform } from '../core/platform'
 import { callSafely } from '../core/reportError'
 import { createListeners } from '../core/subscribable'
-import { STREAM_DEFAULTS } from '../core/eventStream'
 import type { EventStreamSnapshot } from '../core/types'
 
 /**
