@@ -91,6 +91,18 @@ try {
         target: '1 connection',
         pass: s.ours.server.opened === 1,
       })
+    const tb = b.tabs
+    if (!tb || tb.ours.unavailable) row({ id: 'tabs', row: '10 tabs, one stream', ours: 'n/a (hook missing)', peer: '', ratio: 'n/a', target: '1 connection, 1 token request', pass: null })
+    else
+      row({
+        id: 'tabs',
+        row: `${tb.ours.tabs} tabs on one stream (TokenProvider crossTab)`,
+        ours: `${tb.ours.server.opened} connection(s), ${tb.ours.tokenRequests} token request(s), ${tb.ours.receiving}/${tb.ours.tabs} tabs got all ${tb.ours.published} events`,
+        peer: `without crossTab: ${tb.naive.server.opened} connections (${tb.naive.server.peak} at once: HTTP/1.1 limit), ${tb.naive.tokenRequests} token requests, ${tb.naive.receiving}/${tb.naive.tabs} tabs got all events`,
+        ratio: fmt.x(tb.ours.server.opened / tb.naive.server.opened),
+        target: '1 connection, 1 token request, every tab',
+        pass: tb.ours.server.opened === 1 && tb.ours.tokenRequests === 1 && tb.ours.receiving === tb.ours.tabs,
+      })
     for (const n of b.notes ?? []) log(`  note: ${n}`)
   }
 

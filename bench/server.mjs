@@ -7,7 +7,7 @@
 //   GET  /stream?mode=rate&rate=R&duration=MS   R events/s for MS, then stays open
 //   GET  /stream?mode=channel&channel=C&auth=1  a channel's shared log (see publish()), replayed
 //        from Last-Event-ID (header) or ?lastEventId=, token required when auth=1 (?token= or Bearer)
-//   POST /token?ttl=MS          { token, expiresIn } (seconds), valid for ttl ms
+//   POST /token?ttl=MS          { token, expiresIn } (seconds), valid for ttl ms (counted: counters.tokens)
 //   GET  /stats                 connection counts per channel
 //
 // Every stream sends `id:` fields, like a real resumable stream, so each client pays for ids.
@@ -21,7 +21,7 @@ export async function startBenchServer() {
   const tokens = new Map() // token → expiry (performance.now())
   const channels = new Map() // name → { log: string[] (block per id, 1-based), open: Set<res>, opened: number }
   const sockets = new Set()
-  const counters = { streams: 0, rejected: 0 }
+  const counters = { streams: 0, rejected: 0, tokens: 0 }
 
   const channel = (name) => {
     let c = channels.get(name)
@@ -70,6 +70,7 @@ export async function startBenchServer() {
       return res.end(a.body)
     }
     if (req.method === 'POST' && url.pathname === '/token') {
+      counters.tokens++
       const ttl = Number(url.searchParams.get('ttl') ?? 60000)
       const token = randomBytes(16).toString('base64url')
       tokens.set(token, performance.now() + ttl)

@@ -16,6 +16,8 @@ interface Ledger {
 }
 
 const fetchToken = fetchTokenFrom('/auth/sse-token')
+/** Whose events these are: in an app, the signed-in user's id (the reference server's demo user here). */
+const crossTab = { scope: 'demo-user' }
 const initialLedger: Ledger = { received: 0, lost: 0, duplicated: 0, lastId: 0, recent: [] }
 
 /** Folds every event into a ledger: ids are sequential per channel, so gaps and repeats show. */
@@ -34,12 +36,13 @@ function reduceLedger(state: Ledger, event: StreamEvent<Tick>): Ledger {
 
 export function App() {
   return (
-    <TokenProvider fetchToken={fetchToken}>
+    <TokenProvider fetchToken={fetchToken} crossTab={crossTab}>
       <main>
         <header>
           <h1>use-event-stream</h1>
           <p className="muted">One live channel of the reference server through both transports, behind a short-lived JWT.</p>
         </header>
+        <CrossTabNote />
         <TokenCard />
         <div className="panels">
           <StreamPanel transport="eventsource" title="EventSource · ?token=" />
@@ -58,6 +61,21 @@ function useNow(interval = 250): number {
     return () => clearInterval(id)
   }, [interval])
   return now
+}
+
+/** What `crossTab` does, for a visitor who opens a second tab. */
+function CrossTabNote() {
+  return (
+    <section className="card note" data-testid="cross-tab-note">
+      <h2>Open this page in a second tab</h2>
+      <p>
+        Both panels share their connection with the other tabs of this page (<code>crossTab</code>): one tab, the <b>leader</b>, connects and fetches
+        tokens; the others, <b>followers</b>, receive its events over a <code>BroadcastChannel</code>. Each panel shows its <code>tab</code>. In a
+        follower tab the token card stays <code>idle</code>: that tab holds no token while it follows. Close the leader tab and a follower takes
+        over within a second, resuming from the last event id: the ledgers show nothing lost or repeated.
+      </p>
+    </section>
+  )
 }
 
 function TokenCard() {
@@ -129,6 +147,10 @@ function StreamPanel({ transport, title }: { transport: TransportName; title: st
         <dd>{stream.lastEventId ?? '—'}</dd>
         <dt>connections</dt>
         <dd>{stream.openCount}</dd>
+        <dt>tab</dt>
+        <dd data-testid={`tab-${transport}`} className={`tab-${stream.tab}`}>
+          {stream.tab}
+        </dd>
       </dl>
       {stream.error && (
         <p className="bad" data-testid={`error-${transport}`}>

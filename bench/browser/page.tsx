@@ -191,4 +191,23 @@ async function sharing(which: 'ours' | 'naive', url: string, count: number, toke
   }
 }
 
-;(window as any).bench = { throughput, renders, heapMount, heapWait, sharing, unmount, hasHook: () => !!useEventStream }
+/**
+ * Tabs row: this page is one tab of an app with one stream, under a `TokenProvider` (tokens from
+ * the bench server), sharing it across tabs (`crossTab: { scope }`) or not (`scope` null).
+ */
+let tabView: { tab?: string; status?: string } | undefined
+let tabReceived = 0
+function TabFeed({ url }: { url: string }) {
+  tabView = useEventStream!(url, { onEvent: () => void tabReceived++ })
+  return null
+}
+function tab(url: string, tokenUrl: string, scope: string | null) {
+  if (!useEventStream) return { unavailable: true }
+  const Provider = (lib as any).TokenProvider
+  const fetchToken = () => fetch(tokenUrl, { method: 'POST' }).then((r) => r.json())
+  mount(h(Provider, { fetchToken, crossTab: scope === null ? undefined : { scope } }, h(TabFeed, { url })))
+  return { unavailable: false }
+}
+const tabState = () => ({ received: tabReceived, tab: tabView?.tab, status: tabView?.status })
+
+;(window as any).bench = { throughput, renders, heapMount, heapWait, sharing, tab, tabState, unmount, hasHook: () => !!useEventStream }

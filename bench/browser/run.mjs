@@ -135,8 +135,64 @@ export async function runBrowserRows(server, { quick = false, log = console.log 
       if (!r.unavailable) log(`  sharing (${which}): ${r.constructed} EventSource, ${r.fetches} fetch, server saw ${sh[which].server.opened} requests (peak ${sh[which].server.peak} open)`)
     }
     results.sharing = sh
+
+    // --- tabs ---------------------------------------------------------------------------------
+    results.tabs = await runTabsRow(browser, server, page.code, { log })
   } finally {
     await browser.close()
   }
   return results
+}
+
+/**
+ * 10 tabs (pages of one context) of an app with one stream, each under its own TokenProvider,
+ * with `crossTab` and without: connections and token requests at the server. The page itself is
+ * answered by Playwright, not the server: over HTTP/1.1 Chromium gives a host six connections for
+ * all its tabs, and the pages must load even when the streams hold them all.
+ */
+export async function runTabsRow(browser, server, pageCode, { log = console.log } = {}) {
+  let uniq = 0
+  const tabs = {}
+  const TABS = 10
+  for (const which of ['ours', 'naive']) {
+    const channel = `tabs-${which}-${++uniq}-${Date.now()}`
+    const url = `${server.url}/stream?mode=channel&channel=${channel}&auth=1`
+    const ctx = await browser.newContext()
+    await ctx.route(`${server.url}/`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><meta charset="utf-8"><title>bench</title><script type="module" src="/page.js"></script>' }))
+    await ctx.route(`${server.url}/page.js`, (route) => route.fulfill({ contentType: 'text/javascript', body: pageCode }))
+    const tokensBefore = server.counters.tokens
+    const pages = []
+    for (let i = 0; i < TABS; i++) {
+      const p = await ctx.newPage()
+      await p.goto(server.url + '/')
+      await p.waitForFunction(() => !!window.bench)
+      const r = await p.evaluate(([u, t, s]) => window.bench.tab(u, t, s), [url, `${server.url}/token?ttl=60000`, which === 'ours' ? 'bench-user' : null])
+      if (r.unavailable) break
+      pages.push(p)
+    }
+    if (pages.length < TABS) {
+      tabs[which] = { unavailable: true }
+      await ctx.close()
+      continue
+    }
+    await new Promise((r) => setTimeout(r, 1500))
+    const published = 20
+    for (let i = 0; i < published; i++) {
+      server.publish(channel)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+    const states = await Promise.all(pages.map((p) => p.evaluate(() => window.bench.tabState())))
+    tabs[which] = {
+      tabs: TABS,
+      published,
+      server: server.stats(channel),
+      tokenRequests: server.counters.tokens - tokensBefore,
+      receiving: states.filter((s) => s.received === published).length,
+      roles: states.map((s) => s.tab),
+    }
+    log(`  tabs (${which}): ${JSON.stringify({ ...tabs[which], roles: undefined })} roles ${states.map((s) => s.tab).join(',')}`)
+    await ctx.close()
+  }
+  return tabs
 }

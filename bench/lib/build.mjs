@@ -37,15 +37,35 @@ export function packageAlias({ srcDir = path.join(ROOT, 'src'), distDir } = {}, 
   }
 }
 
+/** esbuild plugin: the modules at the given absolute paths are replaced by the given source. */
+function replaceModules(replacements) {
+  return {
+    name: 'replace-modules',
+    setup(b) {
+      for (const [file, contents] of Object.entries(replacements)) {
+        const filter = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
+        b.onLoad({ filter }, () => ({ contents, loader: file.endsWith('x') ? 'tsx' : 'ts' }))
+      }
+    },
+  }
+}
+
 /**
  * Bundles `entry` (a file path, or `{ contents, resolveDir }`) for the browser.
  * Returns `{ code, bytes, gzip, inputs }` (`inputs`: metafile input paths that contributed bytes).
+ *
+ * `splitting: true` splits dynamic imports into chunks of their own, as app bundlers (Vite,
+ * Rollup, webpack, Next.js) do: `code`, `bytes`, `gzip` and `inputs` are then those of the initial
+ * chunks (the entry and what it imports statically, concatenated), and `lazy` lists the chunks
+ * loaded only by a dynamic `import()`, each `{ bytes, gzip, inputs }`. Without it, esbuild inlines
+ * dynamic imports. `replace`: `{ absolutePath: source }`, modules swapped for the build.
  */
-export async function bundle(entry, { minify = true, external = ['react', 'react-dom', 'react/jsx-runtime'], alias = {}, format = 'esm', platform = 'browser', target = 'es2020', define = {}, outfile, stubReactEntry = false } = {}) {
+export async function bundle(entry, { minify = true, external = ['react', 'react-dom', 'react/jsx-runtime'], alias = {}, format = 'esm', platform = 'browser', target = 'es2020', define = {}, outfile, stubReactEntry = false, splitting = false, replace } = {}) {
   const options = {
     bundle: true,
     write: !!outfile,
     outfile,
+    ...(splitting ? { splitting: true, outdir: path.join(OUT, 'split'), write: false } : {}),
     minify,
     format,
     platform,
@@ -56,17 +76,38 @@ export async function bundle(entry, { minify = true, external = ['react', 'react
     jsx: 'automatic',
     legalComments: 'none',
     define: { 'process.env.NODE_ENV': '"production"', ...define },
-    plugins: [packageAlias(alias, stubReactEntry)],
+    plugins: [packageAlias(alias, stubReactEntry), ...(replace ? [replaceModules(replace)] : [])],
   }
   if (typeof entry === 'string') options.entryPoints = [entry]
   else options.stdin = { contents: entry.contents, resolveDir: entry.resolveDir ?? ROOT, loader: entry.loader ?? 'ts', sourcefile: 'entry.ts' }
   const result = await build(options)
+  if (splitting) return splitResult(result)
   const out = Object.values(result.metafile.outputs)[0]
   const inputs = Object.entries(out.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([k]) => k)
   let code
   if (outfile) code = (await import('node:fs')).readFileSync(outfile, 'utf8')
   else code = result.outputFiles[0].text
   return { code, bytes: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).length, inputs, exportNames: out.exports ?? [], warnings: result.warnings }
+}
+
+/** The initial chunks (entry + static imports, transitively) as one, and the lazy ones apart. */
+function splitResult(result) {
+  const outputs = result.metafile.outputs
+  const text = new Map(result.outputFiles.map((f) => [path.relative(process.cwd(), f.path), f.text]))
+  const entry = Object.keys(outputs).find((k) => outputs[k].entryPoint)
+  const initial = []
+  const visit = (file) => {
+    if (initial.includes(file)) return
+    initial.push(file)
+    for (const i of outputs[file].imports) if (i.kind === 'import-statement' && outputs[i.path]) visit(i.path)
+  }
+  visit(entry)
+  const inputsOf = (file) => Object.entries(outputs[file].inputs).filter(([, v]) => v.bytesInOutput > 0).map(([k]) => k)
+  const code = initial.map((f) => text.get(f)).join('\n')
+  const lazy = Object.keys(outputs)
+    .filter((f) => !initial.includes(f))
+    .map((f) => ({ file: path.basename(f), bytes: Buffer.byteLength(text.get(f)), gzip: gzipSync(text.get(f), { level: 9 }).length, inputs: inputsOf(f) }))
+  return { code, bytes: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).length, inputs: initial.flatMap(inputsOf), lazy, chunks: initial.length, exportNames: outputs[entry].exports ?? [], warnings: result.warnings }
 }
 
 /** Bundles a Node script (ESM) to `outfile`, keeping node_modules external except the ones that need bundling. */

@@ -82,6 +82,19 @@ export interface EventStreamOptions<TData = string> {
   lastEventId?: string
   /** Host facilities (clocks, timers, fetch, EventSource, window/document). Default: the host's. */
   platform?: Partial<Platform>
+  /**
+   * Share one connection among the same-origin tabs (and streams) that want the same stream: the
+   * same `scope`, url (token query parameter removed), event types and `transport` option. One tab,
+   * the leader (elected with a Web Lock), connects and asks its token manager for tokens; the others
+   * receive every event, in order, and the connection status over a `BroadcastChannel`; when the
+   * leader goes, another takes over and resumes from the last event id the group saw. `scope` names
+   * who may see the events (use the signed-in user's id): streams of different scopes never share.
+   * Options outside the group key (headers, credentials, reconnect settings, the token manager) are
+   * the leader's. Only with `createEventStream` (a name or `'auto'` as `transport`; a `Transport`
+   * object never shares), and only where the host has `navigator.locks` and `BroadcastChannel`:
+   * elsewhere the stream is on its own (`tab: 'solo'`). Default `false`.
+   */
+  crossTab?: { scope: string } | false
 }
 
 /** A reconnecting Server-Sent Events stream. Framework-free; React binds to it with `useSyncExternalStore`. */

@@ -37,6 +37,7 @@ export const STREAM_KEY_OPTIONS = [
   'pauseWhenHidden',
   'maxLineLength',
   'maxEventSize',
+  'crossTab',
 ] as const satisfies ReadonlyArray<keyof SharedStreamOptions>
 
 /** One consumer of a shared stream. Receives every raw event and error, before the snapshot changes. */

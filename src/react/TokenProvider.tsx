@@ -5,6 +5,8 @@ import { createEventStream, createStreamRegistry, createTokenManager, DEFAULT_GR
 export interface TokenContextValue {
   readonly tokens: TokenManager
   readonly registry: StreamRegistry
+  /** The `crossTab` of the hooks below that do not set their own. */
+  readonly crossTab: { scope: string } | false | undefined
 }
 
 export const TokenContext = createContext<TokenContextValue | null>(null)
@@ -16,6 +18,13 @@ interface TokenProviderCommonProps {
    * StrictMode's mount/unmount/mount and quick route changes do not reconnect. Default `1000`.
    */
   gracePeriod?: number
+  /**
+   * The default `crossTab` of every `useEventStream` below (a hook's own `crossTab`, `false`
+   * included, wins): `{ scope }` shares each stream with the other tabs of the same origin that
+   * want the same stream with the same scope (use the signed-in user's id), so one tab connects
+   * and asks for tokens for all. Default: none (every tab connects on its own).
+   */
+  crossTab?: { scope: string } | false
 }
 
 /** Props of `<TokenProvider fetchToken={…}>`: the provider creates, owns and disposes a token manager. */
@@ -139,6 +148,8 @@ export function TokenProvider(props: TokenProviderProps): ReactNode {
     }
   }, [state])
 
-  const value = useMemo<TokenContextValue>(() => ({ tokens, registry: state.registry }), [tokens, state.registry])
+  // By value: an inline `{ scope }` is new on every render.
+  const crossTab = props.crossTab
+  const value = useMemo<TokenContextValue>(() => ({ tokens, registry: state.registry, crossTab }), [tokens, state.registry, crossTab && crossTab.scope]) // eslint-disable-line react-hooks/exhaustive-deps
   return <TokenContext.Provider value={value}>{props.children}</TokenContext.Provider>
 }

@@ -124,19 +124,26 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
     }
     lease = registry.acquire(config.key, config.options, store)
     attachedKey = config.key
-    const latest = lease.entry.latest
-    if (reset && latest) {
-      // Joining a running shared stream: show its latest event (no onEvent/reduce: it is not new).
-      const parser = parserFor(latest.type)
-      const result = parser ? parseOnce(parser, latest, new Map()) : { event: latest as StreamEvent<unknown> }
-      if ('event' in result) {
-        data = result.event.data
-        lastEvent = result.event
-      }
-    }
     const snapshot = lease.entry.stream.getSnapshot()
+    // Joining a running shared stream: show its latest event.
+    if (reset) showLatest(lease.entry.latest ?? snapshot.lastEvent)
     notified = snapshot
     unsubscribeStream = lease.entry.stream.subscribe(onStreamChange)
+  }
+
+  /**
+   * Shows an event that is not new to the stream (no onEvent/reduce): the latest one of a stream
+   * this hook joins, or the one a tab following another tab's stream is shown when it joins.
+   */
+  function showLatest(latest: StreamEvent<string> | undefined): void {
+    if (!latest) return
+    const parser = parserFor(latest.type)
+    const result = parser ? parseOnce(parser, latest, new Map()) : { event: latest as StreamEvent<unknown> }
+    if ('event' in result) {
+      data = result.event.data
+      lastEvent = result.event
+      version++
+    }
   }
 
   function detach(): void {
@@ -151,6 +158,7 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
   function onStreamChange(): void {
     const snapshot = streamSnapshot()
     if (!snapshot) return
+    if (!lastEvent) showLatest(snapshot.lastEvent)
     const important = urgent || !notified || snapshot.status !== notified.status || snapshot.error !== notified.error
     const batch = store.callbacks.batch
     if (batch === false || important) flush()

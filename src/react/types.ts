@@ -23,8 +23,8 @@ export type BatchOption = false | 'frame' | number
  * Connection options passed through to the core's `createEventStream` (see `EventStreamOptions`).
  *
  * `transport`, `withCredentials`, `headers`, `tokenQueryParam`, `lastEventIdQueryParam`,
- * `reconnect`, `idleTimeout`, `rotation`, `pauseWhenHidden`, `maxLineLength` and `maxEventSize`
- * are part of the stream key (compared by value; a `Transport` object by identity): changing one
+ * `reconnect`, `idleTimeout`, `rotation`, `pauseWhenHidden`, `maxLineLength`, `maxEventSize` and
+ * `crossTab` (default: the `TokenProvider`'s `crossTab`) are part of the stream key (compared by value; a `Transport` object by identity): changing one
  * reconnects, and hooks share a connection only when they agree on all of them. `lastEventId` and `platform` are
  * read once, when the connection is created. `onError` is read fresh on every error.
  */
@@ -44,6 +44,7 @@ export type PassThroughOptions = Pick<
   | 'lastEventId'
   | 'platform'
   | 'onError'
+  | 'crossTab'
 >
 
 /** Options of `useEventStream` shared by both forms (`events` as a list or as a map of parsers). */

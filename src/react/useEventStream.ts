@@ -78,7 +78,7 @@ export function useEventStream(url: string | URL | null | undefined, options: An
   const [store] = useState(() => createHookStore(callbacksOf(options)))
   const tokens = options.tokens === false ? undefined : (options.tokens ?? context?.tokens)
   const registry = (options.share ?? true) && context ? context.registry : store.privateRegistry
-  const config = (options.enabled ?? true) && url != null ? streamConfig(url, options, tokens, registry) : null
+  const config = (options.enabled ?? true) && url != null ? streamConfig(url, options, tokens, options.crossTab ?? context?.crossTab, registry) : null
   const key = config?.key ?? null
   // The transport the idle (and server) snapshot names, predicted without touching the host.
   const idleTransport = resolveTransport({ transport: options.transport, tokens, headers: options.headers }).name
@@ -122,7 +122,7 @@ function isList(events: readonly string[] | EventParsers): events is readonly st
  * The stream key (which connections are interchangeable) and the connection's options. Pure:
  * runs during render.
  */
-function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManager | undefined, registry: StreamRegistry): StreamConfig {
+function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManager | undefined, crossTab: AnyOptions['crossTab'], registry: StreamRegistry): StreamConfig {
   const connection: SharedStreamOptions = {
     url,
     transport: options.transport,
@@ -140,6 +140,7 @@ function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManag
     maxEventSize: options.maxEventSize,
     lastEventId: options.lastEventId,
     platform: options.platform,
+    crossTab,
   }
   return { key: registry.keyOf(url, connection), options: () => connection }
 }

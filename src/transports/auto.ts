@@ -6,6 +6,7 @@
  */
 import { createEventStreamWith, type EventStream, type EventStreamOptions } from '../core/eventStream'
 import { resolvePlatform } from '../core/platform'
+import { createCrossTabEventStream } from '../crossTab/lazy'
 import type { Platform, Transport, TransportName } from '../core/types'
 import { createEventSourceTransport } from './eventSourceTransport'
 import { createFetchTransport } from './fetchTransport'
@@ -40,7 +41,8 @@ export function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens
 /**
  * Creates a reconnecting event stream; `transport` may be a name, `'auto'` (default) or a
  * `Transport` object. Bundles both built-in transports: use `createEventStreamWith(transport,
- * options)` to ship only one.
+ * options)` to ship only one. `crossTab` shares the stream with other tabs (see its documentation);
+ * an empty or missing `crossTab.scope` throws an `EventStreamError` of kind `'invalid-request'`.
  *
  * @example
  * const tokens = createTokenManager({ fetchToken: fetchTokenFrom('/api/sse-token') })
@@ -49,5 +51,7 @@ export function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens
  * stream.connect()
  */
 export function createEventStream<TData = string>(options: EventStreamOptions<TData>): EventStream<TData> {
-  return createEventStreamWith(resolveTransport(options, resolvePlatform(options.platform)), options)
+  const transport = resolveTransport(options, resolvePlatform(options.platform))
+  // With `crossTab`, the stream may be another tab's, relayed (the cross-tab part loads on demand).
+  return createCrossTabEventStream(options, (streamOptions) => createEventStreamWith(transport, streamOptions))
 }

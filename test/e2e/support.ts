@@ -87,13 +87,18 @@ export async function openHarness(
 ): Promise<{ context: BrowserContext; page: Page; console: string[] }> {
   const context = await browser.newContext()
   if (options.initScript) await context.addInitScript(options.initScript)
+  return { context, ...(await openHarnessPage(context, site)) }
+}
+
+/** Another page on the harness in `context` (pages of one context are tabs of one browser profile). */
+export async function openHarnessPage(context: BrowserContext, site: StaticSite): Promise<{ page: Page; console: string[] }> {
   const page = await context.newPage()
   const lines: string[] = []
   page.on('console', (msg) => lines.push(`${msg.type()}: ${msg.text()}`))
   page.on('pageerror', (error) => lines.push(`pageerror: ${error.message}\n${error.stack ?? ''}`))
   await page.goto(site.url)
   await page.waitForFunction(() => document.title === 'harness ready', undefined, { timeout: 10_000 })
-  return { context, page, console: lines }
+  return { page, console: lines }
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -172,6 +177,7 @@ export function harnessOf(page: Page) {
     runEventSourceTransport: (config: TransportRunConfig) => page.evaluate((c) => window.harness.runEventSourceTransport(c), config),
     read: (key: string) => page.evaluate((k) => window.harness.read(k), key),
     reconnect: (key: string) => page.evaluate((k) => window.harness.reconnect(k), key),
+    stop: (key: string) => page.evaluate((k) => window.harness.stop(k), key),
     close: (key: string) => page.evaluate((k) => window.harness.close(k), key),
     closeAll: () => page.evaluate(() => window.harness.closeAll()),
     setHidden: (hidden: boolean) => page.evaluate((h) => window.harness.setHidden(h), hidden),
@@ -181,5 +187,8 @@ export function harnessOf(page: Page) {
     settled: () => page.evaluate(() => window.harness.settled()),
     tokenOf: (key: string, version: number) => page.evaluate(([k, v]) => window.harness.tokenOf(k, v), [key, version] as const),
     tokensSeen: () => page.evaluate(() => window.harness.tokensSeen()),
+    channels: () => page.evaluate(() => window.harness.channels()),
+    eavesdrop: (name: string) => page.evaluate((n) => window.harness.eavesdrop(n), name),
+    overheard: () => page.evaluate(() => window.harness.overheard()),
   }
 }

@@ -87,6 +87,16 @@ describe('useEventStream types', () => {
     // @ts-expect-error tokens: true means nothing
     useEventStream('/stream', { tokens: true })
   })
+
+  it('crossTab takes { scope } or false, and the result says which tab this is', () => {
+    const result = useEventStream('/stream', { crossTab: { scope: 'user-1' } })
+    expectTypeOf(result.tab).toEqualTypeOf<'leader' | 'follower' | 'solo'>()
+    useEventStream('/stream', { crossTab: false })
+    // @ts-expect-error the scope is required
+    useEventStream('/stream', { crossTab: {} })
+    // @ts-expect-error crossTab: true means nothing
+    useEventStream('/stream', { crossTab: true })
+  })
 })
 
 describe('useToken and TokenProvider types', () => {
@@ -105,5 +115,7 @@ describe('useToken and TokenProvider types', () => {
     expectTypeOf({ tokens, gracePeriod: 0 }).toMatchTypeOf<Props>()
     expectTypeOf({ gracePeriod: 0 }).not.toMatchTypeOf<Props>()
     expectTypeOf({ tokens, refreshLeadTime: 1000 }).not.toMatchTypeOf<Props>()
+    expectTypeOf({ tokens, crossTab: { scope: 'user-1' } }).toMatchTypeOf<Props>()
+    expectTypeOf({ tokens, crossTab: { user: 'user-1' } }).not.toMatchTypeOf<Props>()
   })
 })

@@ -44,6 +44,8 @@ export interface OpenConfig {
    * its `data` (the rows whose events carry no id or only some).
    */
   ledgerBy?: 'id' | 'data'
+  /** Passed to `createEventStream` as `crossTab`. */
+  crossTab?: { scope: string }
 }
 
 /** One request this client made to the stream URL, and the token it carried. */
@@ -84,6 +86,13 @@ export interface StreamState {
   lastEventId: string | undefined
   /** Serialised snapshots (stream and token manager), for the security checks. */
   snapshotText: string
+  /** The snapshot's `tab`. */
+  tab: string
+  /** Every change of `tab`, with the stream's `lastEventId` and the page's clock (`Date.now()`) at that moment. */
+  tabs: Array<{ tab: string; lastEventId: string | undefined; at: number }>
+  /** The snapshot's `eventCount`, and its `data` (the latest event's, as parsed). */
+  eventCount: number
+  data: string | undefined
 }
 
 /** A document stand-in whose visibility the test controls (the real one cannot be hidden headless). */
@@ -220,7 +229,7 @@ function wake(options: { wallJumpMs: number; via: 'visibilitychange' | 'focus' }
 interface Entry {
   stream: EventStream<string>
   tokens: TokenManager
-  state: Omit<StreamState, 'status' | 'tokenVersion' | 'tokenStatus' | 'openCount' | 'lastEventId' | 'snapshotText'>
+  state: Omit<StreamState, 'status' | 'tokenVersion' | 'tokenStatus' | 'openCount' | 'lastEventId' | 'snapshotText' | 'tab' | 'eventCount' | 'data'>
   /** Request counts when the machine was suspended. */
   suspendMark?: { requests: number; tokenRequests: number }
   /** This stream's tokens, numbered in order of arrival (the token manager's `version`). */
@@ -233,7 +242,7 @@ const tokensSeen: string[] = []
 function open(config: OpenConfig): void {
   entries.get(config.key)?.stream.close()
   const recorded = new WeakSet<object>()
-  const state: Entry['state'] = { statuses: [], ids: [], errors: [], streamRequests: 0, probeRequests: 0, requests: [], tokenRequests: 0, tokenReasons: [], tokenExp: [] }
+  const state: Entry['state'] = { statuses: [], ids: [], errors: [], streamRequests: 0, probeRequests: 0, requests: [], tokenRequests: 0, tokenReasons: [], tokenExp: [], tabs: [] }
   const wallNow = () => (config.virtual ? virtualClock.now!() : Date.now())
   const versions = new Map<string, number>()
   const record = (kind: StreamRequest['kind'], token: string | null) => {
@@ -283,6 +292,7 @@ function open(config: OpenConfig): void {
     rotation: config.rotation ?? 'overlap',
     reconnect: { initialDelay: 150, maxDelay: 600, ...config.reconnect },
     ...(config.pauseWhenHidden !== undefined ? { pauseWhenHidden: config.pauseWhenHidden } : {}),
+    ...(config.crossTab ? { crossTab: config.crossTab } : {}),
     platform: { ...(config.virtual ? virtualClock : {}), fetch: countingFetch, EventSource: CountingEventSource as never },
     onEvent: (event) => {
       state.ids.push(config.ledgerBy === 'data' ? event.raw : (event.id ?? '?'))
@@ -308,6 +318,7 @@ function open(config: OpenConfig): void {
   stream.subscribe(() => {
     const snap = stream.getSnapshot()
     if (state.statuses[state.statuses.length - 1] !== snap.status) state.statuses.push(snap.status)
+    if (state.tabs[state.tabs.length - 1]?.tab !== snap.tab) state.tabs.push({ tab: snap.tab, lastEventId: snap.lastEventId, at: Date.now() })
     const error = snap.error
     if (error && !recorded.has(error)) {
       recorded.add(error)
@@ -330,7 +341,11 @@ function read(key: string): StreamState {
     requests: entry.state.requests.slice(),
     tokenReasons: entry.state.tokenReasons.slice(),
     tokenExp: entry.state.tokenExp.slice(),
+    tabs: entry.state.tabs.slice(),
     status: snap.status,
+    tab: snap.tab,
+    eventCount: snap.eventCount,
+    data: snap.data,
     tokenVersion: entry.tokens.version,
     tokenStatus: tokenSnap.status,
     openCount: snap.openCount,
@@ -426,6 +441,8 @@ const harness = {
   runEventSourceTransport,
   read,
   reconnect: (key: string) => entries.get(key)?.stream.reconnect(),
+  /** `close()` on the stream only: the harness keeps it, so `read` shows its state after. */
+  stop: (key: string) => entries.get(key)?.stream.close(),
   close(key: string) {
     const entry = entries.get(key)
     entry?.stream.close()
@@ -457,6 +474,31 @@ const harness = {
     return entry ? Array.from(entry.versions).find(([, v]) => v === version)?.[0] : undefined
   },
   tokensSeen: () => tokensSeen.slice(),
+  /** Names of the BroadcastChannels this page's library opened, and every message it posted on them. */
+  channels: () => ({ names: Array.from(channelNames), posted: channelPosts.slice() }),
+  /** Listens, as an outsider, on the channel `name`: every message is kept as JSON. */
+  eavesdrop(name: string) {
+    const listener = new NativeBroadcastChannel(name)
+    listener.onmessage = (event) => overheard.push(JSON.stringify(event.data))
+  },
+  overheard: () => overheard.slice(),
+}
+
+// Every channel the library opens, and what it posts, is recorded (the page's own listeners are
+// made from the native constructor, so they are not).
+const NativeBroadcastChannel = window.BroadcastChannel
+const channelNames = new Set<string>()
+const channelPosts: string[] = []
+const overheard: string[] = []
+window.BroadcastChannel = class extends NativeBroadcastChannel {
+  constructor(name: string) {
+    super(name)
+    channelNames.add(name)
+  }
+  override postMessage(message: unknown): void {
+    channelPosts.push(JSON.stringify(message))
+    super.postMessage(message)
+  }
 }
 
 declare global {

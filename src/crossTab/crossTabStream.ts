@@ -1,0 +1,538 @@
+// Type imports only: the core's parts come from the loader (see `CoreParts`).
+import type { EventStreamError } from '../core/errors'
+import type { EventStream, EventStreamOptions, STREAM_DEFAULTS } from '../core/eventStream'
+import type { watchLifecycle } from '../core/lifecycle'
+import type { resolvePlatform } from '../core/platform'
+import type { callSafely } from '../core/reportError'
+import type { createListeners } from '../core/subscribable'
+import type { EventStreamSnapshot, PlatformEventTarget, StreamEvent } from '../core/types'
+import { crossTabGroupKey, crossTabName } from './groupKey'
+import { createSequence, fromWire, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WireState } from './protocol'
+
+/**
+ * The core's parts this chunk uses, handed over by the loader (`./lazy`) rather than imported, so
+ * that splitting this chunk off does not make bundlers split the core off too.
+ */
+export type CoreParts = readonly [
+  EventStreamError: typeof EventStreamError,
+  resolvePlatform: typeof resolvePlatform,
+  callSafely: typeof callSafely,
+  createListeners: typeof createListeners,
+  watchLifecycle: typeof watchLifecycle,
+  defaults: typeof STREAM_DEFAULTS,
+]
+
+
+/** The leader says something at least this often (ms). */
+export const BEAT = 1000
+/**
+ * A visible follower that heard nothing from the leader for this long (plus up to one beat of
+ * jitter, so two followers rarely take over at once) takes the lock over: the leader is frozen,
+ * hung, or a background tab whose timers the browser throttles.
+ */
+export const STALE = 4000
+
+/** Leaders' messages, with a term and a sequence number. */
+const LEADER_TYPES = new Set(['welcome', 'state', 'event', 'error', 'beat'])
+
+/**
+ * One tab's member of a cross-tab group (see `crossTab` in `EventStreamOptions`), or `undefined`
+ * when the options form no group (see `crossTabGroupKey`): an `EventStream`
+ * whose events and status come either from a stream of its own (`tab: 'leader'`: it holds the
+ * group's Web Lock, connects with its own token manager and broadcasts what its stream does), or
+ * from the leader over the group's `BroadcastChannel` (`tab: 'follower'`).
+ *
+ * Election: every member queues for the lock; the browser grants it to one, and to the next one in
+ * the queue when the holder releases it: `close()`, the tab going away or crashing. The new leader
+ * starts a real stream from the last event id the group saw (`makeLeader`), so a server that
+ * replays after `Last-Event-ID` fills the gap; the sequence numbers (see `createSequence`) drop
+ * what two leaders both sent.
+ */
+export function createCrossTabStream<TData>(
+  options: EventStreamOptions<TData>,
+  initial: EventStreamSnapshot<TData>,
+  makeLeader: (options: EventStreamOptions<string>) => EventStream<string>,
+  core: CoreParts,
+): EventStream<TData> | undefined {
+  const [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, defaults] = core
+  const scope = options.crossTab && options.crossTab.scope
+  // Bad input: the stream fails at `connect()` with a typed error, as it does for a bad url.
+  const invalid = typeof scope !== 'string' || !scope
+  const key = invalid ? '' : crossTabGroupKey(options, defaults)
+  // The host's parts, as they are now (the loader checked they exist).
+  const locks = globalThis.navigator?.locks
+  const Channel = globalThis.BroadcastChannel
+  if (key === undefined || !locks || !Channel) return undefined
+  const platform = resolvePlatform(options.platform)
+  const name = crossTabName(key)
+  const me = platform.random().toString(36).slice(2) + platform.now().toString(36)
+  let { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
+  const listeners = createListeners()
+  let snapshot = initial
+
+  /** `connect()` was called and neither `close()` nor the group's end came since. */
+  let running = false
+  /** The group ended (`closed` by the server, or `failed`): still listening, so a restart by any tab brings this one back. */
+  let ended = false
+  let channel: BroadcastChannel | undefined
+  /** Our place in the lock's queue; aborting it leaves the queue. */
+  let queued: AbortController | undefined
+  let ticker: unknown
+  let stopWatching: (() => void) | undefined
+  let stopDormancy: (() => void) | undefined
+  /** Releases the lock of a term whose group ended (held one beat longer, see `stopLeading`). */
+  let lingering: (() => void) | undefined
+  /** When a leader last spoke (monotonic ms), or when we started waiting for one. */
+  let heardAt = 0
+  let staleAfter = STALE
+
+  // The group as this tab knows it.
+  const sequence = createSequence()
+  let term = 0
+  let leaderId: string | undefined
+  /** Connections opened under earlier leaders, so `openCount` never goes back. */
+  let openedBefore = 0
+  let leaderOpenCount = 0
+  let latest: WireEvent | undefined
+  let knownError: { id: string; error: EventStreamError } | undefined
+  /** Our leader stream's errors, numbered for the wire. */
+  const errorIds = new WeakMap<EventStreamError, string>()
+  let errorCount = 0
+  const errorId = (error: EventStreamError) => errorIds.get(error) ?? (errorIds.set(error, `${me}.${++errorCount}`), errorIds.get(error)!)
+
+  /** While this tab leads. */
+  let lead:
+    | {
+        stream: EventStream<string>
+        release: () => void
+        unsubscribe: () => void
+        /** The state the group was last told, and the last event id it was sent (with an event or a state). */
+        posted: WireState | undefined
+        postedId: string | undefined
+        /** Followers whose page is visible, by id, with when they last said so. */
+        visible: Map<string, number>
+        groupDocument: GroupDocument | undefined
+      }
+    | undefined
+
+  function set(patch: Partial<EventStreamSnapshot<TData>>): void {
+    for (const field in patch) {
+      if (!Object.is((snapshot as any)[field], (patch as any)[field])) {
+        snapshot = { ...snapshot, ...patch } as EventStreamSnapshot<TData>
+        return listeners.notify()
+      }
+    }
+  }
+
+  function post(message: Partial<LeaderMessage> | Record<string, unknown>): void {
+    channel?.postMessage({ g: key, from: me, ...(lead ? { e: term, seq: sequence.last ?? 0 } : {}), ...message })
+  }
+
+  const hidden = () => platform.document?.visibilityState === 'hidden'
+
+  // ---------------------------------------------------------------------------------------------
+  // Events, as the leader's stream dispatched them, through this tab's own `parse`
+
+  /** Delivers one event (`quiet`: the group's latest event shown to a tab that joins: no `onEvent`, not counted). */
+  function deliver(raw: WireEvent, quiet = false): void {
+    latest = raw
+    const { type, data: text, id } = raw
+    let data: TData
+    try {
+      data = parse ? parse(text, { type, id }) : (text as unknown as TData)
+    } catch (cause) {
+      if (quiet) return set({ lastEventId: id })
+      const error = new EventStreamError('parse', `Could not parse a "${type}" event${id === undefined ? '' : ` (id ${id})`}`, { cause })
+      set({ lastEventId: id, error })
+      callSafely(onErrorCallback, error)
+      return
+    }
+    const event: StreamEvent<TData> = { type, data, raw: text, id, receivedAt: platform.now() }
+    if (!quiet) callSafely(onEventCallback, event)
+    set({ data, lastEvent: event, lastEventId: id, eventCount: snapshot.eventCount + (quiet ? 0 : 1) })
+  }
+
+  /** The connection fields of a leader's state (ours or one from the wire). */
+  function mirror(state: WireState, error: EventStreamError | undefined): void {
+    leaderOpenCount = state.openCount
+    set({
+      status: state.status,
+      error,
+      attempt: state.attempt,
+      retryAt: state.retryAt,
+      transport: state.transport,
+      openCount: openedBefore + state.openCount,
+    } as Partial<EventStreamSnapshot<TData>>)
+  }
+
+  /** The same error object for every message about one error. */
+  function rebuilt(error: WireError | undefined): EventStreamError | undefined {
+    if (!error) return undefined
+    if (knownError?.id !== error.id) knownError = { id: error.id, error: fromWire(error, EventStreamError) }
+    return knownError.error
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership
+
+  function attach(): void {
+    if (channel) return
+    channel = new Channel(name)
+    channel.onmessage = (event) => receive(event.data as Message)
+  }
+
+  function detach(): void {
+    channel?.close()
+    channel = undefined
+  }
+
+  /** Queues for the lock (or takes it from a silent leader) and asks the leader for the group's state. */
+  function join(steal = false): void {
+    queued?.abort()
+    const controller = new AbortController()
+    queued = controller
+    const granted = (): Promise<void> | undefined => {
+      if (queued !== controller || !running) return undefined
+      return new Promise<void>((release) => startLeading(release))
+    }
+    // A steal cannot be combined with a signal; it is granted at once, and `granted` drops it when
+    // this tab has left meanwhile. A lock taken from us rejects the request: follow again.
+    locks.request(name, steal ? { steal: true } : { signal: controller.signal }, granted).then(undefined, () => {
+      if (lead && queued === controller) stepDown()
+    })
+    heardAt = platform.monotonic()
+    staleAfter = STALE + platform.random() * BEAT
+    post({ t: 'hello', hidden: hidden() })
+  }
+
+  function tick(): void {
+    if (lead) {
+      post({ t: 'beat' })
+      updateGroupVisibility()
+    } else if (running && !hidden()) {
+      post({ t: 'vis', hidden: false })
+      // Only a visible tab judges the silence: a hidden one's own timers are throttled too.
+      if (platform.monotonic() - heardAt > staleAfter) join(true)
+    }
+    ticker = platform.setTimeout(tick, BEAT)
+  }
+
+  function onVisibility(isHidden: boolean): void {
+    if (lead) updateGroupVisibility()
+    else post({ t: 'vis', hidden: isHidden })
+  }
+
+  function startRunning(): void {
+    running = true
+    ended = false
+    // Until the election settles.
+    set({ tab: 'follower' })
+    stopDormancy?.()
+    stopDormancy = undefined
+    attach()
+    stopWatching ??= watchLifecycle(platform, { visibility: onVisibility })
+    if (ticker === undefined) ticker = platform.setTimeout(tick, BEAT)
+    join()
+  }
+
+  /** Stops everything this tab does for the group; `ended`: the group ended, keep listening. */
+  function stopRunning(ended: boolean): void {
+    running = false
+    queued?.abort()
+    queued = undefined
+    stopLeading(ended)
+    stopWatching?.()
+    stopWatching = undefined
+    if (ticker !== undefined) platform.clearTimeout(ticker)
+    ticker = undefined
+    if (!ended) {
+      lingering?.()
+      detach()
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leading
+
+  function startLeading(release: () => void): void {
+    // A new term: numbered past every term this tab has seen, and the previous leader's
+    // connections added to what `openCount` has counted.
+    term++
+    leaderId = me
+    openedBefore += leaderOpenCount
+    leaderOpenCount = 0
+    sequence.start(0)
+    const groupDocument = options.pauseWhenHidden === undefined ? undefined : createGroupDocument(hidden())
+    const stream = makeLeader({
+      ...options,
+      // The group's resume point: the last event id any member delivered up to our `seq`.
+      lastEventId: snapshot.lastEventId,
+      parse: undefined,
+      onEvent(event) {
+        if (lead?.stream !== stream) return
+        const raw: WireEvent = { type: event.type, data: event.raw, id: event.id }
+        sequence.admit((sequence.last ?? 0) + 1)
+        post({ t: 'event', ...raw })
+        lead.postedId = raw.id
+        deliver(raw)
+      },
+      onError(error) {
+        if (lead?.stream !== stream) return
+        post({ t: 'error', error: toWire(error, errorId(error)) })
+        callSafely(onErrorCallback, error)
+      },
+      platform: groupDocument ? { ...options.platform, document: groupDocument } : options.platform,
+    })
+    lead = { stream, release, unsubscribe: () => {}, posted: undefined, postedId: undefined, visible: new Map(), groupDocument }
+    lead.unsubscribe = stream.subscribe(() => leaderChanged(stream))
+    set({ tab: 'leader' })
+    post({ t: 'welcome', to: undefined, state: wireState(stream), latest })
+    stream.connect()
+  }
+
+  function wireState(stream: EventStream<string>): WireState {
+    const s = stream.getSnapshot()
+    return {
+      status: s.status,
+      error: s.error && toWire(s.error, errorId(s.error)),
+      attempt: s.attempt,
+      retryAt: s.retryAt,
+      transport: s.transport,
+      openCount: s.openCount,
+      lastEventId: s.lastEventId,
+    }
+  }
+
+  /** Our stream changed: show it, tell the group, and end the group with it. */
+  function leaderChanged(stream: EventStream<string>): void {
+    const current = lead
+    if (current?.stream !== stream) return
+    const state = wireState(stream)
+    const s = stream.getSnapshot()
+    mirror(state, s.error)
+    set({ lastEventId: s.lastEventId })
+    // Every event moves the last event id: the event message said so already.
+    const posted = current.posted
+    const changed =
+      !posted ||
+      state.lastEventId !== current.postedId ||
+      posted.error?.id !== state.error?.id ||
+      (['status', 'attempt', 'retryAt', 'transport', 'openCount'] as const).some((field) => posted[field] !== state[field])
+    if (changed) {
+      current.posted = state
+      current.postedId = state.lastEventId
+      post({ t: 'state', state })
+    }
+    if (state.status === 'closed' || state.status === 'failed') endGroup(s.error)
+  }
+
+  /**
+   * Hands the connection back: our stream closes without a word to the group, the lock goes to the
+   * next tab. After the group ended (`linger`), the lock is held one beat longer: the members hear
+   * of the end and leave the lock's queue before anyone is granted it (and would connect again).
+   */
+  function stopLeading(linger = false): void {
+    const current = lead
+    if (!current) return
+    lead = undefined
+    current.unsubscribe()
+    current.stream.close()
+    if (!linger) return current.release()
+    const timer = platform.setTimeout(() => lingering?.(), BEAT)
+    lingering = () => {
+      lingering = undefined
+      platform.clearTimeout(timer)
+      current.release()
+    }
+  }
+
+  /** Another tab leads now (it took the lock over, or we saw its newer term): follow it. */
+  function stepDown(): void {
+    stopLeading()
+    set({ tab: 'follower' })
+    if (running) join()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // pauseWhenHidden: the group is hidden only when every member is
+
+  function updateGroupVisibility(): void {
+    const current = lead
+    if (!current?.groupDocument) return
+    const now = platform.monotonic()
+    let anyVisible = !hidden()
+    for (const [id, at] of current.visible) {
+      if (now - at > STALE) current.visible.delete(id)
+      else anyVisible = true
+    }
+    current.groupDocument.update(!anyVisible)
+  }
+
+  function noteVisibility(from: string, isHidden: boolean): void {
+    if (!lead) return
+    if (isHidden) lead.visible.delete(from)
+    else lead.visible.set(from, platform.monotonic())
+    updateGroupVisibility()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The end of the group, and of this tab's part in it
+
+  /**
+   * The leader's stream ended (`closed` by a 204, or `failed`): every member ends the same way and
+   * leaves the lock's queue, so nobody reconnects. They keep listening: a `connect()` or
+   * `reconnect()` in any tab starts the group again, and the others come back with it. An end
+   * caused by the token endpoint refusing the user (`unauthorized`) also comes back by itself when
+   * this tab's token manager has a token again (a sign-in), as a stream on its own does.
+   */
+  function endGroup(error: EventStreamError | undefined): void {
+    stopRunning(true)
+    ended = true
+    const tokens = options.tokens
+    if (tokens && error?.kind === 'unauthorized' && !stopDormancy) {
+      stopDormancy = tokens.subscribe(() => {
+        if (tokens.getSnapshot().status === 'valid') connect()
+      })
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The channel
+
+  function receive(message: Message): void {
+    if (!message || message.g !== key || message.from === me) return
+    switch (message.t) {
+      case 'hello':
+        noteVisibility(message.from, message.hidden)
+        if (lead) post({ t: 'welcome', to: message.from, state: wireState(lead.stream), latest })
+        return
+      case 'vis':
+        return noteVisibility(message.from, message.hidden)
+      case 'bye':
+        lead?.visible.delete(message.from)
+        return updateGroupVisibility()
+      case 'reconnect':
+        lead?.stream.reconnect()
+        return
+    }
+    const leaderMessage = message as Message & LeaderMessage
+    if (!LEADER_TYPES.has(leaderMessage.t) || typeof leaderMessage.e !== 'number' || typeof leaderMessage.seq !== 'number') return
+    fromLeader(leaderMessage)
+  }
+
+  function fromLeader(message: Message & LeaderMessage): void {
+    // A replaced leader's late messages are ignored; a newer term means someone else leads now.
+    if (message.e < term) return
+    if (lead) {
+      if (message.e === term) return
+      stepDown()
+    }
+    if (message.e > term || message.from !== leaderId) {
+      term = message.e
+      leaderId = message.from
+      openedBefore += leaderOpenCount
+      leaderOpenCount = 0
+    }
+    heardAt = platform.monotonic()
+    if (ended) {
+      // The group was started again by another tab.
+      if (message.t !== 'welcome' || isEnd(message.state)) return
+      startRunning()
+    }
+    if (!running) return
+    switch (message.t) {
+      case 'welcome': {
+        if (message.to !== undefined && message.to !== me) return
+        // Our own member of the group may be further than this leader (it had more of the previous
+        // leader's messages): keep our place; the events it replays are dropped by `seq`.
+        const before = sequence.last
+        if (before === undefined || message.seq >= before) {
+          sequence.start(message.seq)
+          if (message.latest && (before === undefined || message.seq > before)) deliver(message.latest, true)
+          set({ lastEventId: message.state.lastEventId })
+        }
+        if (message.to === undefined) post({ t: 'vis', hidden: hidden() })
+        return applyState(message.state)
+      }
+      case 'state': {
+        const last = sequence.last
+        if (last !== undefined && message.seq >= last) {
+          sequence.start(message.seq)
+          set({ lastEventId: message.state.lastEventId })
+        }
+        return applyState(message.state)
+      }
+      case 'event':
+        if (sequence.admit(message.seq)) deliver({ type: message.type, data: message.data, id: message.id })
+        return
+      case 'error':
+        callSafely(onErrorCallback, rebuilt(message.error)!)
+        return
+    }
+  }
+
+  function applyState(state: WireState): void {
+    mirror(state, rebuilt(state.error))
+    if (isEnd(state)) endGroup(snapshot.error)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The public surface
+
+  function connect(): void {
+    if (running) return
+    if (invalid) {
+      const error = new EventStreamError('invalid-request', 'crossTab.scope must be a non-empty string, such as the signed-in user\'s id')
+      set({ status: 'failed', error } as Partial<EventStreamSnapshot<TData>>)
+      return callSafely(onErrorCallback, error)
+    }
+    set({ status: 'connecting', attempt: 0, error: undefined, retryAt: undefined } as Partial<EventStreamSnapshot<TData>>)
+    startRunning()
+  }
+
+  return {
+    connect,
+    close() {
+      stopDormancy?.()
+      stopDormancy = undefined
+      if (running) post({ t: 'bye' })
+      stopRunning(false)
+      ended = false
+      if (snapshot.status !== 'idle') set({ status: 'closed', retryAt: undefined } as Partial<EventStreamSnapshot<TData>>)
+    },
+    reconnect() {
+      if (!running) return connect()
+      if (lead) lead.stream.reconnect()
+      else post({ t: 'reconnect' })
+    },
+    getSnapshot: () => snapshot,
+    subscribe: listeners.subscribe,
+    setCallbacks(next) {
+      ;({ parse, onEvent: onEventCallback, onError: onErrorCallback } = next)
+    },
+  }
+}
+
+const isEnd = (state: WireState) => state.status === 'closed' || state.status === 'failed'
+
+/** A document for the leader's stream whose visibility is the group's: hidden when every member is. */
+interface GroupDocument extends PlatformEventTarget {
+  visibilityState: 'visible' | 'hidden'
+  update(hidden: boolean): void
+}
+
+function createGroupDocument(hidden: boolean): GroupDocument {
+  const listeners = new Set<() => void>()
+  const document: GroupDocument = {
+    visibilityState: hidden ? 'hidden' : 'visible',
+    addEventListener: (type, listener) => void (type === 'visibilitychange' && listeners.add(listener)),
+    removeEventListener: (_type, listener) => void listeners.delete(listener),
+    update(isHidden) {
+      const state = isHidden ? 'hidden' : 'visible'
+      if (document.visibilityState === state) return
+      document.visibilityState = state
+      for (const listener of Array.from(listeners)) listener()
+    },
+  }
+  return document
+}

@@ -1,0 +1,35 @@
+import type { EventStreamOptions, STREAM_DEFAULTS } from '../core/eventStream'
+
+/**
+ * The identity of a cross-tab group: tabs whose streams have the same key share one connection.
+ * It is made of `crossTab.scope` (whose events these are), the url resolved against the page with
+ * the token query parameter and the fragment removed (neither changes what the server sends), the
+ * event types as a sorted set, and the transport option as given (`'auto'` and `'fetch'` are
+ * different groups). `undefined` means "shares nothing": no `crossTab`, a `Transport` object (a
+ * function cannot be compared across tabs), or a url that does not parse.
+ *
+ * Everything else (headers, credentials, reconnect settings, the token manager) is the leader's.
+ * `defaults`: the core's `STREAM_DEFAULTS` (passed in: see `CoreParts`).
+ */
+export function crossTabGroupKey(
+  options: Pick<EventStreamOptions<unknown>, 'crossTab' | 'url' | 'tokenQueryParam' | 'events' | 'transport'>,
+  defaults: Pick<typeof STREAM_DEFAULTS, 'transport' | 'tokenQueryParam' | 'events'>,
+  base: string | undefined = (globalThis as { location?: { href: string } }).location?.href,
+): string | undefined {
+  const crossTab = options.crossTab
+  const transport = options.transport ?? defaults.transport
+  if (!crossTab || typeof transport === 'object') return undefined
+  let url: URL
+  try {
+    url = new URL(options.url, base)
+  } catch {
+    return undefined
+  }
+  url.searchParams.delete(options.tokenQueryParam ?? defaults.tokenQueryParam)
+  url.hash = ''
+  const events = [...new Set(options.events ?? defaults.events)].sort()
+  return JSON.stringify([crossTab.scope, url.href, events, transport])
+}
+
+/** The name of the group's `BroadcastChannel` and of its Web Lock. */
+export const crossTabName = (key: string) => `use-event-stream ${key}`

@@ -1,0 +1,417 @@
+// Streams shared across tabs (`crossTab`), in a real Chromium: several pages of one browser
+// context (tabs of one profile, so they share Web Locks and BroadcastChannels), each running
+// `createEventStream({ crossTab: { scope } })` with its own token manager, against the reference
+// server on 127.0.0.1. Node keeps the server half of each ledger (ids published, the server's
+// connection list and token count), the pages the client half (ids delivered, `tab`, requests).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
+import {
+  bundleHarness,
+  harnessOf,
+  launchChromium,
+  ledger,
+  openHarnessPage,
+  serveHarness,
+  sleep,
+  startPublisher,
+  until,
+  type StaticSite,
+  type StreamState,
+} from './support'
+
+let server: ReferenceServer
+let site: StaticSite
+let browser: Browser
+let groupSeq = 0
+
+beforeAll(async () => {
+  server = await startReferenceServer({ host: '127.0.0.1', heartbeatMs: 300, log: () => {} })
+  const [script, launched] = await Promise.all([bundleHarness(), launchChromium()])
+  browser = launched
+  site = await serveHarness(script)
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await site?.close()
+  await server?.close()
+})
+
+interface Tab {
+  page: Page
+  console: string[]
+  h: ReturnType<typeof harnessOf>
+  read(): Promise<StreamState>
+}
+
+interface Group {
+  context: BrowserContext
+  channel: string
+  tabs: Tab[]
+  /** Opens one more page with the same stream (`crossTab` as given; `null`: none). */
+  add(crossTab?: { scope: string } | null, channel?: string): Promise<Tab>
+  /** Open stream connections at the server on `channel`. */
+  open(channel?: string): ReturnType<ReferenceServer['counters']>['connections']
+  connections(channel?: string): ReturnType<ReferenceServer['counters']>['connections']
+  close(): Promise<void>
+}
+
+const KEY = 'shared'
+
+/** `n` pages of one context, each streaming `channel` with `crossTab: { scope }` (tokens live `ttl` s). */
+async function openGroup(n: number, options: { scope?: string; ttl?: number } = {}): Promise<Group> {
+  const context = await browser.newContext()
+  const channel = `seq-crosstab-${++groupSeq}`
+  const tabs: Tab[] = []
+  const add = async (crossTab: { scope: string } | null = { scope: options.scope ?? 'alice' }, on = channel) => {
+    const { page, console } = await openHarnessPage(context, site)
+    const h = harnessOf(page)
+    await h.open({
+      key: KEY,
+      transport: 'fetch',
+      streamUrl: `${server.url}/stream?channel=${on}`,
+      tokenUrl: `${server.url}/auth/sse-token?ttl=${options.ttl ?? 30}`,
+      apiKey: server.apiKey,
+      ...(crossTab ? { crossTab } : {}),
+    })
+    const tab: Tab = { page, console, h, read: () => h.read(KEY) }
+    tabs.push(tab)
+    await until(async () => (await tab.read()).status === 'open', 10_000, `page ${tabs.length} open`)
+    return tab
+  }
+  for (let i = 0; i < n; i++) await add()
+  const connections = (on = channel) => server.counters().connections.filter((c) => c.channel === on)
+  return {
+    context,
+    channel,
+    tabs,
+    add,
+    connections,
+    open: (on = channel) => connections(on).filter((c) => c.open),
+    close: () => context.close(),
+  }
+}
+
+const leaders = async (tabs: readonly Tab[]) => (await Promise.all(tabs.map((t) => t.read()))).filter((s) => s.tab === 'leader').length
+
+/** Ids delivered by a page are the channel's sequential ids: contiguous means nothing lost or repeated. */
+function contiguous(ids: readonly string[]): boolean {
+  return ids.every((id, i) => i === 0 || Number(id) === Number(ids[i - 1]) + 1)
+}
+
+/** Waits until every page delivered every id in `sent`, then checks each page's ledger. */
+async function expectEveryPageGotEverything(tabs: readonly Tab[], sent: readonly string[], label: string): Promise<StreamState[]> {
+  await until(
+    async () => {
+      for (const t of tabs) if ((await t.read()).ids.at(-1) !== sent.at(-1)) return false
+      return true
+    },
+    10_000,
+    `${label}: every page has the last event`,
+  ).catch(() => {
+    // The ledgers below say what is missing.
+  })
+  await sleep(200)
+  const states = await Promise.all(tabs.map((t) => t.read()))
+  states.forEach((s, i) => {
+    const l = ledger(sent, s.ids)
+    console.log(`[cross-tab] ${label} page ${i + 1} (${s.tab}): sent=${l.sent} received=${l.received} lost=${l.lost} duplicated=${l.duplicated}`)
+    expect({ page: i + 1, lost: l.lost, duplicated: l.duplicated, contiguous: contiguous(s.ids) }).toEqual({ page: i + 1, lost: 0, duplicated: 0, contiguous: true })
+  })
+  return states
+}
+
+/** How a leader goes away in the handover tests. */
+type Exit = 'close the page' | 'crash the page'
+
+async function handover(exit: Exit) {
+  const group = await openGroup(4)
+  try {
+    const publisher = startPublisher(() => server, group.channel, 25)
+    await until(async () => (await group.tabs[3]!.read()).ids.length > 10, 10_000, 'events flowing')
+    const states = await Promise.all(group.tabs.map((t) => t.read()))
+    const leader = group.tabs[states.findIndex((s) => s.tab === 'leader')]!
+    const rest = group.tabs.filter((t) => t !== leader)
+    const before = group.connections().length
+    const t0 = Date.now()
+    if (exit === 'close the page') await leader.page.close()
+    else {
+      const cdp = await group.context.newCDPSession(leader.page)
+      // The renderer dies at once; the call itself never answers.
+      void cdp.send('Page.crash').catch(() => {})
+    }
+    await until(async () => (await leaders(rest)) === 1, 5000, 'a new leader')
+    await sleep(600)
+    const sent = await publisher.stop()
+    const after = await expectEveryPageGotEverything(rest, sent, exit)
+    const next = after.find((s) => s.tab === 'leader')!
+    const tookOver = next.tabs.find((t) => t.tab === 'leader')!
+    const resumed = group.connections().slice(before)
+    console.log(
+      `[cross-tab] ${exit}: new leader after ${tookOver.at - t0} ms, resumed after id ${tookOver.lastEventId}; connections since: ${JSON.stringify(resumed.map((c) => ({ lastEventId: c.lastEventId, via: c.lastEventIdVia, replayed: c.replayed })))}`,
+    )
+    expect(tookOver.at - t0).toBeLessThan(1000)
+    expect(resumed).toHaveLength(1)
+    expect(resumed[0]!.lastEventId).toBe(tookOver.lastEventId)
+    expect(resumed[0]!.lastEventIdVia).toBe('header')
+    expect(group.open()).toHaveLength(1)
+  } finally {
+    await group.close()
+  }
+}
+
+describe('crossTab in Chromium (pages of one browser context, reference server)', () => {
+  it('5 pages, one scope: one connection, one leader, token requests as for one tab, every page contiguous', async () => {
+    // Tokens of 3 s are rotated every 2 s: the group goes through rotations while it runs.
+    const group = await openGroup(5, { ttl: 3 })
+    try {
+      // One page streaming on its own, on another channel, for the same time: what one tab costs.
+      const solo = await group.add(null, `${group.channel}-solo`)
+      const tabs = group.tabs.slice(0, 5)
+      // An outsider page of the same origin listening on the group's channel.
+      const outsider = harnessOf((await openHarnessPage(group.context, site)).page)
+      const { names } = await tabs[0]!.h.channels()
+      expect(names).toHaveLength(1)
+      await outsider.eavesdrop(names[0]!)
+      // Token requests are counted over the same window for the group and the solo page.
+      const tokensAt = async () => (await Promise.all(group.tabs.map((t) => t.read()))).map((s) => s.tokenRequests)
+      const tokensBefore = await tokensAt()
+      const mintsBefore = server.counters().tokenMints
+      const publisher = startPublisher(() => server, group.channel, 25)
+      let peak = 0
+      let samplesWithTwo = 0
+      let samples = 0
+      const started = Date.now()
+      while (Date.now() - started < 6500) {
+        const open = group.open().length
+        peak = Math.max(peak, open)
+        if (open === 2) samplesWithTwo++
+        samples++
+        await sleep(25)
+      }
+      const sent = await publisher.stop()
+      const states = await expectEveryPageGotEverything(tabs, sent, 'one scope')
+      const soloState = await solo.read()
+      const tokenDeltas = (await tokensAt()).map((n, i) => n - tokensBefore[i]!)
+      const groupTokens = tokenDeltas.slice(0, 5).reduce((n, d) => n + d, 0)
+      const soloTokens = tokenDeltas[5]!
+      const mints = server.counters().tokenMints - mintsBefore
+      console.log(
+        `[cross-tab] 5 pages: connections=${group.connections().length} peak open=${peak} (2 open in ${samplesWithTwo}/${samples} samples); token requests in ${((Date.now() - started) / 1000).toFixed(1)} s: ${tokenDeltas.slice(0, 5).join('+')}=${groupTokens} (solo page: ${soloTokens}; server minted ${mints}); tabs=${states.map((s) => s.tab).join(',')}`,
+      )
+      expect(states.map((s) => s.tab).sort()).toEqual(['follower', 'follower', 'follower', 'follower', 'leader'])
+      expect(soloState.tab).toBe('solo')
+      expect(states.filter((s) => s.tab === 'follower').every((s) => s.tokenRequests === 0 && s.streamRequests === 0)).toBe(true)
+      // One connection at a time, two while a rotation overlaps them.
+      expect(peak).toBeLessThanOrEqual(2)
+      expect(samplesWithTwo / samples).toBeLessThan(0.2)
+      expect(group.open()).toHaveLength(1)
+      // Rotations every 2 s: the group asked for as many tokens as the one solo page (±1 for
+      // where the window falls in each one's refresh cycle), and the server minted those (one
+      // more if a request was in flight when the pages were read).
+      expect(Math.abs(groupTokens - soloTokens)).toBeLessThanOrEqual(1)
+      expect(soloTokens).toBeGreaterThanOrEqual(2)
+      expect(mints - (groupTokens + soloTokens)).toBeGreaterThanOrEqual(0)
+      expect(mints - (groupTokens + soloTokens)).toBeLessThanOrEqual(1)
+      // Every page shows the same stream: same last id, same latest data.
+      expect(new Set(states.map((s) => s.lastEventId)).size).toBe(1)
+      expect(new Set(states.map((s) => s.data)).size).toBe(1)
+      // Nothing sensitive crossed the channel: none of the tokens any page received (the leader's
+      // rotated ones included) is in what the outsider heard or what any page posted.
+      const overheard = await outsider.overheard()
+      const posted = (await Promise.all(tabs.map((t) => t.h.channels()))).flatMap((c) => c.posted)
+      const tokens = (await Promise.all(group.tabs.map((t) => t.h.tokensSeen()))).flat()
+      console.log(`[cross-tab] outsider heard ${overheard.length} messages (${new Set(overheard.map((m) => JSON.parse(m).t)).size} kinds); tokens checked: ${tokens.length}`)
+      expect(overheard.length).toBeGreaterThan(sent.length)
+      expect(tokens.length).toBeGreaterThanOrEqual(groupTokens)
+      for (const token of tokens) {
+        const parts = [token, ...token.split('.').filter((part) => part.length > 16)]
+        for (const text of [...overheard, ...posted]) for (const part of parts) expect(text.includes(part)).toBe(false)
+      }
+      expect([...overheard, ...posted].some((text) => /bearer|authorization|x-api-key/i.test(text))).toBe(false)
+    } finally {
+      await group.close()
+    }
+  })
+
+  it('close the leader page: a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID', async () => {
+    await handover('close the page')
+  })
+
+  it('crash the leader page (CDP Page.crash): a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID', async () => {
+    await handover('crash the page')
+  })
+
+  // A leader whose JavaScript stops (a tab the browser froze, a hung page) keeps the lock, so no
+  // follower is granted it: its followers notice the silence instead. The leader says something
+  // every second (an event, its state, or a heartbeat); a visible follower that hears nothing for
+  // about 5 s takes the lock over (Web Locks `steal`) and resumes the stream from the group's
+  // last event id. When the stalled page runs again it finds the lock taken, drops its connection
+  // and follows.
+  //
+  // Chromium's own freeze (CDP `Page.setWebLifecycleState`) only freezes hidden pages, and a
+  // headless page is never hidden: its timers and channel keep running (checked below), so the
+  // group is simply not starved. The stall is made with CDP `Debugger.pause`, which stops every
+  // task of the page, timers and messages alike, as a freeze does.
+  it('a frozen leader (CDP Page.setWebLifecycleState): the group is not starved', async () => {
+    const group = await openGroup(3)
+    try {
+      const publisher = startPublisher(() => server, group.channel, 25)
+      await until(async () => (await group.tabs[2]!.read()).ids.length > 10, 10_000, 'events flowing')
+      const states = await Promise.all(group.tabs.map((t) => t.read()))
+      const leader = group.tabs[states.findIndex((s) => s.tab === 'leader')]!
+      const rest = group.tabs.filter((t) => t !== leader)
+      const cdp = await group.context.newCDPSession(leader.page)
+      await cdp.send('Page.setWebLifecycleState', { state: 'frozen' })
+      const mark = (await rest[0]!.read()).ids.length
+      await sleep(6000)
+      const during = (await rest[0]!.read()).ids.length - mark
+      const takenOver = (await leaders(rest)) === 1
+      await cdp.send('Page.setWebLifecycleState', { state: 'active' })
+      await sleep(500)
+      const sent = await publisher.stop()
+      console.log(`[cross-tab] CDP freeze: a follower got ${during} events in the 6 s frozen; ${takenOver ? 'a follower took over' : 'the leader kept relaying (Chromium did not freeze the visible page)'}`)
+      expect(during).toBeGreaterThan(100)
+      await expectEveryPageGotEverything(takenOver ? rest : group.tabs, sent, 'CDP freeze')
+      expect(await leaders(group.tabs)).toBe(1)
+    } finally {
+      await group.close()
+    }
+  })
+
+  it('a stalled leader (CDP Debugger.pause): a visible follower takes over after ~5 s of silence, nothing lost or repeated; the leader follows when it runs again', async () => {
+    const group = await openGroup(3)
+    try {
+      const publisher = startPublisher(() => server, group.channel, 25)
+      await until(async () => (await group.tabs[2]!.read()).ids.length > 10, 10_000, 'events flowing')
+      const states = await Promise.all(group.tabs.map((t) => t.read()))
+      const leader = group.tabs[states.findIndex((s) => s.tab === 'leader')]!
+      const rest = group.tabs.filter((t) => t !== leader)
+      const before = group.connections().length
+      const cdp = await group.context.newCDPSession(leader.page)
+      await cdp.send('Debugger.enable')
+      const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
+      const t0 = Date.now()
+      await cdp.send('Debugger.pause')
+      await paused
+      await until(async () => (await leaders(rest)) === 1, 10_000, 'a follower takes over')
+      const next = (await Promise.all(rest.map((t) => t.read()))).find((s) => s.tab === 'leader')!
+      const tookOver = next.tabs.find((t) => t.tab === 'leader')!
+      await sleep(1000)
+      // The stalled page still holds its connection: its socket is open, its JavaScript stopped.
+      const openWhileStalled = group.open().length
+      await cdp.send('Debugger.resume')
+      await until(async () => (await leader.read()).tab === 'follower', 5000, 'the stalled page follows')
+      await sleep(500)
+      const sent = await publisher.stop()
+      await expectEveryPageGotEverything(rest, sent, 'stalled leader')
+      const resumed = group.connections().slice(before)
+      const old = await leader.read()
+      const oldLedger = ledger(sent, old.ids)
+      console.log(
+        `[cross-tab] stalled leader: taken over after ${tookOver.at - t0} ms, resumed after id ${tookOver.lastEventId}; open while stalled: ${openWhileStalled}; the stalled page: ${old.tab}, duplicated=${oldLedger.duplicated}, missed while stalled=${oldLedger.lost}`,
+      )
+      expect(tookOver.at - t0).toBeGreaterThan(3000)
+      expect(tookOver.at - t0).toBeLessThan(7000)
+      expect(resumed).toHaveLength(1)
+      expect(resumed[0]!.lastEventId).toBe(tookOver.lastEventId)
+      expect(openWhileStalled).toBe(2)
+      // Running again, the old leader let its connection go, follows, and repeats nothing (what the
+      // channel said while its page was paused in the debugger, Chromium dropped: it missed that).
+      expect(group.open()).toHaveLength(1)
+      expect(await leaders(group.tabs)).toBe(1)
+      expect(old.tab).toBe('follower')
+      expect(oldLedger.duplicated).toBe(0)
+      expect(old.ids.at(-1)).toBe(sent.at(-1))
+    } finally {
+      await group.close()
+    }
+  })
+
+  it('two scopes on the same url: two connections, and no event crosses', async () => {
+    const group = await openGroup(2, { scope: 'alice' })
+    try {
+      await group.add({ scope: 'bob' })
+      await group.add({ scope: 'bob' })
+      const publisher = startPublisher(() => server, group.channel, 25)
+      await sleep(1500)
+      const sent = await publisher.stop()
+      const states = await expectEveryPageGotEverything(group.tabs, sent, 'two scopes')
+      expect(states.map((s) => s.tab)).toEqual(expect.arrayContaining(['leader', 'follower', 'leader', 'follower']))
+      expect(states.slice(0, 2).filter((s) => s.tab === 'leader')).toHaveLength(1)
+      expect(states.slice(2).filter((s) => s.tab === 'leader')).toHaveLength(1)
+      expect(group.open()).toHaveLength(2)
+      // Each scope's pages talk on a channel of their own, and every message names its group.
+      const channels = await Promise.all(group.tabs.map((t) => t.h.channels()))
+      const scopeOf = (message: string) => JSON.parse(JSON.parse(message).g)[0]
+      expect(channels[0]!.names).toEqual(channels[1]!.names)
+      expect(channels[2]!.names).toEqual(channels[3]!.names)
+      expect(channels[0]!.names).not.toEqual(channels[2]!.names)
+      for (const [i, c] of channels.entries()) {
+        expect(c.posted.length).toBeGreaterThan(0)
+        expect(new Set(c.posted.map(scopeOf))).toEqual(new Set([i < 2 ? 'alice' : 'bob']))
+      }
+    } finally {
+      await group.close()
+    }
+  })
+
+  it("a follower's close() detaches only that page; a page without crossTab is 'solo'", async () => {
+    const group = await openGroup(3)
+    try {
+      const solo = await group.add(null)
+      const publisher = startPublisher(() => server, group.channel, 25)
+      await sleep(500)
+      const states = await Promise.all(group.tabs.map((t) => t.read()))
+      const follower = group.tabs[states.findIndex((s) => s.tab === 'follower')]!
+      const openBefore = group.open().map((c) => c.id)
+      await follower.h.stop(KEY)
+      const closed = await follower.read()
+      expect({ status: closed.status, tab: closed.tab }).toEqual({ status: 'closed', tab: 'follower' })
+      await sleep(1000)
+      expect((await follower.read()).ids).toEqual(closed.ids)
+      const sent = await publisher.stop()
+      const rest = group.tabs.filter((t) => t !== follower)
+      const after = await expectEveryPageGotEverything(rest, sent, 'follower closed')
+      expect(after.map((s) => s.tab)).toEqual(expect.arrayContaining(['leader', 'follower', 'solo']))
+      expect((await solo.read()).tab).toBe('solo')
+      // The leader's connection and the solo page's stayed as they were.
+      expect(group.open().map((c) => c.id)).toEqual(openBefore)
+      expect(openBefore).toHaveLength(2)
+    } finally {
+      await group.close()
+    }
+  })
+})
+
+describe('the demo (npm run demo) in two tabs', () => {
+  it('the first tab leads both panels, the second follows them: its token card stays idle, its ledgers show nothing lost or repeated', async () => {
+    const { demoConfig } = await import('../../demo/vite.config')
+    const { createServer } = await import('vite')
+    const config = demoConfig(server.url)
+    const vite = await createServer({ ...config, server: { ...config.server, port: 0, strictPort: false, hmr: false }, logLevel: 'silent' })
+    await vite.listen()
+    const context = await browser.newContext()
+    try {
+      const url = vite.resolvedUrls!.local[0]!
+      const text = (page: Page, testId: string) => page.getByTestId(testId).textContent({ timeout: 15_000 })
+      const tabs = async (page: Page) => [await text(page, 'tab-eventsource'), await text(page, 'tab-fetch')]
+      const first = await context.newPage()
+      await first.goto(url)
+      await until(async () => (await tabs(first)).every((t) => t === 'leader'), 20_000, 'the first tab leads')
+      const second = await context.newPage()
+      await second.goto(url)
+      expect(await text(second, 'cross-tab-note')).toContain('Open this page in a second tab')
+      await until(async () => (await tabs(second)).every((t) => t === 'follower') && Number(await text(second, 'received-fetch')) >= 2, 20_000, 'the second tab follows')
+      expect(await tabs(first)).toEqual(['leader', 'leader'])
+      expect([await text(first, 'token-status'), await text(second, 'token-status')]).toEqual(['valid', 'idle'])
+      for (const transport of ['eventsource', 'fetch']) {
+        expect([await text(second, `lost-${transport}`), await text(second, `duplicated-${transport}`)]).toEqual(['0', '0'])
+      }
+    } finally {
+      await context.close()
+      await vite.close()
+    }
+  })
+})

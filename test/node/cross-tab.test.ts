@@ -1,0 +1,323 @@
+// `crossTab` in Node: the pure parts (the group key, the sequence that drops what two leaders both
+// sent), `'solo'` where the host lacks Web Locks or BroadcastChannel, and the group protocol
+// itself with streams of one process as the tabs (Node's own BroadcastChannel, and an in-process
+// `navigator.locks`: test/helpers/fakeLocks.ts) against a real server on 127.0.0.1. The Chromium
+// suite (test/e2e/cross-tab.test.ts) runs it in real tabs.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import {
+  createEventStream,
+  createTokenManager,
+  EventStreamError,
+  fetchTokenFrom,
+  STREAM_DEFAULTS,
+  type EventStream,
+  type EventStreamOptions,
+  type StreamEvent,
+  type Transport,
+} from 'use-event-stream/core'
+import { crossTabGroupKey } from '../../src/crossTab/groupKey'
+import { createSequence } from '../../src/crossTab/protocol'
+import { CountingTarget } from '../helpers/fakePlatform'
+import { createFakeLocks } from '../helpers/fakeLocks'
+import { startReplayServer, type ReplayServer } from '../helpers/replayServer'
+import { sleep, until } from '../helpers/wait'
+
+const key = (options: Partial<EventStreamOptions<unknown>>, base = 'https://app.example/page') =>
+  crossTabGroupKey({ url: '/api/stream', crossTab: { scope: 'alice' }, ...options }, STREAM_DEFAULTS, base)
+
+describe('the group key', () => {
+  it('is scope, url without the token parameter, sorted event types and the transport option as given', () => {
+    expect(key({})).toBe(JSON.stringify(['alice', 'https://app.example/api/stream', ['message'], 'auto']))
+    // The url is resolved against the page, its token parameter and fragment do not count.
+    expect(key({ url: 'https://app.example/api/stream?token=abc#x' })).toBe(key({}))
+    expect(key({ url: '/api/stream?access=abc', tokenQueryParam: 'access' })).toBe(key({}))
+    expect(key({ url: '/api/stream?channel=a' })).not.toBe(key({}))
+    expect(key({}, 'https://other.example/')).not.toBe(key({}))
+    // Event types as a set.
+    expect(key({ events: ['b', 'a', 'a'] })).toBe(key({ events: ['a', 'b'] }))
+    expect(key({ events: ['a'] })).not.toBe(key({ events: ['a', 'b'] }))
+    // 'auto' is the default; 'fetch' is another group even where 'auto' would pick fetch.
+    expect(key({ transport: 'auto' })).toBe(key({}))
+    expect(key({ transport: 'fetch' })).not.toBe(key({ transport: 'auto' }))
+    // Another scope is another group.
+    expect(key({ crossTab: { scope: 'bob' } })).not.toBe(key({}))
+  })
+
+  it('options outside the key (headers, credentials, reconnect settings) do not split a group', () => {
+    expect(key({ headers: { 'x-a': '1' }, withCredentials: true, reconnect: { maxDelay: 1 }, idleTimeout: 5, lastEventId: '7' })).toBe(key({}))
+  })
+
+  it('is undefined (no sharing) without crossTab, for a Transport object, and for a url that does not parse', () => {
+    const transport: Transport = { name: 'custom', connect: () => () => {} }
+    expect(key({ crossTab: false })).toBeUndefined()
+    expect(key({ crossTab: undefined })).toBeUndefined()
+    expect(key({ transport })).toBeUndefined()
+    expect(key({ url: 'http://[::1' })).toBeUndefined()
+    // A relative url with no page to resolve it against (Node, workers).
+    expect(crossTabGroupKey({ url: '/api/stream', crossTab: { scope: 'alice' } }, STREAM_DEFAULTS)).toBeUndefined()
+  })
+})
+
+describe('the sequence', () => {
+  it('delivers nothing before the tab joined, then each number once, in order, gaps allowed', () => {
+    const seq = createSequence()
+    expect(seq.admit(1)).toBe(false)
+    expect(seq.start(5)).toBe(true)
+    expect([5, 6, 6, 7, 9, 8, 9, 10].map((n) => seq.admit(n))).toEqual([false, true, false, true, true, false, false, true])
+    expect(seq.last).toBe(10)
+  })
+
+  it('never goes back: a joiner further than the new leader keeps its place', () => {
+    const seq = createSequence()
+    seq.start(12)
+    expect(seq.start(10)).toBe(false)
+    expect(seq.last).toBe(12)
+  })
+
+  it('a handover racing the old leader: what both leaders send is delivered once', () => {
+    // The old leader sent 11 and 12 before it died; the new one resumed from 10 and replays 11 and
+    // 12 (same events, same numbers), then goes on. A follower may see either first.
+    for (const order of [
+      [11, 12, 11, 12, 13],
+      [11, 11, 12, 12, 13],
+    ]) {
+      const seq = createSequence(10)
+      expect(order.filter((n) => seq.admit(n))).toEqual([11, 12, 13])
+    }
+  })
+})
+
+// ------------------------------------------------------------------------------------------------
+// Streams of one process as tabs
+
+let server: ReplayServer
+/** 204 instead of a stream while set. */
+let refuse: number | undefined
+beforeAll(async () => {
+  server = await startReplayServer({ authorize: (token) => (token === undefined ? 401 : (refuse ?? 200)) })
+})
+afterAll(() => server.close())
+
+const open: Array<EventStream<string>> = []
+afterEach(async () => {
+  for (const stream of open.splice(0)) stream.close()
+  refuse = undefined
+  vi.unstubAllGlobals()
+  await sleep(20)
+})
+
+interface Member {
+  stream: EventStream<string>
+  events: Array<StreamEvent<string>>
+  errors: EventStreamError[]
+  document: CountingTarget
+}
+
+/** A member of the group `scope` on the replay server, with a token manager of its own. */
+function member(scope = 'alice', options: Partial<EventStreamOptions<string>> = {}): Member {
+  const events: Member['events'] = []
+  const errors: Member['errors'] = []
+  const document = new CountingTarget()
+  const stream = createEventStream<string>({
+    url: server.streamUrl,
+    transport: 'fetch',
+    tokens: createTokenManager({ fetchToken: fetchTokenFrom(server.tokenUrl, { credentials: 'omit' }) }),
+    crossTab: { scope },
+    reconnect: { initialDelay: 50, maxDelay: 200 },
+    onEvent: (event) => events.push(event),
+    onError: (error) => errors.push(error),
+    platform: { document },
+    ...options,
+  })
+  open.push(stream)
+  return { stream, events, errors, document }
+}
+
+const withHost = () => vi.stubGlobal('navigator', { locks: createFakeLocks() })
+const snap = (m: Member) => m.stream.getSnapshot()
+
+describe("'solo' where the host cannot share", () => {
+  it('without navigator.locks (Node), without BroadcastChannel, or with a Transport object: no error, the stream is on its own', async () => {
+    const none = member()
+    expect(snap(none).tab).toBe('solo')
+    vi.stubGlobal('navigator', { locks: createFakeLocks() })
+    vi.stubGlobal('BroadcastChannel', undefined)
+    expect(snap(member()).tab).toBe('solo')
+    vi.unstubAllGlobals()
+    withHost()
+    const transport: Transport = { name: 'custom', connect: () => () => {} }
+    expect(snap(member('alice', { transport })).tab).toBe('solo')
+    // And it streams as ever.
+    none.stream.connect()
+    await until(() => snap(none).status === 'open', 5000, 'solo open')
+    const n = server.publish()
+    await until(() => none.events.length === 1, 5000, 'solo event')
+    expect(none.events[0]!.data).toBe(String(n))
+    expect(snap(none).tab).toBe('solo')
+  })
+})
+
+describe('a group of streams (in-process locks and Node BroadcastChannel)', () => {
+  it('one leader connects and fetches tokens; the follower gets every event, in order, with the same ids, and joins with the latest one shown', async () => {
+    withHost()
+    const tokensBefore = server.tokenRequests
+    const requestsBefore = server.streamRequests.length
+    const a = member()
+    // Before the election settles: 'follower'.
+    expect(snap(a).tab).toBe('follower')
+    a.stream.connect()
+    await until(() => snap(a).status === 'open' && snap(a).tab === 'leader', 5000, 'leader open')
+    const first = server.publish()
+    await until(() => a.events.length === 1, 5000, 'first event')
+    const b = member()
+    b.stream.connect()
+    await until(() => snap(b).status === 'open', 5000, 'follower open')
+    // A joiner sees the group's latest event at once, without it counting as a new one.
+    expect({ tab: snap(b).tab, data: snap(b).data, lastEventId: snap(b).lastEventId, eventCount: snap(b).eventCount, delivered: b.events.length }).toEqual({
+      tab: 'follower',
+      data: String(first),
+      lastEventId: `e${first}`,
+      eventCount: 0,
+      delivered: 0,
+    })
+    const sent = [server.publish(), server.publish(), server.publish()]
+    await until(() => b.events.length === 3 && a.events.length === 4, 5000, 'events')
+    expect(b.events.map((e) => [e.data, e.id])).toEqual(sent.map((n) => [String(n), `e${n}`]))
+    expect(snap(b).lastEventId).toBe(snap(a).lastEventId)
+    expect(server.streamRequests.length - requestsBefore).toBe(1)
+    expect(server.tokenRequests - tokensBefore).toBe(1)
+  })
+
+  it("a follower's reconnect() makes the leader reconnect; the leader's close() hands over with the group's last event id", async () => {
+    withHost()
+    const a = member()
+    a.stream.connect()
+    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
+    const b = member()
+    b.stream.connect()
+    await until(() => snap(b).status === 'open', 5000, 'follower')
+    const requests = server.streamRequests.length
+    b.stream.reconnect()
+    await until(() => server.streamRequests.length === requests + 1 && snap(b).status === 'open', 5000, 'leader reconnected')
+    const n = server.publish()
+    await until(() => b.events.length === 1, 5000, 'event')
+    a.stream.close()
+    expect(snap(a)).toMatchObject({ status: 'closed', tab: 'leader' })
+    await until(() => snap(b).tab === 'leader' && snap(b).status === 'open', 5000, 'handover')
+    expect(server.streamRequests.at(-1)!.lastEventId).toBe(`e${n}`)
+    const m = server.publish()
+    await until(() => b.events.length === 2, 5000, 'event after handover')
+    expect(b.events.map((e) => e.data)).toEqual([String(n), String(m)])
+    expect(server.openStreams).toBe(1)
+  })
+
+  it('errors cross as plain data and are rebuilt as EventStreamError; the snapshot holds the same object', async () => {
+    withHost()
+    const a = member()
+    a.stream.connect()
+    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
+    const b = member()
+    b.stream.connect()
+    await until(() => snap(b).status === 'open', 5000, 'follower')
+    const shown: Array<[string, EventStreamError | undefined]> = []
+    b.stream.subscribe(() => shown.push([snap(b).status, snap(b).error]))
+    refuse = 503
+    b.stream.reconnect()
+    await until(() => b.errors.length > 0, 5000, 'error relayed')
+    refuse = undefined
+    const [error] = b.errors
+    expect(error).toBeInstanceOf(EventStreamError)
+    expect({ kind: error!.kind, status: error!.status }).toEqual({ kind: 'http', status: 503 })
+    expect(a.errors[0]).not.toBe(error)
+    expect(a.errors[0]!.message).toBe(error!.message)
+    await until(() => snap(b).status === 'open', 5000, 'back open')
+    // The follower went through the leader's 'reconnecting', showing the error it was told about.
+    expect(shown).toContainEqual(['reconnecting', error])
+  })
+
+  it('the leader ends closed (204): the whole group ends, nobody reconnects; a reconnect() in any member starts it again', async () => {
+    withHost()
+    const a = member()
+    a.stream.connect()
+    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
+    const b = member()
+    b.stream.connect()
+    await until(() => snap(b).status === 'open', 5000, 'follower')
+    refuse = 204
+    const requests = server.streamRequests.length
+    a.stream.reconnect()
+    await until(() => snap(a).status === 'closed' && snap(b).status === 'closed', 5000, 'group closed')
+    await sleep(1500)
+    // One request, the one answered 204: the follower did not take the lock over and try again.
+    expect(server.streamRequests.slice(requests).map((r) => r.status)).toEqual([204])
+    expect([snap(a).tab, snap(b).tab]).toEqual(['leader', 'follower'])
+    refuse = undefined
+    b.stream.reconnect()
+    await until(() => snap(a).status === 'open' && snap(b).status === 'open', 5000, 'group back')
+    expect([snap(a).tab, snap(b).tab]).toEqual(['follower', 'leader'])
+    expect(server.streamRequests.length).toBe(requests + 2)
+  })
+
+  it('pauseWhenHidden pauses the group only when every member is hidden', async () => {
+    withHost()
+    const a = member('alice', { pauseWhenHidden: 50 })
+    a.stream.connect()
+    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
+    const b = member('alice', { pauseWhenHidden: 50 })
+    b.stream.connect()
+    await until(() => snap(b).status === 'open', 5000, 'follower')
+    const hide = (m: Member, hidden: boolean) => {
+      m.document.visibilityState = hidden ? 'hidden' : 'visible'
+      m.document.dispatch('visibilitychange')
+    }
+    hide(a, true)
+    await sleep(300)
+    expect([snap(a).status, server.openStreams]).toEqual(['open', 1])
+    hide(b, true)
+    await until(() => snap(a).status === 'paused' && snap(b).status === 'paused', 5000, 'group paused')
+    await until(() => server.openStreams === 0, 5000, 'connection dropped')
+    hide(b, false)
+    await until(() => snap(a).status === 'open' && snap(b).status === 'open', 5000, 'group back')
+  })
+
+  it('a missing scope fails the stream with a typed error, and makes no request', async () => {
+    withHost()
+    const requests = server.streamRequests.length
+    const m = member('')
+    m.stream.connect()
+    await until(() => snap(m).status === 'failed', 5000, 'failed')
+    expect(m.errors).toHaveLength(1)
+    expect(m.errors[0]).toBeInstanceOf(EventStreamError)
+    expect(m.errors[0]!.kind).toBe('invalid-request')
+    expect(snap(m).error).toBe(m.errors[0])
+    expect(server.streamRequests.length).toBe(requests)
+  })
+
+  it("a follower's close() detaches only that member", async () => {
+    withHost()
+    const a = member()
+    a.stream.connect()
+    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
+    const b = member()
+    b.stream.connect()
+    await until(() => snap(b).status === 'open', 5000, 'follower')
+    b.stream.close()
+    expect(snap(b)).toMatchObject({ status: 'closed', tab: 'follower' })
+    server.publish()
+    await until(() => a.events.length === 1, 5000, 'leader still streams')
+    await sleep(100)
+    expect(b.events).toHaveLength(0)
+    expect([snap(a).status, server.openStreams]).toEqual(['open', 1])
+  })
+
+  it('streams of different scopes never share', async () => {
+    withHost()
+    const a = member('alice')
+    const b = member('bob')
+    a.stream.connect()
+    b.stream.connect()
+    await until(() => snap(a).status === 'open' && snap(b).status === 'open', 5000, 'both open')
+    expect([snap(a).tab, snap(b).tab]).toEqual(['leader', 'leader'])
+    expect(server.openStreams).toBe(2)
+  })
+})
