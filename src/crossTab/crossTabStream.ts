@@ -66,7 +66,7 @@ export function createCrossTabStream<TData>(
   const platform = resolvePlatform(options.platform)
   const name = crossTabName(key)
   const me = platform.random().toString(36).slice(2) + platform.now().toString(36)
-  let { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
+  const { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
   const listeners = createListeners()
   let snapshot = initial
 
@@ -507,9 +507,6 @@ export function createCrossTabStream<TData>(
     },
     getSnapshot: () => snapshot,
     subscribe: listeners.subscribe,
-    setCallbacks(next) {
-      ;({ parse, onEvent: onEventCallback, onError: onErrorCallback } = next)
-    },
   }
 }
 

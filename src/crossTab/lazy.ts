@@ -45,14 +45,13 @@ export function createCrossTabEventStream<TData>(options: EventStreamOptions<TDa
       return stream
     })
   const later =
-    <K extends 'connect' | 'close' | 'reconnect' | 'setCallbacks'>(method: K) =>
+    <K extends 'connect' | 'close' | 'reconnect'>(method: K) =>
     (...args: Parameters<EventStream<TData>[K]>) =>
       real ? (real[method] as (...a: typeof args) => void)(...args) : void loaded.then((stream) => (stream[method] as (...a: typeof args) => void)(...args))
   return {
     connect: later('connect'),
     close: later('close'),
     reconnect: later('reconnect'),
-    setCallbacks: later('setCallbacks'),
     getSnapshot: () => (real ? real.getSnapshot() : idle),
     subscribe: listeners.subscribe,
   }

@@ -18,7 +18,7 @@ export {
   type StreamRegistryOptions,
   type StreamSink,
 } from '../core/registry'
-export { createEventStream, resolveTransport } from '../transports/auto'
+export { createEventStream, resolveTransport } from './createEventStream'
 export { createFetchTransport } from '../transports/fetchTransport'
 export { createEventSourceTransport } from '../transports/eventSourceTransport'
 export { createTokenManager, IDLE_TOKEN_SNAPSHOT, type TokenManagerOptions } from '../core/tokenManager'

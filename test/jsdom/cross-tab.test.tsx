@@ -7,7 +7,8 @@ import { renderToString } from 'react-dom/server'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { TokenProvider, useEventStream, useToken } from 'use-event-stream'
 import { createFakeLocks } from '../helpers/fakeLocks'
-import { eventually, openConnections, publish, sleep, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
+import { eventually, sleep } from '../helpers/wait'
+import { openConnections, publish, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
 
 const hasBroadcastChannel = typeof globalThis.BroadcastChannel === 'function'
 

@@ -9,12 +9,12 @@ import {
   createTokenManager,
   EventStreamError,
   fetchTokenFrom,
-  STREAM_DEFAULTS,
   type EventStream,
   type EventStreamOptions,
   type StreamEvent,
   type Transport,
 } from 'use-event-stream/core'
+import { STREAM_DEFAULTS } from '../../src/core/eventStream'
 import { crossTabGroupKey } from '../../src/crossTab/groupKey'
 import { createSequence } from '../../src/crossTab/protocol'
 import { CountingTarget } from '../helpers/fakePlatform'

@@ -8,8 +8,8 @@ import { createEventStreamWith, type EventStream, type EventStreamOptions } from
 import { resolvePlatform } from '../core/platform'
 import { createCrossTabEventStream } from '../crossTab/lazy'
 import type { Platform, Transport, TransportName } from '../core/types'
-import { createEventSourceTransport } from './eventSourceTransport'
-import { createFetchTransport } from './fetchTransport'
+import { createEventSourceTransport } from '../transports/eventSourceTransport'
+import { createFetchTransport } from '../transports/fetchTransport'
 
 /**
  * Resolves `'auto'` and names to a transport. Without `platform` it predicts the choice without
