@@ -136,6 +136,18 @@ function member(scope = 'alice', options: Partial<EventStreamOptions<string>> = 
 const withHost = () => vi.stubGlobal('navigator', { locks: createFakeLocks() })
 const snap = (m: Member) => m.stream.getSnapshot()
 
+/** Two tabs of one group, both open: `a` leads, `b` follows. */
+async function leaderAndFollower() {
+  withHost()
+  const a = member()
+  a.stream.connect()
+  await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
+  const b = member()
+  b.stream.connect()
+  await until(() => snap(b).status === 'open', 5000, 'follower')
+  return { a, b }
+}
+
 describe("'solo' where the host cannot share", () => {
   it('without navigator.locks (Node), without BroadcastChannel, or with a Transport object: no error, the stream is on its own', async () => {
     const none = member()
@@ -189,13 +201,7 @@ describe('a group of streams (in-process locks and Node BroadcastChannel)', () =
   })
 
   it("a follower's reconnect() makes the leader reconnect; the leader's close() hands over with the group's last event id", async () => {
-    withHost()
-    const a = member()
-    a.stream.connect()
-    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
-    const b = member()
-    b.stream.connect()
-    await until(() => snap(b).status === 'open', 5000, 'follower')
+    const { a, b } = await leaderAndFollower()
     const requests = server.streamRequests.length
     b.stream.reconnect()
     await until(() => server.streamRequests.length === requests + 1 && snap(b).status === 'open', 5000, 'leader reconnected')
@@ -212,13 +218,7 @@ describe('a group of streams (in-process locks and Node BroadcastChannel)', () =
   })
 
   it('errors cross as plain data and are rebuilt as EventStreamError; the snapshot holds the same object', async () => {
-    withHost()
-    const a = member()
-    a.stream.connect()
-    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
-    const b = member()
-    b.stream.connect()
-    await until(() => snap(b).status === 'open', 5000, 'follower')
+    const { a, b } = await leaderAndFollower()
     const shown: Array<[string, EventStreamError | undefined]> = []
     b.stream.subscribe(() => shown.push([snap(b).status, snap(b).error]))
     refuse = 503
@@ -236,13 +236,7 @@ describe('a group of streams (in-process locks and Node BroadcastChannel)', () =
   })
 
   it('the leader ends closed (204): the whole group ends, nobody reconnects; a reconnect() in any member starts it again', async () => {
-    withHost()
-    const a = member()
-    a.stream.connect()
-    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
-    const b = member()
-    b.stream.connect()
-    await until(() => snap(b).status === 'open', 5000, 'follower')
+    const { a, b } = await leaderAndFollower()
     refuse = 204
     const requests = server.streamRequests.length
     a.stream.reconnect()
@@ -294,13 +288,7 @@ describe('a group of streams (in-process locks and Node BroadcastChannel)', () =
   })
 
   it("a follower's close() detaches only that member", async () => {
-    withHost()
-    const a = member()
-    a.stream.connect()
-    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
-    const b = member()
-    b.stream.connect()
-    await until(() => snap(b).status === 'open', 5000, 'follower')
+    const { a, b } = await leaderAndFollower()
     b.stream.close()
     expect(snap(b)).toMatchObject({ status: 'closed', tab: 'follower' })
     server.publish()
