@@ -227,6 +227,26 @@ describe('schedules (virtual clock, mock transport)', () => {
     expect(status(stream)).toBe('open')
   })
 
+  it('item 8: a token arriving while the last rotation is still replaying waits: nothing it replays is delivered twice', async () => {
+    const tokens = createMockTokens()
+    const seen: string[] = []
+    const { clock, transport, stream } = setup({ tokens, onEvent: (e) => seen.push(e.data) })
+    stream.connect()
+    await clock.advance(0)
+    const first = transport.latest!.open().emit({ data: 'e1', id: '1' })
+    tokens.rotate()
+    await clock.advance(0)
+    first.emit({ data: 'e2', id: '2' }).emit({ data: 'e3', id: '3' })
+    const second = transport.connections[1]!.open()
+    // The new connection replays after id 1: e2 (dropped)…
+    second.emit({ data: 'e2', id: '2' })
+    // …and before it has replayed e3, the next token arrives.
+    tokens.rotate()
+    await clock.advance(0)
+    second.emit({ data: 'e3', id: '3' }).emit({ data: 'e4', id: '4' })
+    expect(seen).toEqual(['e1', 'e2', 'e3', 'e4'])
+  })
+
   it('item 8: the ids seen during an overlap are bounded', async () => {
     const tokens = createMockTokens()
     const { clock, transport, stream } = setup({ tokens })
