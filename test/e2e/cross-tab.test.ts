@@ -122,18 +122,22 @@ async function expectEveryPageGotEverything(tabs: readonly Tab[], sent: readonly
   return states
 }
 
+/** Starts publishing to the group, waits until its last tab streams, and finds who leads. */
+async function streamingGroup(group: Group) {
+  const publisher = startPublisher(() => server, group.channel, 25)
+  await until(async () => (await group.tabs.at(-1)!.read()).ids.length > 10, 10_000, 'events flowing')
+  const states = await Promise.all(group.tabs.map((t) => t.read()))
+  const leader = group.tabs[states.findIndex((s) => s.tab === 'leader')]!
+  return { publisher, leader, rest: group.tabs.filter((t) => t !== leader), before: group.connections().length }
+}
+
 /** How a leader goes away in the handover tests. */
 type Exit = 'close the page' | 'crash the page'
 
 async function handover(exit: Exit) {
   const group = await openGroup(4)
   try {
-    const publisher = startPublisher(() => server, group.channel, 25)
-    await until(async () => (await group.tabs[3]!.read()).ids.length > 10, 10_000, 'events flowing')
-    const states = await Promise.all(group.tabs.map((t) => t.read()))
-    const leader = group.tabs[states.findIndex((s) => s.tab === 'leader')]!
-    const rest = group.tabs.filter((t) => t !== leader)
-    const before = group.connections().length
+    const { publisher, leader, rest, before } = await streamingGroup(group)
     const t0 = Date.now()
     if (exit === 'close the page') await leader.page.close()
     else {
@@ -257,11 +261,7 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
   it('a frozen leader (CDP Page.setWebLifecycleState): the group is not starved', async () => {
     const group = await openGroup(3)
     try {
-      const publisher = startPublisher(() => server, group.channel, 25)
-      await until(async () => (await group.tabs[2]!.read()).ids.length > 10, 10_000, 'events flowing')
-      const states = await Promise.all(group.tabs.map((t) => t.read()))
-      const leader = group.tabs[states.findIndex((s) => s.tab === 'leader')]!
-      const rest = group.tabs.filter((t) => t !== leader)
+      const { publisher, leader, rest } = await streamingGroup(group)
       const cdp = await group.context.newCDPSession(leader.page)
       await cdp.send('Page.setWebLifecycleState', { state: 'frozen' })
       const mark = (await rest[0]!.read()).ids.length
@@ -283,12 +283,7 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
   it('a stalled leader (CDP Debugger.pause): a visible follower takes over after ~5 s of silence, nothing lost or repeated; the leader follows when it runs again', async () => {
     const group = await openGroup(3)
     try {
-      const publisher = startPublisher(() => server, group.channel, 25)
-      await until(async () => (await group.tabs[2]!.read()).ids.length > 10, 10_000, 'events flowing')
-      const states = await Promise.all(group.tabs.map((t) => t.read()))
-      const leader = group.tabs[states.findIndex((s) => s.tab === 'leader')]!
-      const rest = group.tabs.filter((t) => t !== leader)
-      const before = group.connections().length
+      const { publisher, leader, rest, before } = await streamingGroup(group)
       const cdp = await group.context.newCDPSession(leader.page)
       await cdp.send('Debugger.enable')
       const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
