@@ -1,8 +1,11 @@
-import { backoffDelay } from './backoff'
+import { backoffDelay, MAX_WAIT } from './backoff'
 import { EventStreamError, TokenError } from './errors'
+import { decideOnFailure } from './failurePolicy'
+import { parseEventData } from './parseEvent'
 import { resolvePlatform } from './platform'
+import { createStreamPosition, type ReplayFilter } from './position'
 import { callSafely } from './reportError'
-import { createOverlapDedupe, positionAfter, type EventPosition, type OverlapDedupe } from './rotation'
+import { createRotation, rotationFor } from './rotation'
 import { watchLifecycle } from './lifecycle'
 import { createListeners } from './subscribable'
 import { startDeadline, type Deadline } from './timers'
@@ -150,13 +153,6 @@ export function idleSnapshot<TData = string>(transport: string, lastEventId?: st
   })
 }
 
-/** Longest wait a server may ask for with `retry:` or `Retry-After`: one hour. */
-const MAX_SERVER_DELAY = 3_600_000
-/** A rotation's new connection that has not opened by then is given up. */
-const CANDIDATE_TIMEOUT = 15_000
-/** Events remembered while a rotation's new connection is being established. */
-const MAX_OVERLAP_EVENTS = 10_000
-
 /** One connection attempt. */
 interface Connection {
   /** Aborts it; replaced by the transport's abort once `connect` returned. */
@@ -165,6 +161,8 @@ interface Connection {
   openedAt: number
   /** `version` of the token it was opened with (`undefined` without a token manager). */
   tokenVersion: number | undefined
+  /** Tells what this connection repeats of what the stream delivered before it. */
+  filter: ReplayFilter
 }
 
 /**
@@ -183,38 +181,41 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   const platform = resolvePlatform(options.platform)
   const tokens = options.tokens
   const reconnectOptions = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect }
-  const stableAfter = (reconnectOptions || DEFAULT_RECONNECT).stableAfter
+  const backoff = reconnectOptions || DEFAULT_RECONNECT
+  const stableAfter = backoff.stableAfter
   const events = options.events ?? STREAM_DEFAULTS.events
   const eventSet = new Set(events)
-  const rotation = options.rotation ?? STREAM_DEFAULTS.rotation
+  const rotationPolicy = options.rotation ?? STREAM_DEFAULTS.rotation
   const idleTimeout = options.idleTimeout ?? STREAM_DEFAULTS.idleTimeout
   const { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
 
   let snapshot: EventStreamSnapshot<TData> = idleSnapshot(transport.name, options.lastEventId)
   const listeners = createListeners()
+  /** Where the stream is: every new connection resumes from it and filters its replays by it. */
+  const position = createStreamPosition(options.lastEventId)
+  const rotation = createRotation<Connection>(platform)
 
   // Run state. `generation` changes whenever the stream moves on (a new attempt, a pause, a stop),
   // so the answer of an earlier token request is recognised as stale and dropped.
   let running = false
   let generation = 0
   let current: Connection | undefined
-  /** A rotation's new connection while it is being established. */
-  let candidate: Connection | undefined
-  let dedupe: OverlapDedupe | undefined
-  /** Where the last delivered event sits (see `EventPosition`); what a rotation resumes from. */
-  let position: EventPosition = { id: options.lastEventId, since: 0 }
   let idleTimer: Deadline | undefined
   let stableTimer: Deadline | undefined
   let retryTimer: Deadline | undefined
   let hiddenTimer: Deadline | undefined
-  let candidateTimer: Deadline | undefined
   let serverRetry: number | undefined
   /** 401/403 answers of the stream server since the last open; token-endpoint failures do not count. */
   let authFailures = 0
   /** Version of the token the stream server rejected: only a newer one is used from then on. */
   let rejectedVersion: number | undefined
-  /** Reconnecting because no token could be had: a new token ends the wait. */
+  /**
+   * Waiting for the token manager, which could not supply a token: the stream retries when the
+   * manager has a token or at the manager's next try, counts no attempts, and reports once.
+   */
   let waitingForToken = false
+  /** Tries while waiting for the token manager (drives the delay when the manager names no time). */
+  let tokenWaits = 0
   /** Ended only because the token manager is unauthorized: a new token starts it again. */
   let dormant = false
   let hiddenTooLong = false
@@ -229,8 +230,12 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     }
   }
 
+  /**
+   * Moves to `status`. `error` and `retryAt` belong to a status (the state table of
+   * docs/states-and-errors.md): whatever `extra` does not set is cleared.
+   */
   function setStatus(status: EventStreamStatus, extra?: Partial<EventStreamSnapshot<TData>>): void {
-    set({ retryAt: undefined, ...extra, status } as Partial<EventStreamSnapshot<TData>>)
+    set({ retryAt: undefined, error: undefined, ...extra, status } as Partial<EventStreamSnapshot<TData>>)
   }
 
   /** Reports an error to `onError` and returns it. */
@@ -246,21 +251,11 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
 
   /** Aborts every connection and the timers that belong to one. */
   function dropConnections(): void {
-    abandonCandidate()
+    rotation.abandon()
     current?.abort()
     current = undefined
-    dedupe = undefined
     idleTimer = cancel(idleTimer)
     stableTimer = cancel(stableTimer)
-  }
-
-  /** Gives up a rotation that has not switched yet: the current connection goes on, with nothing to match. */
-  function abandonCandidate(): void {
-    if (!candidate) return
-    candidate.abort()
-    candidate = undefined
-    candidateTimer = cancel(candidateTimer)
-    dedupe = undefined
   }
 
   function armIdle(): void {
@@ -285,30 +280,48 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   // ---------------------------------------------------------------------------------------------
   // Attempts
 
-  function start(): void {
+  /** A new attempt; `error`: why the last one ended, shown while this one is being made. */
+  function start(error?: EventStreamError): void {
     dropConnections()
     retryTimer = cancel(retryTimer)
     const gen = ++generation
-    waitingForToken = false
-    setStatus(snapshot.openCount > 0 || snapshot.attempt > 0 ? 'reconnecting' : 'connecting')
+    setStatus(error || snapshot.openCount > 0 || snapshot.attempt > 0 || waitingForToken ? 'reconnecting' : 'connecting', { error: error ?? (waitingForToken ? snapshot.error : undefined) })
     if (!tokens) return open(undefined, undefined)
     // Subscribing may notify at once (a token already due); that may move the stream on.
     watchTokens()
     if (gen !== generation) return
     tokens.getToken(rejectedVersion === undefined ? undefined : { newerThan: rejectedVersion }).then(
       (token) => {
-        if (gen === generation) open(token, tokens.version)
-      },
-      (error: unknown) => {
         if (gen !== generation) return
-        const kind = error instanceof TokenError ? error.kind : undefined
-        if (kind === 'unauthorized') return endUnauthorized(error as TokenError)
-        const failure = reported(new EventStreamError('token', `No stream token: ${error instanceof Error ? error.message : 'unknown error'}`, { cause: error }))
-        if (kind === 'disposed') return stop(failure)
-        waitingForToken = true
-        fail(failure)
+        waitingForToken = false
+        tokenWaits = 0
+        open(token, tokens.version)
+      },
+      (cause: unknown) => {
+        if (gen !== generation) return
+        const kind = cause instanceof TokenError ? cause.kind : undefined
+        if (kind === 'unauthorized') return endUnauthorized(cause as TokenError)
+        const failure = new EventStreamError('token', `No stream token: ${cause instanceof Error ? cause.message : 'unknown error'}`, { cause })
+        if (kind === 'disposed') return stop(reported(failure))
+        waitForToken(failure)
       },
     )
+  }
+
+  /**
+   * The token manager could not supply a token. Its own retries (and its `Retry-After`) decide
+   * when there is one, so the stream waits for it: a new token starts the next attempt at once
+   * (`onTokenChange`), and the stream asks again at the manager's next try. No attempts are
+   * counted and the error is reported once per wait, however long the token endpoint is down.
+   */
+  function waitForToken(failure: EventStreamError): void {
+    dropConnections()
+    if (!waitingForToken) reported(failure)
+    waitingForToken = true
+    const now = platform.now()
+    const nextTry = tokens!.getSnapshot().refreshAt
+    const delay = nextTry !== undefined && nextTry > now ? Math.min(MAX_WAIT, nextTry - now) : backoffDelay(++tokenWaits, backoff, platform.random)
+    schedule(delay, failure)
   }
 
   /** The token manager refuses this user: end, and come back when it has a token again. */
@@ -326,12 +339,11 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
       return stop(reported(new EventStreamError('invalid-request', 'Invalid stream URL', { cause })))
     }
     const gen = generation
-    const connection: Connection = { abort: () => {}, opened: false, openedAt: 0, tokenVersion }
-    const live = () => gen === generation && (connection === current || connection === candidate)
+    const filter = position.resume()
+    const connection: Connection = { abort: () => {}, opened: false, openedAt: 0, tokenVersion, filter }
+    const live = () => gen === generation && (connection === current || connection === rotation.candidate)
     if (asCandidate) {
-      candidate = connection
-      dedupe = createOverlapDedupe(position, MAX_OVERLAP_EVENTS)
-      candidateTimer = startDeadline(platform, CANDIDATE_TIMEOUT, abandonCandidate)
+      rotation.begin(connection)
     } else {
       current = connection
       armIdle()
@@ -339,8 +351,15 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
 
     /** After an error or a close: true when only a rotation's new connection was lost (the current one goes on). */
     const lostCandidate = () => {
-      if (connection !== candidate) return false
-      abandonCandidate()
+      if (connection !== rotation.candidate) return false
+      rotation.abandon()
+      return true
+    }
+
+    /** A step of the stream, from whichever connection delivers: repeats are dropped. */
+    const delivering = () => {
+      if (connection !== current) return false
+      armIdle()
       return true
     }
 
@@ -348,7 +367,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
       {
         url,
         token,
-        lastEventId: snapshot.lastEventId,
+        lastEventId: filter.lastEventId,
         tokenQueryParam: options.tokenQueryParam ?? STREAM_DEFAULTS.tokenQueryParam,
         lastEventIdQueryParam: options.lastEventIdQueryParam ?? STREAM_DEFAULTS.lastEventIdQueryParam,
         withCredentials: options.withCredentials ?? STREAM_DEFAULTS.withCredentials,
@@ -364,44 +383,30 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
           connection.opened = true
           connection.openedAt = platform.monotonic()
           authFailures = 0
-          if (connection === candidate) {
+          if (connection === rotation.candidate) {
             // The rotation's new connection is up: it replaces the old one.
-            candidateTimer = cancel(candidateTimer)
             current?.abort()
-            current = connection
-            candidate = undefined
+            current = rotation.promote()
           }
           armIdle()
           cancel(stableTimer)
           stableTimer = startDeadline(platform, stableAfter, () => snapshot.status === 'open' && set({ attempt: 0 }))
-          setStatus('open', { openCount: snapshot.openCount + 1, error: undefined })
+          setStatus('open', { openCount: snapshot.openCount + 1 })
         },
         onEvent(raw) {
-          if (!live() || connection === candidate) return
-          if (dedupe) {
-            if (candidate) {
-              // The old connection, while the new one connects: remember what it delivers.
-              dedupe.delivered(raw, positionAfter(position, raw))
-              if (dedupe.overflowed) abandonCandidate()
-            } else if (dedupe.isReplay(raw)) {
-              return armIdle()
-            } else {
-              dedupe = undefined
-            }
-          }
-          armIdle()
-          position = positionAfter(position, raw)
+          if (!live() || !delivering() || filter.isReplay(raw)) return
+          position.event(raw)
+          rotation.delivered()
           deliver(raw)
         },
         onLastEventId(id) {
-          if (!live()) return
-          if (connection === candidate) return
-          if (dedupe && !candidate && !dedupe.caughtUp) return dedupe.movedTo(id)
-          position = { id, since: 0 }
+          if (!live() || !delivering() || filter.isReplayedId(id)) return
+          position.idOnly(id)
+          rotation.delivered()
           set({ lastEventId: id })
         },
         onRetry(ms) {
-          if (live()) serverRetry = Math.min(ms, MAX_SERVER_DELAY)
+          if (live()) serverRetry = Math.min(ms, MAX_WAIT)
         },
         onActivity() {
           if (live() && connection === current) armIdle()
@@ -411,27 +416,18 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
           reported(error)
           // A failed rotation keeps the working connection; the next connect uses the new token.
           if (lostCandidate()) return
-          const { kind, status } = error
-          if (kind === 'unauthorized') {
-            // One refresh: the token may have been revoked or expired early. The rejected token is
-            // never used again; a second refusal, of a newer token, is final.
-            if (!tokens || authFailures > 0) return stop(error)
+          const action = decideOnFailure(error, {
+            tokens: !!tokens,
+            refreshed: authFailures > 0,
+            statusesHidden: capabilities.statuses === false,
+            opened: connection.opened,
+          })
+          if (action === 'stop') return stop(error)
+          if (action === 'refresh' || action === 'retry-newer-token') {
+            // The rejected token is never used again (by any stream of this manager).
             authFailures++
             rejectedVersion = connection.tokenVersion
-            set({ error })
-            return start()
-          }
-          // Not retryable: a 4xx other than 408/429 (an undefined status compares false), a wrong
-          // content type, an over-long line or event, a request that cannot be made.
-          if ((kind === 'http' && status! < 500 && status !== 408 && status !== 429) || kind === 'content-type' || kind === 'line-too-long' || kind === 'invalid-request') {
-            return stop(error)
-          }
-          // A transport that may hide the status (the native EventSource when its probe found
-          // nothing): a failure before `open` may be an expired or revoked token, so the next
-          // attempt asks for a newer one (once per run of failures).
-          if (capabilities.statuses === false && tokens && !connection.opened && status === undefined && authFailures === 0) {
-            authFailures++
-            rejectedVersion = connection.tokenVersion
+            if (action === 'refresh') return start(error)
           }
           fail(error)
         },
@@ -452,7 +448,10 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
         },
       },
     )
-    connection.abort = abort
+    connection.abort = () => {
+      filter.close()
+      abort()
+    }
     // The transport may have settled synchronously; an aborted attempt must not keep its socket.
     if (!live()) abort()
   }
@@ -461,16 +460,14 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     const { type, data: text } = raw
     const id = raw.lastEventId
     if (!eventSet.has(type)) return set({ lastEventId: id })
-    let data: TData
-    try {
-      data = parse ? parse(text, { type, id }) : (text as unknown as TData)
-    } catch (cause) {
-      const error = new EventStreamError('parse', `Could not parse a "${type}" event${id === undefined ? '' : ` (id ${id})`}`, { cause })
-      set({ lastEventId: id, error })
-      reported(error)
+    const parsed = parseEventData(parse, type, text, id)
+    if (parsed.error) {
+      // The stream goes on: the error goes to `onError`, and the snapshot moves past the event.
+      set({ lastEventId: id })
+      reported(parsed.error)
       return
     }
-    const event: StreamEvent<TData> = { type, data, raw: text, id, receivedAt: platform.now() }
+    const event: StreamEvent<TData> = { type, data: parsed.data, raw: text, id, receivedAt: platform.now() }
     callSafely(onEventCallback, event)
     // The per-event hot path. `eventCount` always changes, so `set()`'s diff would be wasted work,
     // and a spread with overrides (`{ ...snapshot, data }`) takes V8's slow generic path: a full
@@ -479,7 +476,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     const s = snapshot
     const next: Record<keyof EventStreamSnapshot<TData>, unknown> = {
       status: s.status,
-      data,
+      data: parsed.data,
       lastEvent: event,
       lastEventId: id,
       error: s.error,
@@ -502,16 +499,15 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     if (attempt > reconnectOptions.maxAttempts) {
       return stop(reported(new EventStreamError('max-attempts', `Gave up after ${reconnectOptions.maxAttempts} attempts: ${error.message}`, { status: error.status, cause: error })))
     }
-    const floor = Math.min(MAX_SERVER_DELAY, Math.max(serverRetry ?? 0, error.retryAfter ?? 0))
     set({ attempt })
-    schedule(backoffDelay(attempt, reconnectOptions, platform.random, floor), error)
+    schedule(backoffDelay(attempt, reconnectOptions, platform.random, Math.max(serverRetry ?? 0, error.retryAfter ?? 0)), error)
   }
 
   function schedule(delay: number, error?: EventStreamError): void {
     cancel(retryTimer)
     generation++
     setStatus('reconnecting', { retryAt: platform.now() + delay, error })
-    retryTimer = startDeadline(platform, delay, start)
+    retryTimer = startDeadline(platform, delay, () => start(snapshot.error))
   }
 
   /** Ends the run: `'failed'` with `error`, else `'closed'` (unless it never started). */
@@ -561,18 +557,19 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     }
     if (tokenStatus !== 'valid') return
     if (waitingForToken && (rejectedVersion === undefined || manager.version > rejectedVersion)) return start()
-    // One rotation at a time: the last one's new connection may still be repeating what the old
-    // one delivered.
-    if (rotation === 'none' || snapshot.status !== 'open' || candidate || dedupe || !current) return
+    // One rotation at a time; the current connection may still be repeating what an earlier one
+    // delivered: its own filter goes on dropping that, and the new connection resumes from the
+    // stream's position, which already counts it.
+    if (snapshot.status !== 'open' || rotation.candidate || !current) return
     if (current.tokenVersion === undefined || manager.version === current.tokenVersion) return
+    const how = rotationFor(rotationPolicy, position.id)
+    if (how === 'keep') return
     const gen = generation
     manager.getToken().then(
       (token) => {
-        if (gen !== generation || snapshot.status !== 'open' || candidate) return
-        // Without an id there is nothing a new connection could resume from, so nothing to match
-        // its events against: make-before-break would duplicate, break-before-make only waits.
-        if (rotation === 'reconnect' || !position.id) return start()
-        open(token, manager.version, true)
+        if (gen !== generation || snapshot.status !== 'open' || rotation.candidate) return
+        if (how === 'reconnect') start()
+        else open(token, manager.version, true)
       },
       () => {
         // The current connection keeps working; the next connect retries the token.
@@ -585,7 +582,15 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   }
 
   function onOnline(): void {
-    if (running && snapshot.status === 'paused' && !hiddenTooLong) start()
+    if (!running) return
+    if (snapshot.status === 'paused' && !hiddenTooLong) start()
+    else onWake()
+  }
+
+  /** The host may have slept or throttled timers: every deadline is re-read from the clocks. */
+  function onWake(): void {
+    for (const timer of [retryTimer, idleTimer, stableTimer, hiddenTimer]) timer?.check()
+    rotation.check()
   }
 
   function onVisibility(hidden: boolean): void {
@@ -607,7 +612,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   function listenToHost(on: boolean): void {
     stopWatching?.()
     stopWatching = on
-      ? watchLifecycle(platform, { online: onOnline, offline: onOffline, visibility: options.pauseWhenHidden === undefined ? undefined : onVisibility })
+      ? watchLifecycle(platform, { wake: onWake, online: onOnline, offline: onOffline, visibility: options.pauseWhenHidden === undefined ? undefined : onVisibility })
       : undefined
   }
 

@@ -1,90 +1,72 @@
-import type { RawEvent } from './types'
+import { startDeadline, type Deadline } from './timers'
+import type { Platform, RotationPolicy } from './types'
+
+/** A rotation's new connection that has not opened by then is given up. */
+export const CANDIDATE_TIMEOUT = 15_000
 
 /**
- * Where an event sits in a stream whose ids may be on some events only: the last id the server
- * put on an event (or id-only block) of its own, and how many events came after it. A server that
- * replays after `Last-Event-ID: id` sends the events after `id` again, in the same order, so this
- * pair names an event across connections even when the event has no id.
+ * How a stream answers a new token while a connection is open, given the id it could resume from:
+ * - `'overlap'`: make-before-break (see `createRotation`);
+ * - `'reconnect'`: break-before-make; the new connection resumes from the stream's position;
+ * - `'keep'`: keep the connection; the new token is used at the next connect. Also what a stream
+ *   with no id does whatever the policy: a new connection could resume from nothing, so every
+ *   event between the two connections would be lost (break-before-make) or could not be matched
+ *   (make-before-break). It keeps the connection until it ends.
  */
-export interface EventPosition {
-  id: string | undefined
-  since: number
-}
-
-/** The position after `event`, one past `from`. Transports that cannot tell leave `hasOwnId` unset. */
-export function positionAfter(from: EventPosition, event: RawEvent): EventPosition {
-  const own = event.hasOwnId ?? event.lastEventId !== from.id
-  return own ? { id: event.lastEventId, since: 0 } : { id: from.id, since: from.since + 1 }
-}
-
-/**
- * The bookkeeping of overlap rotation (make-before-break): while the new connection is being
- * established, the old one goes on delivering; once the new one is up, the old one closes and the
- * new one, which resumed from the id the old one had reached when the rotation started, repeats
- * what the old one delivered since. Those repeats are dropped here, by position and content, and
- * everything after them is new.
- *
- * Bounded: at most `limit` events are remembered; `overflowed` tells the stream to give the
- * rotation up (the old connection goes on, and the next connect uses the new token).
- */
-export interface OverlapDedupe {
-  /** The old connection delivered `event` while the new one was connecting. */
-  delivered(event: RawEvent, at: EventPosition): void
-  /** An id-only block on the new connection moved its position. */
-  movedTo(id: string): void
-  /** True when `event`, from the new connection, repeats one the old connection delivered. */
-  isReplay(event: RawEvent): boolean
-  /** True once the new connection has passed everything the old one delivered. */
-  readonly caughtUp: boolean
-  readonly overflowed: boolean
-}
-
-/** Remembered per event delivered during the overlap. */
-interface Delivered {
-  position: EventPosition
-  type: string
-  data: string
+export function rotationFor(policy: RotationPolicy, resumeId: string | undefined): 'overlap' | 'reconnect' | 'keep' {
+  if (policy === 'none' || !resumeId) return 'keep'
+  return policy
 }
 
 /**
- * `resumeFrom` is the stream's position when the new connection was requested: its
- * `Last-Event-ID` is `resumeFrom.id`, and the `resumeFrom.since` events after that id were
- * delivered already, so the new connection's first `since` id-less events are repeats too.
+ * Make-before-break token rotation: while the new connection (the candidate) is being established,
+ * the old one goes on delivering; when the candidate opens it replaces the old one, which is
+ * closed. What the candidate repeats is dropped by its replay filter (see `position.ts`), which
+ * was fed everything the old connection delivered meanwhile. The candidate is given up, and the
+ * old connection goes on, when it fails, when it has not opened within `CANDIDATE_TIMEOUT`, and
+ * when the old connection delivered more than its filter may remember.
  */
-export function createOverlapDedupe(resumeFrom: EventPosition, limit: number): OverlapDedupe {
-  const expected: Delivered[] = []
-  let next = 0
-  let replayAt: EventPosition = { id: resumeFrom.id, since: 0 }
-  let caughtUp = false
-  let overflowed = false
-  const same = (a: EventPosition, b: EventPosition) => a.id === b.id && a.since === b.since
+export interface Rotation<C extends { abort(): void; filter: { readonly overflowed: boolean } }> {
+  /** The connection being established, if a rotation is under way. */
+  readonly candidate: C | undefined
+  /** Starts a rotation to `candidate`; at most one at a time (the caller checks `candidate`). */
+  begin(candidate: C): void
+  /** The old connection delivered a step: the candidate's filter expects it too, if it has room. */
+  delivered(): void
+  /** The candidate opened: it is returned and the rotation is over. */
+  promote(): C
+  /** Gives the rotation up: the candidate is aborted, the old connection goes on. */
+  abandon(): void
+  /** Re-reads the candidate's deadline from the clocks (after a sleep). */
+  check(): void
+}
+
+export function createRotation<C extends { abort(): void; filter: { readonly overflowed: boolean } }>(platform: Platform): Rotation<C> {
+  let candidate: C | undefined
+  let timer: Deadline | undefined
+
+  const end = () => {
+    timer?.cancel()
+    timer = undefined
+    const ended = candidate
+    candidate = undefined
+    return ended
+  }
+  const abandon = () => end()?.abort()
 
   return {
-    delivered(event, at) {
-      if (expected.length >= limit) overflowed = true
-      else expected.push({ position: at, type: event.type, data: event.data })
+    get candidate() {
+      return candidate
     },
-    movedTo(id) {
-      replayAt = { id, since: 0 }
+    begin(next) {
+      candidate = next
+      timer = startDeadline(platform, CANDIDATE_TIMEOUT, abandon)
     },
-    isReplay(event) {
-      if (caughtUp) return false
-      replayAt = positionAfter(replayAt, event)
-      if (replayAt.id === resumeFrom.id && replayAt.since <= resumeFrom.since) return true
-      const head = expected[next]
-      if (head && same(head.position, replayAt) && head.type === event.type && head.data === event.data) {
-        next++
-        return true
-      }
-      caughtUp = true
-      expected.length = 0
-      return false
+    delivered() {
+      if (candidate?.filter.overflowed) abandon()
     },
-    get caughtUp() {
-      return caughtUp
-    },
-    get overflowed() {
-      return overflowed
-    },
+    promote: () => end()!,
+    abandon,
+    check: () => timer?.check(),
   }
 }

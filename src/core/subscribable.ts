@@ -46,6 +46,8 @@ export function createListeners(hooks: ListenerHooks = {}): Listeners {
     notify() {
       if (listeners.size === 0) return
       for (const listener of (copy ??= Array.from(listeners))) {
+        // Unsubscribed by a listener called before it in this same notification: never called again.
+        if (!listeners.has(listener)) continue
         try {
           listener()
         } catch (error) {

@@ -13,7 +13,7 @@
  * the token in its URL like the EventSource's. Without `fetch`, or when the probe fails or is
  * answered with an event stream (the failure was transient), the error stays `kind: 'network'`.
  * The `eventsource` npm package (Node) adds `code` (the HTTP status) to its error event; when
- * present it is used directly and there is no probe.
+ * present it is used directly, except for 429 and 503, where the probe reads `Retry-After`.
  *
  * Heartbeat comments are invisible through this API, so activity (for the idle watchdog) is
  * signalled on `open` and on every event: give an idle timeout longer than the server's heartbeat
@@ -38,12 +38,12 @@ const CLOSED = 2
  * after abort nothing is reported and a probe in flight is aborted.
  *
  * Event ids: events before the connection's first id report the id it resumed from
- * (`options.lastEventId`), since a fresh native object reports `''` there; after an id, `''`
- * means the server cleared it. `hasOwnId` is inferred: true when the id differs from the previous
- * event's (the resumed-from id for the first), so a server that repeats the same id on
- * consecutive events looks id-less here. The `eventsource` npm package (4.x) reports each event's
- * own id instead of the stream's last one, so there an event without an id after one with an id
- * reads as a clear (`''`); browsers follow the spec.
+ * (`options.lastEventId`), since a fresh native object reports `''` there. An empty id never
+ * replaces a known one: the `eventsource` npm package (4.x) reports `''` for every event without
+ * an id of its own (browsers report the stream's last id), and a browser reports `''` after the
+ * server cleared the id, where resuming from the last id and dropping the repeats loses nothing.
+ * `hasOwnId` is `false` when the id did not change, and unknown (`undefined`) when it did: the
+ * event carried it, or an id-only block before it set it, which this API does not show.
  */
 export function createEventSourceTransport(): Transport {
   // No request headers, and a status only when the probe (or the platform's error event) finds it.
@@ -86,9 +86,7 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
 
   const wanted = new Set(options.events)
   // A fresh native object reports `lastEventId: ''` until the server sends an id on this
-  // connection (it never saw the id we resumed from), so until then that id stands; after one,
-  // '' means the server cleared it. `hasOwnId` is inferred from a change of id.
-  let idSeen = false
+  // connection (it never saw the id we resumed from), so until then that id stands.
   let previousId = options.lastEventId
   const onError = (ev: { code?: unknown; message?: unknown } | null) => {
     // `CLOSED` before `open`: the browser got a response it will not retry (a non-200 status or a
@@ -114,9 +112,14 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
     )
     const conclude = (outcome: EventStreamError | 'no-content' | undefined) =>
       outcome === 'no-content' ? settle(() => handlers.onClose({ noContent: true })) : fail(outcome ?? network)
-    // The `eventsource` npm package (Node) reports the status as `code`: nothing to find out.
-    if (typeof ev?.code === 'number' && ev.code >= 100) return conclude(classifyStreamResponse({ status: ev.code, headers: undefined, at, now: options.platform.now(), token }))
-    if (!refused || typeof fetchImpl !== 'function') return fail(network)
+    // The `eventsource` npm package (Node) reports the status as `code`, but not the headers:
+    // for the statuses that come with a `Retry-After` (429, 503) the probe reads them.
+    const code = typeof ev?.code === 'number' && ev.code >= 100 ? ev.code : undefined
+    const headersMatter = code === 429 || code === 503
+    if (code !== undefined && !(headersMatter && typeof fetchImpl === 'function')) {
+      return conclude(classifyStreamResponse({ status: code, headers: undefined, at, now: options.platform.now(), token }))
+    }
+    if (!(refused || headersMatter) || typeof fetchImpl !== 'function') return fail(network)
     // One probe per failed attempt: the same URL again with fetch, which sees the status and
     // headers, classified exactly as the fetch transport classifies its own response. Only the
     // head is needed, so the request is aborted once it arrives (or when the attempt is aborted).
@@ -161,10 +164,14 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
         } else if (wanted.has(type)) {
           handlers.onActivity()
           if (!settled) {
+            // '' is the id of an event without one in the `eventsource` package, and a cleared id
+            // in browsers: either way the resume point stands (a replaying server repeats what
+            // came after it, and the stream drops those repeats).
             const native: string = typeof ev.lastEventId === 'string' ? ev.lastEventId : ''
-            if (native) idSeen = true
-            const lastEventId = idSeen ? native : options.lastEventId
-            const hasOwnId = lastEventId !== previousId
+            const lastEventId = native || previousId
+            // Unchanged: the event had no id of its own. Changed: it had one, or an id-only block
+            // before it set the id; this API cannot tell, so `hasOwnId` stays unknown.
+            const hasOwnId = lastEventId === previousId ? false : undefined
             previousId = lastEventId
             // `String` keeps a string as it is (the only kind a WHATWG EventSource delivers).
             handlers.onEvent({ type, data: String(ev.data), lastEventId, hasOwnId })

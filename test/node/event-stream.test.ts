@@ -3,7 +3,7 @@
 // event-stream-server.test.ts; that no token reaches an error or a snapshot needs real transports
 // (they build the URLs and messages) and is checked in security-token.test.ts.
 import { describe, expect, it } from 'vitest'
-import { createEventStream } from 'use-event-stream/core'
+import { createEventStream, type EventStreamError } from 'use-event-stream/core'
 import { createMockTokens, createMockTransport } from 'use-event-stream/testing'
 import { createFakePlatform } from '../helpers/fakePlatform'
 
@@ -212,14 +212,16 @@ describe('createEventStream state machine', () => {
     expect(b.transport.connections).toHaveLength(3)
   })
 
-  it('a throwing parse gives a parse error and the stream goes on', async () => {
-    const { transport, stream, clock } = setup({ parse: (s: string) => JSON.parse(s) })
+  it('a throwing parse reports a parse error to onError, leaves the open snapshot without an error, and the stream goes on', async () => {
+    const errors: EventStreamError[] = []
+    const { transport, stream, clock } = setup({ parse: (s: string) => JSON.parse(s), onError: (e) => errors.push(e) })
     stream.connect()
     await clock.advance(0)
     transport.latest!.open().emit({ data: '{bad', id: '1' })
     let snap = stream.getSnapshot()
     expect(snap.status).toBe('open')
-    expect(snap.error?.kind).toBe('parse')
+    expect(errors.map((e) => e.kind)).toEqual(['parse'])
+    expect(snap.error).toBeUndefined()
     expect(snap.lastEventId).toBe('1')
     transport.latest!.emit({ data: '{"ok":true}', id: '2' })
     snap = stream.getSnapshot()

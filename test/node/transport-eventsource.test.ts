@@ -175,15 +175,16 @@ describe('eventsource transport, scripted server', () => {
     c.abort()
     expect(events).toEqual([
       { type: 'message', data: 'm1', lastEventId: undefined, hasOwnId: false },
-      { type: 'tick', data: 't1', lastEventId: '7', hasOwnId: true },
-      // `id:` with no value after an id: cleared.
-      { type: 'message', data: 'm2', lastEventId: '', hasOwnId: true },
+      // Own id, or an id-only block before the event: this API cannot tell.
+      { type: 'tick', data: 't1', lastEventId: '7', hasOwnId: undefined },
+      // `id:` with no value: the resume point stands (see the next tests).
+      { type: 'message', data: 'm2', lastEventId: '7', hasOwnId: false },
     ])
     // open + 3 events; the heartbeat is invisible through the native API.
     expect(c.log.map((e) => e[0])).toEqual(['open', 'activity', 'activity', 'event', 'activity', 'event', 'activity', 'event'])
   })
 
-  it('item 15: events before the connection\'s first id report the id it resumed from, not undefined; an empty id then clears it', async () => {
+  it('events before the connection\'s first id report the id it resumed from, not undefined; an empty id keeps it', async () => {
     route = (_req, res) => sse(res, 'data: a\n\nid: 42\ndata: b\n\nid:\ndata: c\n\n')
     const c = connect(`${base}/s`, { lastEventId: '41' })
     const events = await c.waitForEvents(3)
@@ -192,21 +193,34 @@ describe('eventsource transport, scripted server', () => {
     expect(events).toEqual([
       // A fresh native EventSource says '' here: it knows nothing of the id the stream resumed from.
       { type: 'message', data: 'a', lastEventId: '41', hasOwnId: false },
-      { type: 'message', data: 'b', lastEventId: '42', hasOwnId: true },
-      { type: 'message', data: 'c', lastEventId: '', hasOwnId: true },
+      { type: 'message', data: 'b', lastEventId: '42', hasOwnId: undefined },
+      { type: 'message', data: 'c', lastEventId: '42', hasOwnId: false },
     ])
   })
 
-  it('item 15: hasOwnId is inferred from a change of id, so a repeated id looks id-less (documented)', async () => {
+  it('with the eventsource package, an event without an id after one with an id keeps the resume point', async () => {
+    // The package reports each event's own id ('' for none), not the stream's last one.
+    route = (_req, res) => sse(res, 'id: 9\ndata: a\n\ndata: b\n\ndata: c\n\n')
+    const c = connect(`${base}/s`)
+    const events = await c.waitForEvents(3)
+    c.abort()
+    expect(events.map((e) => [e.data, e.lastEventId, e.hasOwnId])).toEqual([
+      ['a', '9', undefined],
+      ['b', '9', false],
+      ['c', '9', false],
+    ])
+  })
+
+  it('hasOwnId is unknown where the id changed and false where it did not, so a repeated id looks id-less (documented)', async () => {
     route = (_req, res) => sse(res, 'id: 5\ndata: a\n\nid: 6\ndata: b\n\nid: 6\ndata: c\n\nid: 7\ndata: d\n\n')
     const c = connect(`${base}/s`, { lastEventId: '5' })
     const events = await c.waitForEvents(4)
     c.abort()
     expect(events.map((e) => [e.data, e.lastEventId, e.hasOwnId])).toEqual([
       ['a', '5', false],
-      ['b', '6', true],
+      ['b', '6', undefined],
       ['c', '6', false],
-      ['d', '7', true],
+      ['d', '7', undefined],
     ])
   })
 
@@ -462,14 +476,24 @@ describe('item 15: status probe after a browser-like EventSource failed before o
     expect(fetches).toHaveLength(0)
   })
 
-  it('item 15: no probe where the npm package reports the status (code) itself', async () => {
-    twice(status(503, { 'retry-after': '7' }))
+  it('no probe where the npm package reports a status (code) without a Retry-After to read', async () => {
+    twice(status(500))
     const error = await endedWithError(connect(`${base}/stream`, { platform: resolvePlatform({ EventSource: TrackedEventSource, fetch: spyFetch }) }))
-    expect([error.kind, error.status]).toEqual(['http', 503])
+    expect([error.kind, error.status]).toEqual(['http', 500])
     await sleep(100)
     expect(fetches).toHaveLength(0)
     expect(seen).toHaveLength(1)
   })
+
+  for (const code of [429, 503]) {
+    it(`a ${code} the npm package reports as a code keeps its Retry-After (read by one probe)`, async () => {
+      twice(status(code, { 'retry-after': '7' }))
+      const error = await endedWithError(connect(`${base}/stream`, { platform: resolvePlatform({ EventSource: TrackedEventSource, fetch: spyFetch }) }))
+      expect([error.kind, error.status, error.retryAfter]).toEqual(['http', code, 7000])
+      expect(fetches).toHaveLength(1)
+      expect(seen).toHaveLength(2)
+    })
+  }
 })
 
 /* ---------------------------------------------------------------------------------------------
