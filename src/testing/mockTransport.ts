@@ -1,5 +1,5 @@
 import { EventStreamError, type EventStreamErrorKind } from 'use-event-stream/core'
-import type { RawEvent, Transport, TransportConnectOptions, TransportHandlers } from 'use-event-stream/core'
+import type { RawEvent, Transport, TransportCapabilities, TransportConnectOptions, TransportHandlers } from 'use-event-stream/core'
 
 /** One connection attempt made through a `MockTransport`; drive it like a server would. */
 export interface MockConnection {
@@ -34,6 +34,21 @@ export interface MockConnection {
   noContent(): this
 }
 
+/** The capabilities of the built-in eventsource transport: no headers, statuses hidden. */
+const EVENTSOURCE_CAPABILITIES: TransportCapabilities = { headers: false, statuses: false }
+
+/** Options of `createMockTransport` (a string is the name). */
+export interface MockTransportOptions {
+  /** Shown as the snapshot's `transport`. Default `'fetch'`. */
+  name?: string
+  /**
+   * What the stream may rely on. Default: the built-in transport's of that name, so
+   * `'eventsource'` hides statuses and sends no headers, and, as the native `EventSource`, makes
+   * id-only blocks invisible and leaves `hasOwnId` unknown where the id changed.
+   */
+  capabilities?: TransportCapabilities
+}
+
 /** A `Transport` whose connections a test drives by hand. */
 export interface MockTransport extends Transport {
   /** Every connection attempt, oldest first. */
@@ -54,7 +69,11 @@ export interface MockTransport extends Transport {
  * stream.connect()
  * transport.latest!.open().emit({ data: 'hello' })
  */
-export function createMockTransport(name: string = 'fetch'): MockTransport {
+export function createMockTransport(options: string | MockTransportOptions = {}): MockTransport {
+  const { name = 'fetch', capabilities = name === 'eventsource' ? EVENTSOURCE_CAPABILITIES : undefined } = typeof options === 'string' ? { name: options } : options
+  // Like the native EventSource: an id-only block is invisible (it only changes the id the next
+  // event reports), and whether an event carried its own id is unknown where the id changed.
+  const browserIds = capabilities?.statuses === false
   const connections: MockConnection[] = []
   const listeners = new Set<(connection: MockConnection) => void>()
 
@@ -62,6 +81,8 @@ export function createMockTransport(name: string = 'fetch'): MockTransport {
     let aborted = false
     let active = true
     let lastEventId = options.lastEventId
+    /** The id the last dispatched event reported (the browser-like mode infers `hasOwnId` from it). */
+    let reported = options.lastEventId
     const token = options.token
     const { token: _omit, ...visible } = options
     const guard = (fn: () => void) => {
@@ -95,7 +116,9 @@ export function createMockTransport(name: string = 'fetch'): MockTransport {
         guard(() => {
           if (event.id !== undefined) lastEventId = event.id
           handlers.onActivity()
-          const raw: RawEvent = { type: event.type ?? 'message', data: event.data, lastEventId }
+          const hasOwnId = browserIds ? (lastEventId === reported ? false : undefined) : event.id !== undefined
+          reported = lastEventId
+          const raw: RawEvent = { type: event.type ?? 'message', data: event.data, lastEventId, hasOwnId }
           handlers.onEvent(raw)
         })
         return this
@@ -104,7 +127,7 @@ export function createMockTransport(name: string = 'fetch'): MockTransport {
         guard(() => {
           lastEventId = id
           handlers.onActivity()
-          handlers.onLastEventId(id)
+          if (!browserIds) handlers.onLastEventId(id)
         })
         return this
       },
@@ -145,6 +168,7 @@ export function createMockTransport(name: string = 'fetch'): MockTransport {
 
   return {
     name,
+    capabilities,
     connect,
     connections,
     get latest() {
