@@ -2,6 +2,7 @@
 import type { EventStreamError } from '../core/errors'
 import type { EventStream, EventStreamOptions, STREAM_DEFAULTS } from '../core/eventStream'
 import type { watchLifecycle } from '../core/lifecycle'
+import type { parseEventData } from '../core/parseEvent'
 import type { resolvePlatform } from '../core/platform'
 import type { callSafely } from '../core/reportError'
 import type { createListeners } from '../core/subscribable'
@@ -20,6 +21,7 @@ export type CoreParts = readonly [
   createListeners: typeof createListeners,
   watchLifecycle: typeof watchLifecycle,
   defaults: typeof STREAM_DEFAULTS,
+  parseEventData: typeof parseEventData,
 ]
 
 
@@ -54,7 +56,7 @@ export function createCrossTabStream<TData>(
   makeLeader: (options: EventStreamOptions<string>) => EventStream<string>,
   core: CoreParts,
 ): EventStream<TData> | undefined {
-  const [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, defaults] = core
+  const [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, defaults, parseEventData] = core
   const scope = options.crossTab && options.crossTab.scope
   // Bad input: the stream fails at `connect()` with a typed error, as it does for a bad url.
   const invalid = typeof scope !== 'string' || !scope
@@ -137,16 +139,14 @@ export function createCrossTabStream<TData>(
   function deliver(raw: WireEvent, quiet = false): void {
     latest = raw
     const { type, data: text, id } = raw
-    let data: TData
-    try {
-      data = parse ? parse(text, { type, id }) : (text as unknown as TData)
-    } catch (cause) {
-      if (quiet) return set({ lastEventId: id })
-      const error = new EventStreamError('parse', `Could not parse a "${type}" event${id === undefined ? '' : ` (id ${id})`}`, { cause })
-      set({ lastEventId: id, error })
-      callSafely(onErrorCallback, error)
+    const parsed = parseEventData(parse, type, text, id)
+    if (parsed.error) {
+      // As in the core: the error goes to `onError`, the snapshot moves past the event.
+      set({ lastEventId: id })
+      if (!quiet) callSafely(onErrorCallback, parsed.error)
       return
     }
+    const data = parsed.data
     const event: StreamEvent<TData> = { type, data, raw: text, id, receivedAt: platform.now() }
     if (!quiet) callSafely(onEventCallback, event)
     set({ data, lastEvent: event, lastEventId: id, eventCount: snapshot.eventCount + (quiet ? 0 : 1) })

@@ -7,6 +7,7 @@ import { EventStreamError } from '../core/errors'
 import { STREAM_DEFAULTS, type EventStream, type EventStreamOptions } from '../core/eventStream'
 import { watchLifecycle } from '../core/lifecycle'
 import { resolvePlatform } from '../core/platform'
+import { parseEventData } from '../core/parseEvent'
 import { callSafely } from '../core/reportError'
 import { createListeners } from '../core/subscribable'
 import type { EventStreamSnapshot } from '../core/types'
@@ -34,7 +35,7 @@ export function createCrossTabEventStream<TData>(options: EventStreamOptions<TDa
   const loaded = import('./crossTabStream')
     .then(
       ({ createCrossTabStream }) =>
-        createCrossTabStream(options, idle, makeStream, [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, STREAM_DEFAULTS]) ?? solo,
+        createCrossTabStream(options, idle, makeStream, [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, STREAM_DEFAULTS, parseEventData]) ?? solo,
       // The chunk did not load (offline, a deploy replaced it): this tab streams on its own.
       () => solo,
     )

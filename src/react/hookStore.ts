@@ -5,6 +5,7 @@ import {
   createStreamRegistry,
   EventStreamError,
   idleSnapshot,
+  parseEventData,
   reportError,
   type EventStreamSnapshot,
   type Lease,
@@ -83,12 +84,8 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
   let data: unknown
   let lastEvent: StreamEvent<unknown> | undefined
   let state: unknown = initialCallbacks.initialState
-  let parseError: EventStreamError | undefined
-  /** The stream snapshot when `parseError` happened: the error stands while its `error` and `openCount` do. */
-  let parsedAt: EventStreamSnapshot<string> | undefined
   /** Bumped whenever a derived value changes; part of the snapshot cache key. */
   let version = 0
-  let urgent = false
 
   /**
    * The last snapshot returned and what it was made from. `cachedTag` is `version` for a snapshot
@@ -118,7 +115,6 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
       derivedKey = config.key
       data = undefined
       lastEvent = undefined
-      parseError = undefined
       state = store.callbacks.initialState
       version++
     }
@@ -159,7 +155,7 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
     const snapshot = streamSnapshot()
     if (!snapshot) return
     if (!lastEvent) showLatest(snapshot.lastEvent)
-    const important = urgent || !notified || snapshot.status !== notified.status || snapshot.error !== notified.error
+    const important = !notified || snapshot.status !== notified.status || snapshot.error !== notified.error
     const batch = store.callbacks.batch
     if (batch === false || important) flush()
     else scheduleFlush(batch)
@@ -167,7 +163,6 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
 
   function flush(): void {
     cancelFlush()
-    urgent = false
     const snapshot = streamSnapshot()
     if (snapshot) notified = snapshot
     listeners.notify()
@@ -218,15 +213,11 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
       const own = key !== null && key === derivedKey
       const tag = own ? version : -1
       if (cached && cachedStream === stream && cachedTag === tag && cachedInitial === initialState) return cached
-      // A parse error stands until the stream reports something newer (a new error or a new
-      // open), like the core does with its own parse errors.
-      const error =
-        parseError && stream !== idle(idleTransport) && parsedAt?.error === stream.error && parsedAt?.openCount === stream.openCount ? parseError : stream.error
       cachedStream = stream
       cachedTag = tag
       cachedInitial = initialState
       // Not `own`: `stream` is the idle snapshot, whose `data`, `lastEvent` and `error` are undefined.
-      return (cached = (own ? { ...stream, error, data, lastEvent, state, close, reconnect } : { ...stream, state: initialState, close, reconnect }) as HookSnapshot)
+      return (cached = (own ? { ...stream, data, lastEvent, state, close, reconnect } : { ...stream, state: initialState, close, reconnect }) as HookSnapshot)
     },
 
     // StreamSink: called by the registry entry for every event and error, before the stream's
@@ -237,10 +228,7 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
       const parser = parserFor(raw.type)
       const result = parser ? parseOnce(parser, raw, memo) : { event: raw as StreamEvent<unknown> }
       if ('error' in result) {
-        parseError = result.error
-        parsedAt = streamSnapshot()
-        urgent = true
-        version++
+        // As in the core: a parse error goes to `onError`; the snapshot's `error` is the stream's.
         callSafely(callbacks.onError, result.error)
         return
       }
@@ -268,13 +256,8 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
 function parseOnce(parser: EventParser, raw: StreamEvent<string>, memo: Map<unknown, unknown>): ParseResult {
   let result = memo.get(parser) as ParseResult | undefined
   if (result) return result
-  try {
-    const data = parser(raw.raw, { type: raw.type, id: raw.id })
-    result = { event: { ...raw, data } }
-  } catch (cause) {
-    const where = raw.id === undefined ? '' : ` (id ${raw.id})`
-    result = { error: new EventStreamError('parse', `Could not parse a "${raw.type}" event${where}`, { cause }) }
-  }
+  const parsed = parseEventData(parser, raw.type, raw.raw, raw.id)
+  result = parsed.error ? { error: parsed.error } : { event: { ...raw, data: parsed.data } }
   memo.set(parser, result)
   return result
 }
