@@ -61,13 +61,14 @@ export interface EventStreamOptions<TData = string> {
   idleTimeout?: number
   /**
    * What to do when the token manager hands out a new token while a connection is open:
-   * `'overlap'` (default): open a second connection with the new token and the last event id, switch
-   * when it opens, close the old one, and drop what the new one repeats (matched by the last id and
-   * the position after it, so events without ids are matched too): no gap, no duplicate, from a
-   * server that replays after `Last-Event-ID`. Before the stream has seen any id there is nothing to
-   * resume from, so it reconnects instead (`'reconnect'`). A new connection that has not opened
-   * within 15 s is given up; the old one goes on.
-   * `'reconnect'`: close, then reopen (a short gap, filled by Last-Event-ID replay).
+   * `'overlap'` (default): open a second connection with the new token, resuming from the stream's
+   * position, switch when it opens, close the old one, and drop what the new one repeats (matched
+   * by the last id and the position after it, so events without ids are matched too): no gap, no
+   * duplicate, from a server that replays after `Last-Event-ID`. A new connection that has not
+   * opened within 15 s is given up; the old one goes on. Before the stream has seen any id there
+   * is nothing to resume from: the open connection is kept until it ends (as with `'none'`).
+   * `'reconnect'`: close, then reopen (a short gap, filled by Last-Event-ID replay; repeats are
+   * dropped); also kept without an id.
    * `'none'`: keep the connection; the new token is used on the next connect.
    */
   rotation?: RotationPolicy
