@@ -32,6 +32,7 @@ export {
   type EventStreamSnapshot,
   type EventStreamStatus,
   type StreamEvent,
+  type StreamGap,
   type TokenManager,
   type TokenSnapshot,
   type TokenStatus,

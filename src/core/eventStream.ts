@@ -1,6 +1,7 @@
 import { backoffDelay, MAX_WAIT } from './backoff'
 import { EventStreamError, TokenError } from './errors'
 import { decideOnFailure } from './failurePolicy'
+import { readGap, STREAM_GAP_EVENT } from './gap'
 import { parseEventData } from './parseEvent'
 import { resolvePlatform } from './platform'
 import { createStreamPosition, type ReplayFilter } from './position'
@@ -17,6 +18,7 @@ import type {
   ReconnectOptions,
   RotationPolicy,
   StreamEvent,
+  StreamGap,
   TokenManager,
   Transport,
   TransportName,
@@ -55,6 +57,13 @@ export interface EventStreamOptions<TData = string> {
   onEvent?: (event: StreamEvent<TData>) => void
   /** Called for every error (including ones the stream recovers from). */
   onError?: (error: EventStreamError) => void
+  /**
+   * Called when the server says it could not resume from the stream's last event id (its log was
+   * trimmed): a `stream-gap` event, handled without listing it in `events`. Events were skipped,
+   * so refetch what the stream keeps up to date, then go on streaming. Default: none (a dev-only
+   * warning says a gap went unhandled).
+   */
+  onGap?: (gap: StreamGap) => void
   /** `false` disables reconnection; otherwise backoff settings (see `ReconnectOptions`). Default `{}`. */
   reconnect?: false | ReconnectOptions
   /** No bytes (fetch: heartbeats count) or events for this long → reconnect. `0` disables. Default `0`. */
@@ -188,7 +197,9 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   const eventSet = new Set(events)
   const rotationPolicy = options.rotation ?? STREAM_DEFAULTS.rotation
   const idleTimeout = options.idleTimeout ?? STREAM_DEFAULTS.idleTimeout
-  const { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
+  const { parse, onEvent: onEventCallback, onError: onErrorCallback, onGap } = options
+  // The gap event is always listened for: a server that skipped events is never ignored in silence.
+  const transportEvents = eventSet.has(STREAM_GAP_EVENT) ? events : [...events, STREAM_GAP_EVENT]
 
   let snapshot: EventStreamSnapshot<TData> = idleSnapshot(transport.name, options.lastEventId)
   const listeners = createListeners()
@@ -373,7 +384,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
         lastEventIdQueryParam: options.lastEventIdQueryParam ?? STREAM_DEFAULTS.lastEventIdQueryParam,
         withCredentials: options.withCredentials ?? STREAM_DEFAULTS.withCredentials,
         headers: options.headers ?? {},
-        events,
+        events: transportEvents,
         maxLineLength: options.maxLineLength ?? STREAM_DEFAULTS.maxLineLength,
         maxEventSize: options.maxEventSize ?? STREAM_DEFAULTS.maxEventSize,
         platform,
@@ -460,6 +471,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   function deliver(raw: RawEvent): void {
     const { type, data: text } = raw
     const id = raw.lastEventId
+    if (type === STREAM_GAP_EVENT) reportGap(text)
     if (!eventSet.has(type)) return set({ lastEventId: id })
     const parsed = parseEventData(parse, type, text, id)
     if (parsed.error) {
@@ -490,6 +502,17 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     }
     snapshot = next as EventStreamSnapshot<TData>
     listeners.notify()
+  }
+
+  function reportGap(data: string): void {
+    const gap = readGap(data)
+    if (!gap) return
+    if (onGap) return callSafely(onGap, gap)
+    if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production') {
+      console.warn(
+        `use-event-stream: the server could not resume from event id ${gap.lastEventId ?? '(none)'} and skipped to ${gap.resumedAt ?? 'its oldest event'}. Pass onGap to refetch what the stream keeps up to date.`,
+      )
+    }
   }
 
   function fail(error: EventStreamError): void {

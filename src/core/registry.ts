@@ -1,7 +1,7 @@
 import { STREAM_DEFAULTS, type EventStream, type EventStreamOptions } from './eventStream'
 import { resolvePlatform } from './platform'
 import type { EventStreamError } from './errors'
-import type { Platform, StreamEvent } from './types'
+import type { Platform, StreamEvent, StreamGap } from './types'
 
 /**
  * Streams shared by key with reference counts: what a framework binding needs so that many
@@ -16,7 +16,7 @@ import type { Platform, StreamEvent } from './types'
  */
 
 /** The connection options of a shared stream (callbacks are per sink). */
-export type SharedStreamOptions = Omit<EventStreamOptions<string>, 'parse' | 'onEvent' | 'onError'>
+export type SharedStreamOptions = Omit<EventStreamOptions<string>, 'parse' | 'onEvent' | 'onError' | 'onGap'>
 
 /**
  * The options that decide whether two consumers can share one connection, besides the url (whose
@@ -48,6 +48,8 @@ export interface StreamSink {
    */
   event(event: StreamEvent<string>, memo: Map<unknown, unknown>): void
   error(error: EventStreamError): void
+  /** The server skipped events it could no longer resume (see `EventStreamOptions.onGap`). */
+  gap?(gap: StreamGap): void
 }
 
 /** A connection shared by every sink acquired under the same key. */
@@ -138,6 +140,9 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
           },
           onError(error) {
             for (const target of Array.from(fresh.sinks)) target.error(error)
+          },
+          onGap(gap) {
+            for (const target of Array.from(fresh.sinks)) target.gap?.(gap)
           },
         })
         entries.set(key, (entry = fresh))

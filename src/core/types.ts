@@ -209,6 +209,18 @@ export interface TokenManager {
 
 export type EventStreamStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'paused' | 'closed' | 'failed'
 
+/**
+ * The server could not resume from the stream's last event id (its log no longer holds it): the
+ * events between `lastEventId` and `resumedAt` were skipped. The usual answer: refetch the state
+ * the stream updates, then keep streaming.
+ */
+export interface StreamGap {
+  /** The id the stream resumed from. */
+  lastEventId: string | undefined
+  /** The id of the first event the server sends after the gap (`undefined` when it did not say). */
+  resumedAt: string | undefined
+}
+
 /** One event as delivered to consumers. */
 export interface StreamEvent<TData = string> {
   type: string

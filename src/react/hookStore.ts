@@ -11,6 +11,7 @@ import {
   type Lease,
   type SharedStreamOptions,
   type StreamEvent,
+  type StreamGap,
   type StreamRegistry,
   type StreamSink,
 } from 'use-event-stream/core'
@@ -23,6 +24,7 @@ export interface HookCallbacks {
   parsers: Record<string, EventParser> | undefined
   onEvent: ((event: StreamEvent<any>) => void) | undefined
   onError: ((error: EventStreamError) => void) | undefined
+  onGap: ((gap: StreamGap) => void) | undefined
   reduce: ((state: any, event: StreamEvent<any>) => any) | undefined
   initialState: unknown
   batch: BatchOption
@@ -248,6 +250,10 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
 
     error(error) {
       callSafely(store.callbacks.onError, error)
+    },
+
+    gap(gap) {
+      callSafely(store.callbacks.onGap, gap)
     },
   }
   return store

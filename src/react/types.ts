@@ -26,7 +26,7 @@ export type BatchOption = false | 'frame' | number
  * `reconnect`, `idleTimeout`, `rotation`, `pauseWhenHidden`, `maxLineLength`, `maxEventSize` and
  * `crossTab` (default: the `TokenProvider`'s `crossTab`) are part of the stream key (compared by value; a `Transport` object by identity): changing one
  * reconnects, and hooks share a connection only when they agree on all of them. `lastEventId` and `platform` are
- * read once, when the connection is created. `onError` is read fresh on every error.
+ * read once, when the connection is created. `onError` and `onGap` are read fresh on every call.
  */
 export type PassThroughOptions = Pick<
   EventStreamOptions<unknown>,
@@ -44,6 +44,7 @@ export type PassThroughOptions = Pick<
   | 'lastEventId'
   | 'platform'
   | 'onError'
+  | 'onGap'
   | 'crossTab'
 >
 

@@ -108,6 +108,7 @@ function callbacksOf(options: AnyOptions): HookCallbacks {
     parsers: events && !isList(events) ? events : undefined,
     onEvent: options.onEvent,
     onError: options.onError,
+    onGap: options.onGap,
     reduce: options.reduce,
     initialState: options.initialState,
     batch: options.batch ?? false,

@@ -155,7 +155,18 @@ describe('reduce, parse and errors', () => {
     expect(result.current.status).toBe('open')
   })
 
-  it('an events map parses per type and subscribes to exactly those types', () => {
+  it('onGap hears the server\'s gap notice; the notice is no event of the hook', () => {
+    const transport = createMockTransport()
+    const gaps: unknown[] = []
+    const { result } = renderHook(() => useEventStream(URL_A, { transport, onGap: (gap) => gaps.push(gap) }))
+    act(() => void transport.latest!.open().emit({ data: 'a', id: '1' }))
+    act(() => void transport.latest!.emit({ type: 'stream-gap', data: '{"lastEventId":"1","resumedAt":"90"}' }).emit({ data: 'b', id: '90' }))
+    expect(gaps).toEqual([{ lastEventId: '1', resumedAt: '90' }])
+    expect(result.current.data).toBe('b')
+    expect(result.current.eventCount).toBe(2)
+  })
+
+  it('an events map parses per type and subscribes to those types (and the server\'s gap notice)', () => {
     const transport = createMockTransport()
     const { result } = renderHook(() =>
       useEventStream(URL_A, {
@@ -163,7 +174,7 @@ describe('reduce, parse and errors', () => {
         events: { tick: (s) => Number(s), news: (s) => ({ headline: s }) },
       }),
     )
-    expect([...transport.latest!.options.events].sort()).toEqual(['news', 'tick'])
+    expect([...transport.latest!.options.events].sort()).toEqual(['news', 'stream-gap', 'tick'])
     act(() => void transport.latest!.open().emit({ type: 'tick', data: '42' }))
     expect(result.current.lastEvent).toMatchObject({ type: 'tick', data: 42 })
     act(() => void transport.latest!.emit({ type: 'news', data: 'hello' }))

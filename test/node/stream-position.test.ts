@@ -414,3 +414,37 @@ describe('listeners', () => {
     expect(calls).toEqual(['first'])
   })
 })
+
+describe('gaps the server could not fill', () => {
+  it('onGap is called for the server\'s stream-gap notice without listing it in events; the notice is not an event', async () => {
+    const clock = createFakePlatform()
+    const transport = createMockTransport()
+    const gaps: unknown[] = []
+    const received: string[] = []
+    const stream = createEventStream({ url: 'http://127.0.0.1:9/s', transport, platform: clock.platform, lastEventId: '3', onGap: (gap) => gaps.push(gap), onEvent: (e) => received.push(e.data) })
+    cleanups.push(() => stream.close())
+    stream.connect()
+    await clock.advance(0)
+    expect(transport.latest!.options.events).toContain('stream-gap')
+    transport.latest!.open().emit({ type: 'stream-gap', data: JSON.stringify({ lastEventId: '3', resumedAt: '890' }) }).emit({ data: 'x', id: '890' })
+    expect(gaps).toEqual([{ lastEventId: '3', resumedAt: '890' }])
+    expect(received).toEqual(['x'])
+    expect(stream.getSnapshot().lastEventId).toBe('890')
+  })
+
+  it('a gap nobody handles is a dev-only warning, never silent', async () => {
+    const clock = createFakePlatform()
+    const transport = createMockTransport()
+    const warnings: string[] = []
+    const original = console.warn
+    console.warn = (message: string) => warnings.push(message)
+    cleanups.push(() => (console.warn = original))
+    const stream = createEventStream({ url: 'http://127.0.0.1:9/s', transport, platform: clock.platform })
+    cleanups.push(() => stream.close())
+    stream.connect()
+    await clock.advance(0)
+    transport.latest!.open().emit({ type: 'stream-gap', data: JSON.stringify({ lastEventId: '3', resumedAt: '890' }) })
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('onGap')
+  })
+})
