@@ -4,7 +4,7 @@ import { decideOnFailure } from './failurePolicy'
 import { readGap, STREAM_GAP_EVENT } from './gap'
 import { parseEventData } from './parseEvent'
 import { resolvePlatform } from './platform'
-import { createStreamPosition, type ReplayFilter } from './position'
+import { createStreamPosition, type ReplayFilter, type StreamPosition } from './position'
 import { callSafely } from './reportError'
 import { createRotation, rotationFor } from './rotation'
 import { watchLifecycle } from './lifecycle'
@@ -93,6 +93,13 @@ export interface EventStreamOptions<TData = string> {
   maxEventSize?: number
   /** Last event id to resume from on the first connection. Default none. */
   lastEventId?: string
+  /**
+   * Where the stream starts and what it keeps up to date (see `createStreamPosition`): its first
+   * connection resumes from it and drops what the server repeats of the events it counts. For a
+   * stream that continues another's delivery, such as the new leader of a cross-tab group.
+   * Default: a new position at `lastEventId`.
+   */
+  position?: StreamPosition
   /** Host facilities (clocks, timers, fetch, EventSource, window/document). Default: the host's. */
   platform?: Partial<Platform>
   /**
@@ -201,10 +208,10 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   // The gap event is always listened for: a server that skipped events is never ignored in silence.
   const transportEvents = eventSet.has(STREAM_GAP_EVENT) ? events : [...events, STREAM_GAP_EVENT]
 
-  let snapshot: EventStreamSnapshot<TData> = idleSnapshot(transport.name, options.lastEventId)
-  const listeners = createListeners()
   /** Where the stream is: every new connection resumes from it and filters its replays by it. */
-  const position = createStreamPosition(options.lastEventId)
+  const position = options.position ?? createStreamPosition(options.lastEventId)
+  let snapshot: EventStreamSnapshot<TData> = idleSnapshot(transport.name, position.id)
+  const listeners = createListeners()
   const rotation = createRotation<Connection>(platform)
 
   // Run state. `generation` changes whenever the stream moves on (a new attempt, a pause, a stop),

@@ -8,6 +8,7 @@ export * from '../core/errors'
 export { callSafely, reportError } from '../core/reportError'
 export { parseEventData, type ParseOutcome } from '../core/parseEvent'
 export { STREAM_GAP_EVENT } from '../core/gap'
+export { createStreamPosition, type StreamPosition, type ReplayFilter } from '../core/position'
 export { createListeners, type Listeners, type ListenerHooks } from '../core/subscribable'
 export { createEventStreamWith, idleSnapshot, type EventStream, type EventStreamOptions } from '../core/eventStream'
 export {
