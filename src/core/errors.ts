@@ -2,6 +2,7 @@
  * Typed errors. Messages are written for developers and never contain a token: URLs are
  * redacted before they reach a message, and server bodies are not echoed.
  */
+import { isAccessDenied } from './http'
 
 /** Why an event stream failed or had to reconnect. */
 export type EventStreamErrorKind =
@@ -32,20 +33,26 @@ export type EventStreamErrorKind =
 // initialised fields): a class-field initialiser is lowered to a `__publicField(this, …)` call per
 // field for targets before ES2022, which costs bytes in every app bundle.
 
-export class EventStreamError extends Error {
-  declare readonly name: string
-  declare readonly kind: EventStreamErrorKind
+/** What every typed error of the library carries: a `kind`, and the HTTP details when there are some. */
+class KindedError<K extends string> extends Error {
+  declare readonly kind: K
   /** HTTP status, when known (the eventsource transport in a browser reads it with its status probe). */
   declare readonly status: number | undefined
   /** Server-requested delay before the next attempt, from `Retry-After`, in ms. */
   declare readonly retryAfter: number | undefined
 
-  constructor(kind: EventStreamErrorKind, message: string, options: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
+  constructor(name: string, kind: K, message: string, options: { status?: number; retryAfter?: number; cause?: unknown }) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
-    this.name = 'EventStreamError'
+    this.name = name
     this.kind = kind
     this.status = options.status
     this.retryAfter = options.retryAfter
+  }
+}
+
+export class EventStreamError extends KindedError<EventStreamErrorKind> {
+  constructor(kind: EventStreamErrorKind, message: string, options: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
+    super('EventStreamError', kind, message, options)
   }
 }
 
@@ -62,18 +69,10 @@ export type TokenErrorKind =
   /** The manager was disposed. */
   | 'disposed'
 
-export class TokenError extends Error {
-  declare readonly name: string
-  declare readonly kind: TokenErrorKind
-  declare readonly status: number | undefined
-  /** The token endpoint's `Retry-After`, in ms: the next attempt waits at least this long. */
-  declare readonly retryAfter: number | undefined
+/** A token manager's failure; `retryAfter` is the token endpoint's `Retry-After`: the next attempt waits at least this long. */
+export class TokenError extends KindedError<TokenErrorKind> {
   constructor(kind: TokenErrorKind, message: string, options: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
-    this.name = 'TokenError'
-    this.kind = kind
-    this.status = options.status
-    this.retryAfter = options.retryAfter
+    super('TokenError', kind, message, options)
   }
 }
 
@@ -96,6 +95,6 @@ export class UnauthorizedError extends Error {
 export function isUnauthorized(error: unknown): boolean {
   if (error instanceof UnauthorizedError) return true
   if (error instanceof TokenError) return error.kind === 'unauthorized'
-  const status = (error as { status?: unknown } | null)?.status
-  return status === 401 || status === 403
+  return isAccessDenied((error as { status?: unknown } | null)?.status)
 }
+

@@ -1,6 +1,7 @@
 import { parseRetryAfter } from './retryAfter'
 import { readTokenResponse } from './tokenResponse'
 import { TokenError } from './errors'
+import { cancelBody, isAccessDenied } from './http'
 import type { FetchToken, TokenResponse } from './types'
 
 /** Options of {@link fetchTokenFrom}. */
@@ -75,9 +76,9 @@ export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions
 
     if (!response.ok) {
       // The body is not read: it could echo anything, and nothing in it changes what we do.
-      void response.body?.cancel().catch(() => {})
+      cancelBody(response)
       const status = response.status
-      const kind = status === 401 || status === 403 ? 'unauthorized' : 'http'
+      const kind = isAccessDenied(status) ? 'unauthorized' : 'http'
       // A rate-limited or overloaded endpoint says when to come back (429/503 `Retry-After`).
       const retryAfter = parseRetryAfter(response.headers.get('retry-after'), Date.now())
       throw new TokenError(kind, `The token endpoint ${endpoint} answered HTTP ${status}`, { status, retryAfter })

@@ -17,7 +17,7 @@ export interface JwtTimes {
  * Returns `undefined` for anything that is not one: opaque tokens, JWE (five segments), bad
  * base64url, non-JSON or non-object payloads. Never throws, so callers can feed it any string.
  */
-export function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
+function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
   const parts = token.split('.')
   if (parts.length !== 3) return undefined
   const segment = parts[1]

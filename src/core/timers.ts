@@ -49,9 +49,6 @@ export function startDeadline(platform: Platform, ms: number, onDue: () => void)
     check() {
       if (live && remaining() <= 0) fire()
     },
-    get pending() {
-      return live
-    },
   }
 }
 
@@ -61,6 +58,4 @@ export interface Deadline {
   cancel(): void
   /** Fires it now when either clock says it is due (after a sleep or a throttled tab). */
   check(): void
-  /** True until it fired or was cancelled. */
-  readonly pending: boolean
 }

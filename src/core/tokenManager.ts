@@ -9,7 +9,7 @@ import { startDeadline, type Deadline } from './timers'
 import type { FetchToken, Platform, TokenFetchReason, TokenManager, TokenResponse, TokenSnapshot, TokenStatus } from './types'
 
 /** Lifetime assumed for a token that carries no expiry at all (opaque string, no `expiresIn`/`expiresAt`). */
-export const DEFAULT_TOKEN_LIFETIME = 60_000
+const DEFAULT_TOKEN_LIFETIME = 60_000
 
 /**
  * Shortest lifetime accepted when the lifetime had to be derived from the client's wall clock

@@ -150,6 +150,6 @@ export function TokenProvider(props: TokenProviderProps): ReactNode {
 
   // By value: an inline `{ scope }` is new on every render.
   const crossTab = props.crossTab
-  const value = useMemo<TokenContextValue>(() => ({ tokens, registry: state.registry, crossTab }), [tokens, state.registry, crossTab && crossTab.scope]) // eslint-disable-line react-hooks/exhaustive-deps
+  const value = useMemo<TokenContextValue>(() => ({ tokens, registry: state.registry, crossTab }), [tokens, state.registry, crossTab && crossTab.scope])
   return <TokenContext.Provider value={value}>{props.children}</TokenContext.Provider>
 }

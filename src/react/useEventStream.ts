@@ -92,12 +92,12 @@ export function useEventStream(url: string | URL | null | undefined, options: An
 
   // `config` is deliberately captured only when the key changes: everything else in it is read
   // once, when the connection is created.
-  const subscribe = useCallback((listener: () => void) => store.subscribe(listener, registry, config), [store, registry, key]) // eslint-disable-line react-hooks/exhaustive-deps
+  const subscribe = useCallback((listener: () => void) => store.subscribe(listener, registry, config), [store, registry, key])
   // `initialState` is what a render shows as `state` before this hook has joined the stream for
   // `key`; captured with the key (like `config`), so an inline `[]` does not make every render's
   // snapshot new.
-  const getSnapshot = useCallback(() => store.getSnapshot(key, idleTransport, options.initialState), [store, key, idleTransport]) // eslint-disable-line react-hooks/exhaustive-deps
-  const getServerSnapshot = useCallback(() => store.getSnapshot(null, idleTransport, options.initialState), [store, idleTransport]) // eslint-disable-line react-hooks/exhaustive-deps
+  const getSnapshot = useCallback(() => store.getSnapshot(key, idleTransport, options.initialState), [store, key, idleTransport])
+  const getServerSnapshot = useCallback(() => store.getSnapshot(null, idleTransport, options.initialState), [store, idleTransport])
   return useSyncExternalStore(subscribe, getSnapshot, getServerSnapshot) as UseEventStreamResult<StreamEvent<unknown>, unknown>
 }
 

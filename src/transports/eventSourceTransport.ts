@@ -51,7 +51,7 @@ export function createEventSourceTransport(): Transport {
 }
 
 /** The stream URL for one attempt: token and last event id as query parameters. */
-export function buildEventSourceUrl(options: Pick<TransportConnectOptions, 'url' | 'token' | 'lastEventId' | 'tokenQueryParam' | 'lastEventIdQueryParam'>): URL {
+function buildEventSourceUrl(options: Pick<TransportConnectOptions, 'url' | 'token' | 'lastEventId' | 'tokenQueryParam' | 'lastEventIdQueryParam'>): URL {
   const url = new URL(options.url.toString())
   // `set` (not `append`): a URL from a previous attempt or the caller must not keep a stale value.
   if (options.token !== undefined) url.searchParams.set(options.tokenQueryParam, options.token)

@@ -13,10 +13,11 @@
  */
 import { getBytes } from '@microsoft/fetch-event-source/lib/esm/parse.js'
 import { EventStreamError } from '../core/errors'
+import { cancelBody } from '../core/http'
 import type { Transport, TransportConnectOptions, TransportHandlers } from '../core/types'
 import { scrub, showUrl } from '../core/redact'
 import { createSseParser } from './sseParser'
-import { cancelBody, classifyStreamResponse } from './streamResponse'
+import { classifyStreamResponse } from './streamResponse'
 
 /**
  * Creates the fetch transport (`name: 'fetch'`). Each `connect` issues exactly one request and
@@ -158,8 +159,7 @@ function setHeader(headers: Headers, name: string, value: string): void {
 }
 
 /** UTF-8 bytes of `value`, one char per byte: what a browser EventSource sends for non-ASCII ids. */
-export function toLatin1Bytes(value: string): string {
-  // eslint-disable-next-line no-control-regex
+function toLatin1Bytes(value: string): string {
   if (/^[\x00-\x7f]*$/.test(value)) return value
   let out = ''
   for (const byte of new TextEncoder().encode(value)) out += String.fromCharCode(byte)

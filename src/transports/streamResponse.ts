@@ -4,6 +4,7 @@
  * `fetchTransport.ts` so the eventsource transport never pulls in `@microsoft/fetch-event-source`.
  */
 import { EventStreamError } from '../core/errors'
+import { isAccessDenied } from '../core/http'
 import { scrub } from '../core/redact'
 import { parseRetryAfter } from '../core/retryAfter'
 
@@ -27,7 +28,7 @@ export function classifyStreamResponse({ status, headers, at, now, token }: {
   token: string | undefined
 }): EventStreamError | 'no-content' | undefined {
   if (status === 204) return 'no-content'
-  if (status === 401 || status === 403) return new EventStreamError('unauthorized', `${at} rejected: HTTP ${status}`, { status })
+  if (isAccessDenied(status)) return new EventStreamError('unauthorized', `${at} rejected: HTTP ${status}`, { status })
   if (status !== 200) {
     return new EventStreamError('http', `${at} failed: HTTP ${status}`, {
       status,
@@ -40,9 +41,4 @@ export function classifyStreamResponse({ status, headers, at, now, token }: {
   // echoes the token into it does not get the token into the message.
   const shown = contentType === undefined ? 'unknown' : contentType === null ? 'none' : scrub(JSON.stringify(contentType.slice(0, 100)), token)
   return new EventStreamError('content-type', `${at}: content type ${shown}, expected text/event-stream`, { status })
-}
-
-/** Releases the connection of a response whose body we will not read (else it stays busy until GC). */
-export function cancelBody(response: Response): void {
-  response.body?.cancel().catch(() => {})
 }

@@ -9,7 +9,6 @@ import { connections, publish, streamUrl, tokenFetcher, uniqueChannel } from './
 import { eventually } from '../helpers/wait'
 
 declare global {
-  // eslint-disable-next-line no-var
   var IS_REACT_ACT_ENVIRONMENT: boolean | undefined
 }
 

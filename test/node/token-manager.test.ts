@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { mintJwt } from '../helpers/jwt'
 import { TokenError, UnauthorizedError, type FetchToken, type TokenFetchReason, type TokenResponse, createTokenManager, type TokenManagerOptions } from 'use-event-stream/core'
 import { backoffDelay } from '../../src/core/backoff'
+import { MAX_TIMER_DELAY } from '../../src/core/timers'
 import { defaultRefreshLead, MIN_WALL_CLOCK_LIFETIME } from '../../src/core/tokenManager'
 import { createFakePlatform, flush } from '../helpers/fakePlatform'
 
@@ -13,7 +14,6 @@ const SEC = 1_000
 const MIN = 60 * SEC
 const DAY = 24 * 60 * MIN
 /** setTimeout's limit; longer delays fire at once in browsers. */
-const MAX_TIMER_DELAY = 2 ** 31 - 1
 /**
  * The virtual clock's wall time at 0 (the monotonic clock starts at 0): a real-looking date, far
  * from 0 so skew arithmetic cannot hide behind small numbers.
