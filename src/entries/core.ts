@@ -9,6 +9,7 @@ export { callSafely, reportError } from '../core/reportError'
 export { parseEventData, type ParseOutcome } from '../core/parseEvent'
 export { STREAM_GAP_EVENT } from '../core/gap'
 export { createListeners, type Listeners, type ListenerHooks } from '../core/subscribable'
+export { iterateEvents, type IterateEventsOptions, type IterationGap } from '../core/iterate'
 export { createEventStreamWith, idleSnapshot, type EventStream, type EventStreamOptions } from '../core/eventStream'
 export {
   createStreamRegistry,
