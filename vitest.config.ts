@@ -61,8 +61,8 @@ export default defineConfig({
           environment: 'jsdom',
           include: ['test/jsdom/**/*.test.{ts,tsx}'],
           env: { EXPECTED_REACT_MAJOR: '18' },
-          // Inlined so its own `import 'react'` goes through the alias above.
-          server: { deps: { inline: ['@testing-library/react'] } },
+          // Inlined so their own `import 'react'` goes through the alias above.
+          server: { deps: { inline: ['@testing-library/react', '@tanstack/react-query', 'swr', 'use-sync-external-store'] } },
         },
       },
       {
