@@ -12,6 +12,9 @@ const react18 = fileURLToPath(new URL('./test/react18/node_modules/', import.met
 // build, inlined (see `server.deps.inline` below).
 const react18Alias = [
   { find: /^(react|react-dom)(\/.*)?$/, replacement: `${react18}$1$2` },
+  // React 18 has useSyncExternalStore: the shim's CommonJS `require('react')` (for swr) would
+  // reach the root React 19 instead.
+  { find: /^use-sync-external-store\/shim(\/index\.js)?$/, replacement: `${react18}react` },
   {
     find: /^@testing-library\/react$/,
     replacement: fileURLToPath(new URL('./node_modules/@testing-library/react/dist/@testing-library/react.esm.js', import.meta.url)),
@@ -61,8 +64,8 @@ export default defineConfig({
           environment: 'jsdom',
           include: ['test/jsdom/**/*.test.{ts,tsx}'],
           env: { EXPECTED_REACT_MAJOR: '18' },
-          // Inlined so its own `import 'react'` goes through the alias above.
-          server: { deps: { inline: ['@testing-library/react'] } },
+          // Inlined so their own `import 'react'` goes through the alias above.
+          server: { deps: { inline: ['@testing-library/react', '@tanstack/react-query', 'swr'] } },
         },
       },
       {

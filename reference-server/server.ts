@@ -99,6 +99,9 @@ export interface ConnectionInfo {
   eventsSent: number
   /** Canonical fault text (`'drop-after:3'`), if any. */
   fault: string | undefined
+  method: 'GET' | 'POST'
+  /** POST: the event types the body asked for (`{ "types": [...] }`); none: every type. */
+  types: string[] | undefined
   open: boolean
   /** Why it ended: client left, token expired, fault dropped it, server closed. */
   endReason: 'client' | 'token-expired' | 'dropped' | 'server-closed' | undefined
@@ -459,7 +462,21 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   }
 
   const handleStream = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
-    if (req.method !== 'GET') return sendJson(res, ctx, 405, { error: 'method-not-allowed', message: 'use GET' }, { Allow: 'GET' })
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      return sendJson(res, ctx, 405, { error: 'method-not-allowed', message: 'use GET, or POST with a JSON body' }, { Allow: 'GET, POST' })
+    }
+    // POST: the body filters the stream, as APIs that subscribe with a query in the body do.
+    let types: string[] | undefined
+    if (req.method === 'POST') {
+      const body = await readJsonBody(req)
+      if (body instanceof Error) return badRequest(res, ctx, body.message)
+      const filter = (body ?? {}) as { types?: unknown }
+      if (typeof filter !== 'object' || Array.isArray(filter)) return badRequest(res, ctx, 'body must be a JSON object: { "types"?: string[] }')
+      if (filter.types !== undefined && !(Array.isArray(filter.types) && filter.types.every((t) => typeof t === 'string'))) {
+        return badRequest(res, ctx, 'types must be an array of event types')
+      }
+      types = filter.types as string[] | undefined
+    }
     const query = readQuery(req)
 
     // 1. Validate everything the client controls, so nonsense gets a 400 rather than odd behaviour.
@@ -527,6 +544,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       replayed: 0,
       eventsSent: 0,
       fault: fault ? describeFault(fault) : undefined,
+      method: req.method,
+      types,
       open: true,
       endReason: undefined,
     }
@@ -585,7 +604,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           res.socket?.destroy()
           return { done: true, value: undefined }
         }
-        const result = await subscription.next()
+        let result = await subscription.next()
+        const unwanted = (message: SseMessage) => !!types && !isSseComment(message) && !types.includes(message.event ?? 'message')
+        while (!result.done && unwanted(result.value)) result = await subscription.next()
         if (!result.done && !isSseComment(result.value)) {
           connection.eventsSent++
           counters.eventsSent++
@@ -680,7 +701,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   const handleIndex = (res: ServerResponse, ctx: RequestContext) =>
     sendJson(res, ctx, 200, {
       name: 'use-event-stream reference server',
-      routes: ['POST /auth/login', 'POST /auth/logout', 'POST /auth/sse-token', 'GET /stream?channel=ticker|news|fast|seq|seq-<name>'],
+      routes: ['POST /auth/login', 'POST /auth/logout', 'POST /auth/sse-token', 'GET /stream?channel=ticker|news|fast|seq|seq-<name>', 'POST /stream?channel=… with { "types"?: string[] }'],
       channels: ['ticker', 'news', 'fast', 'seq', 'seq-<name>'],
     })
 

@@ -28,6 +28,8 @@ export type EventStreamErrorKind =
   | 'offline'
   /** Gave up after `reconnect.maxAttempts`. */
   | 'max-attempts'
+  /** `iterateEvents`: the consumer fell `bufferSize` events behind with `onOverflow: 'error'`. */
+  | 'overflow'
 
 // Fields are `declare`d and assigned in the constructor (same own, enumerable properties as
 // initialised fields): a class-field initialiser is lowered to a `__publicField(this, …)` call per

@@ -49,6 +49,24 @@ export interface EventStreamOptions<TData = string> {
    * at creation. Default none.
    */
   headers?: Record<string, string>
+  /**
+   * Request method, for APIs that subscribe with a body (`'POST'`). Like `body`, only the fetch
+   * transport sends it: `'auto'` picks fetch for a method other than GET, and `transport:
+   * 'eventsource'` throws (kind `'invalid-request'`) at creation. Default `'GET'`.
+   */
+  method?: string
+  /**
+   * Request body, sent again on every connection (reconnects and rotations, each with a fresh
+   * token): a string, sent as is, or a value, sent as JSON with `Content-Type: application/json`
+   * (a `Content-Type` in `headers` wins). A function is called for every connection with the
+   * resume point (`lastEventId`, also sent as `Last-Event-ID`), so the body can say where the stream
+   * was; a throw ends the stream `failed` with kind `'invalid-request'`. Fetch transport only, as
+   * for `method`. Default none.
+   *
+   * @example
+   * createEventStream({ url: '/api/subscribe', tokens, method: 'POST', body: ({ lastEventId }) => ({ topics: ['orders'], after: lastEventId }) })
+   */
+  body?: string | object | ((context: { lastEventId: string | undefined }) => string | object)
   /** Event types delivered. Default `['message']`. */
   events?: readonly string[]
   /** Turns the data string into `TData`. Default: the string unchanged. A throw gives a `'parse'` error and the stream goes on. */
@@ -192,9 +210,11 @@ interface Connection {
  */
 export function createEventStreamWith<TData = string>(transport: Transport, options: EventStreamOptions<TData>): EventStream<TData> {
   const capabilities = transport.capabilities ?? {}
-  if (capabilities.headers === false && options.headers && Object.keys(options.headers).length > 0) {
-    throw new EventStreamError('invalid-request', `headers cannot be sent by the ${transport.name} transport: use transport "fetch" (or "auto", which picks it when headers are given)`)
+  const unsendable = (what: string) => {
+    throw new EventStreamError('invalid-request', `${what} cannot be sent by the ${transport.name} transport: use transport "fetch" (or "auto", which picks it when ${what} is given)`)
   }
+  if (capabilities.headers === false && options.headers && Object.keys(options.headers).length > 0) unsendable('headers')
+  if (capabilities.requestBody === false && (options.body !== undefined || (options.method ?? 'GET').toUpperCase() !== 'GET')) unsendable('a body or method')
   const platform = resolvePlatform(options.platform)
   const tokens = options.tokens
   const reconnectOptions = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect }
@@ -359,6 +379,13 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     }
     const gen = generation
     const filter = position.resume()
+    let body = options.body
+    try {
+      if (typeof body === 'function') body = body({ lastEventId: filter.lastEventId })
+    } catch (cause) {
+      filter.close()
+      return stop(reported(new EventStreamError('invalid-request', 'body() threw', { cause })))
+    }
     const connection: Connection = { abort: () => {}, opened: false, openedAt: 0, tokenVersion, filter }
     const live = () => gen === generation && (connection === current || connection === rotation.candidate)
     if (asCandidate) {
@@ -391,6 +418,8 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
         lastEventIdQueryParam: options.lastEventIdQueryParam ?? STREAM_DEFAULTS.lastEventIdQueryParam,
         withCredentials: options.withCredentials ?? STREAM_DEFAULTS.withCredentials,
         headers: options.headers ?? {},
+        method: options.method ?? 'GET',
+        body,
         events: transportEvents,
         maxLineLength: options.maxLineLength ?? STREAM_DEFAULTS.maxLineLength,
         maxEventSize: options.maxEventSize ?? STREAM_DEFAULTS.maxEventSize,

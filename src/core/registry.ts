@@ -28,6 +28,8 @@ export const STREAM_KEY_OPTIONS = [
   'tokens',
   'withCredentials',
   'headers',
+  'method',
+  'body',
   'events',
   'tokenQueryParam',
   'lastEventIdQueryParam',

@@ -97,6 +97,13 @@ export interface TransportConnectOptions {
   withCredentials: boolean
   /** Extra request headers (fetch transport only). */
   headers: Record<string, string>
+  /** Request method; `undefined` is GET. */
+  method?: string
+  /**
+   * Request body for this connection, `body` of the stream already called with this connection's
+   * resume point: `undefined` (none), a string (sent as is) or a value (sent as JSON).
+   */
+  body?: unknown
   /** Event types the consumer wants; the native EventSource needs one listener per type. */
   events: readonly string[]
   /** Longest accepted line in bytes (fetch transport); longer fails with `kind: 'line-too-long'`. */
@@ -143,6 +150,11 @@ export interface TransportCapabilities {
    * `'invalid-request'`) instead of silently dropping them. Default `true`.
    */
   headers?: boolean
+  /**
+   * Sends a request `body` and a `method` other than GET. When `false`, a stream created with
+   * either throws (kind `'invalid-request'`). Default `true`.
+   */
+  requestBody?: boolean
   /**
    * Reports the HTTP status of a refused attempt. When `false`, a failure before `open` without a
    * `status` may have been a 401, so the stream's next attempt asks for a newer token (once per

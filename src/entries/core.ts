@@ -10,6 +10,7 @@ export { parseEventData, type ParseOutcome } from '../core/parseEvent'
 export { STREAM_GAP_EVENT } from '../core/gap'
 export { createStreamPosition, type StreamPosition, type ReplayFilter } from '../core/position'
 export { createListeners, type Listeners, type ListenerHooks } from '../core/subscribable'
+export { iterateEvents, type IterateEventsOptions, type IterationGap } from '../core/iterate'
 export { createEventStreamWith, idleSnapshot, type EventStream, type EventStreamOptions } from '../core/eventStream'
 export {
   createStreamRegistry,

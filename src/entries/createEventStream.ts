@@ -16,7 +16,7 @@ import { createFetchTransport } from '../transports/fetchTransport'
  * touching the host, as a binding needs during server rendering (the host is assumed to have both
  * `fetch` and `EventSource`).
  */
-export function resolveTransport(options: Pick<EventStreamOptions<unknown>, 'transport' | 'tokens' | 'headers'>, platform?: Platform): Transport {
+export function resolveTransport(options: Pick<EventStreamOptions<unknown>, 'transport' | 'tokens' | 'headers' | 'method' | 'body'>, platform?: Platform): Transport {
   const choice = options.transport
   if (choice && typeof choice === 'object') return choice
   const name = choice === 'fetch' || choice === 'eventsource' ? choice : autoTransport(options, platform)
@@ -25,12 +25,13 @@ export function resolveTransport(options: Pick<EventStreamOptions<unknown>, 'tra
 
 /**
  * The `'auto'` rule: fetch when the stream needs what only fetch can do (a token kept out of the
- * URL, request headers) and the host streams responses; otherwise the native EventSource where
+ * URL, request headers, a request body or method) and the host streams responses; otherwise the native EventSource where
  * there is one. `platform` may be omitted to predict the choice without touching the host (server
  * rendering): the host is then assumed to have both.
  */
-export function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens' | 'headers'>, platform?: Platform): TransportName {
-  const needsFetch = !!options.tokens || (!!options.headers && Object.keys(options.headers).length > 0)
+export function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens' | 'headers' | 'method' | 'body'>, platform?: Platform): TransportName {
+  const needsFetch =
+    !!options.tokens || (!!options.headers && Object.keys(options.headers).length > 0) || options.body !== undefined || (options.method ?? 'GET').toUpperCase() !== 'GET'
   if (!platform) return needsFetch ? 'fetch' : 'eventsource'
   const streamingFetch = typeof platform.fetch === 'function' && typeof (globalThis as any).ReadableStream === 'function'
   if (needsFetch && streamingFetch) return 'fetch'

@@ -22,7 +22,7 @@ export type BatchOption = false | 'frame' | number
 /**
  * Connection options passed through to the core's `createEventStream` (see `EventStreamOptions`).
  *
- * `transport`, `withCredentials`, `headers`, `tokenQueryParam`, `lastEventIdQueryParam`,
+ * `transport`, `withCredentials`, `headers`, `method`, `body` (a function by identity), `tokenQueryParam`, `lastEventIdQueryParam`,
  * `reconnect`, `idleTimeout`, `rotation`, `pauseWhenHidden`, `maxLineLength`, `maxEventSize` and
  * `crossTab` (default: the `TokenProvider`'s `crossTab`) are part of the stream key (compared by value; a `Transport` object by identity): changing one
  * reconnects, and hooks share a connection only when they agree on all of them. `lastEventId` and `platform` are
@@ -33,6 +33,8 @@ export type PassThroughOptions = Pick<
   | 'transport'
   | 'withCredentials'
   | 'headers'
+  | 'method'
+  | 'body'
   | 'tokenQueryParam'
   | 'lastEventIdQueryParam'
   | 'reconnect'

@@ -81,7 +81,7 @@ export function useEventStream(url: string | URL | null | undefined, options: An
   const config = (options.enabled ?? true) && url != null ? streamConfig(url, options, tokens, options.crossTab ?? context?.crossTab, registry) : null
   const key = config?.key ?? null
   // The transport the idle (and server) snapshot names, predicted without touching the host.
-  const idleTransport = resolveTransport({ transport: options.transport, tokens, headers: options.headers }).name
+  const idleTransport = resolveTransport({ transport: options.transport, tokens, headers: options.headers, method: options.method, body: options.body }).name
 
   // Before the subscription below (a passive effect), so the first event already sees them.
   useInsertionEffect(() => {
@@ -132,6 +132,8 @@ function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManag
     lastEventIdQueryParam: options.lastEventIdQueryParam,
     withCredentials: options.withCredentials,
     headers: options.headers,
+    method: options.method,
+    body: options.body,
     events: options.events === undefined ? undefined : isList(options.events) ? options.events : Object.keys(options.events),
     reconnect: options.reconnect,
     idleTimeout: options.idleTimeout,

@@ -35,7 +35,7 @@ export interface MockConnection {
 }
 
 /** The capabilities of the built-in eventsource transport: no headers, statuses hidden. */
-const EVENTSOURCE_CAPABILITIES: TransportCapabilities = { headers: false, statuses: false }
+const EVENTSOURCE_CAPABILITIES: TransportCapabilities = { headers: false, statuses: false, requestBody: false }
 
 /** Options of `createMockTransport` (a string is the name). */
 export interface MockTransportOptions {

@@ -47,7 +47,7 @@ const CLOSED = 2
  */
 export function createEventSourceTransport(): Transport {
   // No request headers, and a status only when the probe (or the platform's error event) finds it.
-  return { name: 'eventsource', capabilities: { headers: false, statuses: false }, connect: connectEventSource }
+  return { name: 'eventsource', capabilities: { headers: false, statuses: false, requestBody: false }, connect: connectEventSource }
 }
 
 /** The stream URL for one attempt: token and last event id as query parameters. */

@@ -23,9 +23,12 @@ import { classifyStreamResponse } from './streamResponse'
  * Creates the fetch transport (`name: 'fetch'`). Each `connect` issues exactly one request and
  * reports its end exactly once, through `onError` or `onClose`; nothing is reported after abort.
  *
- * Request: `GET` with `Accept: text/event-stream`, then `options.headers`, then
+ * Request: `options.method` (`GET` unless the stream was given one) with `Accept:
+ * text/event-stream`, `Content-Type: application/json` when the body is a value to send as JSON,
+ * then `options.headers`, then
  * `Authorization: Bearer <token>` (when a token is given) and `Last-Event-ID` (when set), all
- * built anew on every call; `cache: 'no-store'`; `credentials: 'include'` when `withCredentials`,
+ * built anew on every call; `options.body` (a string as is, any other value as JSON), sent on every
+ * call; `cache: 'no-store'`; `credentials: 'include'` when `withCredentials`,
  * `'same-origin'` otherwise.
  *
  * `Last-Event-ID` is sent as the UTF-8 bytes of the id, one header character per byte (the
@@ -73,8 +76,9 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
     let response: Response
     try {
       response = await fetchImpl(options.url.toString(), {
-        method: 'GET',
+        method: options.method ?? 'GET',
         headers,
+        body: requestBody(options.body),
         cache: 'no-store',
         credentials: options.withCredentials ? 'include' : 'same-origin',
         signal: controller.signal,
@@ -132,11 +136,16 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
 function buildHeaders(options: TransportConnectOptions): Headers {
   // Built on every connect: the token and the last event id change between attempts.
   const headers = new Headers({ Accept: 'text/event-stream' })
+  // Before the app's headers, so a Content-Type of its own wins.
+  if (options.body !== undefined && typeof options.body !== 'string') headers.set('Content-Type', 'application/json')
   for (const [name, value] of Object.entries(options.headers)) setHeader(headers, name, value)
   if (options.token !== undefined) setHeader(headers, 'Authorization', `Bearer ${options.token}`)
   if (options.lastEventId) headers.set('Last-Event-ID', toLatin1Bytes(options.lastEventId))
   return headers
 }
+
+/** A string is sent as is; any other value as JSON. */
+const requestBody = (body: unknown): string | undefined => (body === undefined || typeof body === 'string' ? body : JSON.stringify(body))
 
 /**
  * `headers.set`, with a value `fetch` cannot send turned into a terminal `invalid-request` that
