@@ -538,7 +538,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     // node-redis holds commands while it reconnects: give up after 2 s rather than hang the request.
     const newest = await untilAborted(channels.newestId(channel), AbortSignal.timeout(2000)).catch((): typeof ABORTED => ABORTED)
     if (newest === ABORTED) return sendJson(res, ctx, 503, { error: 'unavailable', message: 'the event log is unavailable' }, { 'Retry-After': '1' })
-    const subscription = new ChannelReader(channels.log(channel), resume?.lastEventId ?? newest, newest, (id) => channels.sendsId(channel, id))
+    // An empty channel: from its zero id, so what is appended before the first pull (a burst) is sent.
+    const subscription = new ChannelReader(channels.log(channel), resume?.lastEventId ?? newest ?? channels.zeroId, newest, (id) => channels.sendsId(channel, id))
 
     // Like Mercure: the stream ends when the token does, so a client has to come back with a new one.
     const exp = verified.payload.exp

@@ -41,6 +41,8 @@ export {
 } from './jwt'
 export {
   createMemoryEventLog,
+  STREAM_GAP_EVENT,
+  type StreamGapEvent,
   type EventLog,
   type EventLogEntry,
   type EventLogInput,

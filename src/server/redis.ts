@@ -7,8 +7,8 @@
  * Needs the `redis` package (node-redis v6), an optional peer dependency of `use-event-stream`.
  */
 import { createClient } from 'redis'
-import type { EventLog, EventLogInput, EventLogReadOptions, EventLogEntry } from 'use-event-stream/server'
-import { Changes, checkAppend, checkMaxLen, EntryWindow, Readers, type LogEntry, type LogSource } from './logReader'
+import type { EventLog, EventLogInput, EventLogReadOptions, EventLogEntry, StreamGapEvent } from 'use-event-stream/server'
+import { Changes, checkAppend, checkMaxLen, checkReadOptions, compareEventIds, EntryWindow, Readers, type LogEntry, type LogSource } from './logReader'
 
 /**
  * The parts of a node-redis client the log uses. Any `createClient()` result fits, connected or
@@ -51,13 +51,24 @@ const ZERO = '0-0'
 const REDIS_ID = /^(\d{1,20})-(\d{1,20})$/
 const MAX_U64 = 18_446_744_073_709_551_615n
 
-/** A stream id, normalised; the zero id (read everything) for anything else. */
-function parseId(id: string | undefined): string {
+/** A stream id, normalised; `undefined` for anything else. */
+function parseId(id: string | undefined): string | undefined {
   const m = id === undefined ? null : REDIS_ID.exec(id)
-  if (!m) return ZERO
+  if (!m) return undefined
   const ms = BigInt(m[1]!)
   const seq = BigInt(m[2]!)
-  return ms > MAX_U64 || seq > MAX_U64 ? ZERO : `${ms}-${seq}`
+  return ms > MAX_U64 || seq > MAX_U64 ? undefined : `${ms}-${seq}`
+}
+
+/** A field of an `XINFO STREAM` reply (a flat array in RESP2, a map or an object in RESP3). */
+function infoField(raw: unknown, name: string): unknown {
+  if (Array.isArray(raw)) {
+    for (let i = 0; i + 1 < raw.length; i += 2) if (String(raw[i]) === name) return raw[i + 1]
+    return undefined
+  }
+  if (raw instanceof Map) return raw.get(name)
+  if (raw && typeof raw === 'object') return (raw as Record<string, unknown>)[name]
+  return undefined
 }
 
 /** One raw stream entry (`[id, [field, value, ...]]`; RESP3 may give the fields as a map). */
@@ -111,6 +122,61 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
+ * What the logs created from one client share: the connection replays run on (never the one that
+ * appends, so a burst of reconnecting clients cannot delay appends). Kept while a log uses it.
+ */
+class Hub {
+  private users = 0
+  private reads: RedisEventLogClient | undefined
+  private connecting: Promise<RedisEventLogClient> | undefined
+
+  constructor(
+    private readonly client: RedisEventLogClient,
+    private readonly forget: () => void,
+  ) {}
+
+  acquire(): void {
+    this.users++
+  }
+
+  release(): void {
+    if (--this.users > 0) return
+    this.reads?.destroy()
+    this.reads = undefined
+    this.connecting = undefined
+    this.forget()
+  }
+
+  /** The replay connection, connected. */
+  replays(): Promise<RedisEventLogClient> {
+    this.connecting ??= (async () => {
+      const reads = this.client.duplicate()
+      reads.on('error', () => {})
+      this.reads = reads
+      await reads.connect()
+      return reads
+    })().catch((error: unknown) => {
+      this.reads?.destroy()
+      this.reads = undefined
+      this.connecting = undefined
+      throw error
+    })
+    return this.connecting
+  }
+}
+
+const hubs = new WeakMap<RedisEventLogClient, Hub>()
+
+function hubOf(client: RedisEventLogClient): Hub {
+  let hub = hubs.get(client)
+  if (!hub) {
+    hub = new Hub(client, () => hubs.delete(client))
+    hubs.set(client, hub)
+  }
+  return hub
+}
+
+/**
  * An event log over the Redis stream `key`, shared by every process using that key: what one
  * appends, all read, in the same order, under the same ids. Synchronous; connects on first use.
  *
@@ -139,6 +205,8 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
   // node-redis emits 'error' on every failed reconnect; unheard, that would crash the process. The
   // failures reach callers through the commands that fail.
   if (owned) client.on('error', () => {})
+  const hub = hubOf(client)
+  hub.acquire()
 
   // Stops the blocking reader; the reads are ended through `readers`.
   const closing = new AbortController()
@@ -158,6 +226,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
 
   let window: EntryWindow | undefined
   let blocking: RedisEventLogClient | undefined
+  let reads: RedisEventLogClient | undefined
   let following: Promise<void> | undefined
   let starting: Promise<void> | undefined
 
@@ -192,8 +261,9 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
 
   const begin = async () => {
     await ready()
+    reads = await hub.replays()
     // Follow from the newest id now, so the window is gap-free from there on.
-    const newest = toEntries(await client.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', '1']))[0]
+    const newest = toEntries(await reads.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', '1']))[0]
     if (closing.signal.aborted) return
     window = new EntryWindow(windowSize, newest?.id ?? ZERO)
     blocking = client.duplicate()
@@ -201,9 +271,29 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
     following = follow(blocking, window.startAfter, window)
   }
 
+  /**
+   * Whether entries above `after` were trimmed, once `after` itself is known to be gone. `MAXLEN`
+   * trims from the front without recording what it removed, so the answer is "yes" when `after`
+   * is below the oldest entry retained: that includes the one case where nothing was lost (only
+   * the reader's own last entry went), which costs the client a needless refetch, never an event.
+   */
+  const trimmedAfter = async (after: string): Promise<boolean> => {
+    let info: unknown
+    try {
+      info = await reads!.sendCommand(['XINFO', 'STREAM', key])
+    } catch {
+      return false // no such key: nothing was ever trimmed
+    }
+    const first = toEntry(infoField(info, 'first-entry'))
+    if (first) return compareEventIds(after, first.id) < 0
+    const generated = infoField(info, 'last-generated-id')
+    return generated !== undefined && generated !== null && compareEventIds(String(generated), after) > 0
+  }
+
   const source: LogSource = {
     window: () => window!,
     changes,
+    zero: ZERO,
     start: () => {
       starting ??= begin().catch((error: unknown) => {
         starting = undefined
@@ -211,7 +301,13 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
       })
       return starting
     },
-    older: async (after, count) => toEntries(await client.sendCommand(['XRANGE', key, `(${after}`, '+', 'COUNT', String(count)])),
+    newest: async (count) => toEntries(await reads!.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', String(count)])).reverse(),
+    older: async (after, count) => {
+      // From `after` itself: finding it proves nothing after it was trimmed.
+      const entries = toEntries(await reads!.sendCommand(['XRANGE', key, after, '+', 'COUNT', String(count + 1)]))
+      if (entries[0]?.id === after) return { entries: entries.slice(1), trimmed: false }
+      return { entries, trimmed: await trimmedAfter(after) }
+    },
   }
 
   let closed: Promise<void> | undefined
@@ -227,8 +323,9 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
       return String(await client.sendCommand(args))
     },
 
-    read(readOptions: EventLogReadOptions): AsyncIterable<EventLogEntry> {
-      return readers.read(source, parseId(readOptions.after), readOptions.signal)
+    read(readOptions: EventLogReadOptions): AsyncIterable<EventLogEntry | StreamGapEvent> {
+      const { initial, gapEvent } = checkReadOptions(readOptions)
+      return readers.read(source, { after: parseId(readOptions.after), clientId: readOptions.after, initial, gapEvent }, readOptions.signal)
     },
 
     close(): Promise<void> {
@@ -238,6 +335,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
         // The blocking reader sits in XREAD for up to BLOCK_MS: drop its connection rather than wait.
         blocking?.destroy()
         await following
+        hub.release()
         if (owned && client.isOpen) {
           // Connected: let pending appends finish. Still connecting (Redis away): drop it, or this
           // would wait for a server that may never come.
@@ -250,4 +348,4 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
   }
 }
 
-export type { EventLog, EventLogEntry, EventLogInput, EventLogReadOptions }
+export type { EventLog, EventLogEntry, EventLogInput, EventLogReadOptions, StreamGapEvent }
