@@ -39,6 +39,11 @@ export type SseSource = AsyncIterable<SseMessage> | ((context: SseSourceContext)
 /** Where the engine writes text. A returned promise is awaited before the next event (backpressure). */
 export interface SseSink {
   write(chunk: string): void | Promise<void>
+  /**
+   * Called once when a write has not completed within `writeTimeout`: drop the connection (its
+   * buffers are full and the client is not reading). Default: nothing (the stream still ends).
+   */
+  destroy?(): void
 }
 
 /** Options shared by every way of streaming. */
@@ -58,6 +63,13 @@ export interface StreamSseOptions {
   lastEventId?: string
   /** Called when the source throws; the stream is then broken off (not ended cleanly). Default: none. */
   onError?: (error: unknown) => void
+  /**
+   * Longest time in ms one write (an event, a heartbeat) may take. A client that stops reading
+   * fills the socket's buffers and its write never completes: past this, the stream ends and the
+   * connection is dropped (`pipeSseToNode` destroys the socket, `createSseResponse` errors the
+   * body), so a silent client cannot hold a socket forever. `0` disables. Default `30000`.
+   */
+  writeTimeout?: number
 }
 
 /** Default SSE response headers. `Connection` is added separately (HTTP/1.x only). */
@@ -78,7 +90,8 @@ const ABORTED = Symbol('aborted')
  * rejects only if the source throws before the stop (after calling `onError`).
  */
 export async function streamSse(source: SseSource, sink: SseSink, options: StreamSseOptions = {}): Promise<void> {
-  const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry } = options
+  const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry, writeTimeout = 30_000 } = options
+  if (typeof writeTimeout !== 'number' || !(writeTimeout >= 0)) throw new TypeError('streamSse: writeTimeout must be a number of ms ≥ 0 (0 disables)')
   const controller = new AbortController()
   const outer = options.signal
   const onOuterAbort = () => controller.abort(outer?.reason)
@@ -110,11 +123,35 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     if (heartbeat !== undefined) clearTimeout(heartbeat)
     if (heartbeatMs > 0 && !controller.signal.aborted) heartbeat = setTimeout(beat, heartbeatMs)
   }
+  // One timer for the whole stream, re-armed with refresh() as each write starts: a timer per
+  // write would cost an allocation per event. It only acts if a write is still pending.
+  let writing = false
+  let timedOut = false
+  let writeTimer: ReturnType<typeof setTimeout> | undefined
+  const onWriteTimeout = () => {
+    if (!writing || controller.signal.aborted) return
+    timedOut = true
+    controller.abort()
+  }
+  const startWrite = () => {
+    writing = true
+    if (writeTimeout === 0) return
+    if (writeTimer === undefined) writeTimer = setTimeout(onWriteTimeout, writeTimeout)
+    else writeTimer.refresh()
+  }
   // Writes are chained: a heartbeat firing during a slow (e.g. byte-by-byte) write must not
   // interleave its bytes with the event's.
   let chain: Promise<unknown> = Promise.resolve()
   const write = (chunk: string): Promise<void> => {
-    const next = chain.then(() => sink.write(chunk)).then(armHeartbeat)
+    const next = chain
+      .then(() => {
+        startWrite()
+        return sink.write(chunk)
+      })
+      .then(() => {
+        writing = false
+        armHeartbeat()
+      })
     chain = next.catch(() => {})
     return next
   }
@@ -150,6 +187,8 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     throw error
   } finally {
     if (heartbeat !== undefined) clearTimeout(heartbeat)
+    if (writeTimer !== undefined) clearTimeout(writeTimer)
+    if (timedOut) sink.destroy?.()
     outer?.removeEventListener('abort', onOuterAbort)
     controller.signal.removeEventListener('abort', onStop)
     controller.abort()
@@ -228,6 +267,13 @@ export function createSseResponse(source: SseSource, options: CreateSseResponseO
       if ((controller.desiredSize ?? 1) <= 0 && !stop.signal.aborted) {
         await new Promise<void>((resolve) => (wakeWriter = resolve))
         wakeWriter = undefined
+      }
+    },
+    destroy() {
+      // Erroring the body is how a fetch-style server learns to drop the connection.
+      if (!closed) {
+        closed = true
+        controller.error(new Error('write timed out: the client stopped reading'))
       }
     },
   }
@@ -318,6 +364,10 @@ export async function pipeSseToNode(response: NodeResponseLike, source: SseSourc
       return new Promise<void>((resolve, reject) => {
         response.write(chunk, (error) => (error ? reject(error) : resolve()))
       })
+    },
+    destroy() {
+      // end() would queue behind the stuck bytes: only destroying frees the socket.
+      if (!response.destroyed) response.destroy()
     },
   }
   const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
