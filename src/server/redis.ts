@@ -21,6 +21,7 @@ export interface RedisEventLogClient {
   duplicate(): RedisEventLogClient
   sendCommand(args: string[]): Promise<unknown>
   on(event: 'error', listener: (error: Error) => void): unknown
+  on(event: 'ready', listener: () => void): unknown
   close(): Promise<unknown>
   destroy(): unknown
 }
@@ -38,6 +39,34 @@ export interface RedisEventLogOptions {
   key: string
   /** Entries Redis keeps, approximately (`XADD ... MAXLEN ~ maxLen`): at least this many, trimmed in whole nodes. Default `100000`. */
   maxLen?: number
+  /**
+   * Called when waiting for new entries fails (Redis unreachable, a command refused): once when an
+   * outage begins, and once more when it has lasted `maxDowntime`. Without it, a warning is printed
+   * outside production. Default: none.
+   */
+  onError?: (error: Error) => void
+  /**
+   * How long in ms Redis may be unreachable before the readers waiting on this log end with an
+   * error (so their clients reconnect, possibly to another instance) and new reads fail at once,
+   * until Redis is back. Default `30000`.
+   */
+  maxDowntime?: number
+}
+
+/** What {@link RedisEventLog.status} reports. */
+export interface RedisEventLogStatus {
+  /** `idle`: not used yet; `ok`: following the stream; `down`: waiting for new entries fails. */
+  readonly state: 'idle' | 'ok' | 'down'
+  /** When the current outage began (ms since the epoch); `undefined` unless `down`. */
+  readonly downSince: number | undefined
+  /** The message of the last failure, if any (never a URL's credentials: Redis replies only). */
+  readonly lastError: string | undefined
+}
+
+/** The Redis log: an `EventLog` with a status the app can read (health checks, metrics). */
+export interface RedisEventLog extends EventLog {
+  /** Whether the log is following its stream, or since when Redis has been unreachable. */
+  readonly status: RedisEventLogStatus
 }
 
 /**
@@ -191,13 +220,17 @@ function hubOf(client: RedisEventLogClient): Hub {
  * await log.append({ event: 'tick', data: JSON.stringify({ price: 1 }) })
  * pipeSseToNode(res, ({ lastEventId, signal }) => log.read({ after: lastEventId, signal }), { request: req })
  */
-export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
+export function createRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
   if (options === null || typeof options !== 'object') throw new TypeError('createRedisEventLog: options { key, url? | client?, maxLen? } are required')
   const { key, url } = options
   if (typeof key !== 'string' || key === '') throw new TypeError('createRedisEventLog: key must be a non-empty string')
   if (url !== undefined && options.client !== undefined) throw new TypeError('createRedisEventLog: pass url or client, not both')
   if (url !== undefined && typeof url !== 'string') throw new TypeError('createRedisEventLog: url must be a string')
   const maxLen = checkMaxLen(options.maxLen ?? 100_000, 'createRedisEventLog')
+  const maxDowntime = options.maxDowntime ?? 30_000
+  if (typeof maxDowntime !== 'number' || !(maxDowntime > 0)) throw new TypeError('createRedisEventLog: maxDowntime must be a number of ms > 0')
+  const onError = options.onError
+  if (onError !== undefined && typeof onError !== 'function') throw new TypeError('createRedisEventLog: onError must be a function')
   const windowSize = Math.min(WINDOW, maxLen)
 
   const owned = options.client === undefined
@@ -230,17 +263,70 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
   let following: Promise<void> | undefined
   let starting: Promise<void> | undefined
 
+  let state: RedisEventLogStatus['state'] = 'idle'
+  let downSince: number | undefined
+  let lastError: string | undefined
+  let failure: Error | undefined
+  let downTimer: ReturnType<typeof setTimeout> | undefined
+  /** Rejections of store commands in flight, so they end when the log gives up on Redis. */
+  const failureWaiters = new Set<(error: Error) => void>()
+  const report = (error: Error) => {
+    if (onError) {
+      try {
+        onError(error)
+      } catch {
+        // The app's callback must not stop the log from following its stream.
+      }
+    } else if (process.env.NODE_ENV !== 'production') {
+      console.warn(`[use-event-stream] Redis event log "${key}": ${error.message}`)
+    }
+  }
+  const wentDown = (error: unknown) => {
+    lastError = (error as Error)?.message ?? String(error)
+    if (state === 'down') return
+    state = 'down'
+    downSince = Date.now()
+    report(new Error(`waiting for new entries failed (${lastError}); retrying`, { cause: error }))
+    downTimer = setTimeout(() => {
+      failure = new Error(`Redis event log "${key}": Redis unavailable for ${maxDowntime} ms (${lastError})`)
+      report(failure)
+      for (const reject of [...failureWaiters]) reject(failure)
+      changes.notify()
+    }, maxDowntime)
+    downTimer.unref?.()
+  }
+  const isUp = () => {
+    if (state === 'ok') return
+    state = 'ok'
+    downSince = undefined
+    failure = undefined
+    if (downTimer !== undefined) clearTimeout(downTimer)
+  }
+  /** `promise`, or a rejection as soon as the log gives up on Redis. */
+  const unlessFailed = <T>(promise: Promise<T>): Promise<T> => {
+    if (failure) {
+      promise.catch(() => {})
+      return Promise.reject(failure)
+    }
+    return new Promise<T>((resolve, reject) => {
+      failureWaiters.add(reject)
+      promise.then(resolve, reject).finally(() => failureWaiters.delete(reject))
+    })
+  }
+
   /** The one blocking reader: every new entry, in order, into the shared window. */
   const follow = async (reader: RedisEventLogClient, from: string, into: EntryWindow) => {
     let last = from
     let failures = 0
-    let warned = false
+    // node-redis queues commands while it reconnects: the queued XREAD may wait up to BLOCK_MS
+    // after Redis is back, but 'ready' says at once.
+    reader.on('ready', isUp)
     while (!closing.signal.aborted) {
       try {
         if (!reader.isOpen) await reader.connect()
         const reply = await reader.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', String(BLOCK_MS), 'STREAMS', key, last])
         failures = 0
-        warned = false
+        isUp()
         const entries = xreadEntries(reply)
         for (const entry of entries) {
           into.push(entry)
@@ -249,10 +335,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
         if (entries.length > 0) changes.notify()
       } catch (error) {
         if (closing.signal.aborted) break
-        if (process.env.NODE_ENV !== 'production' && !warned) {
-          warned = true
-          console.warn(`[use-event-stream] Redis event log "${key}": waiting for new entries failed (${(error as Error)?.message ?? 'unknown error'}); retrying`)
-        }
+        wentDown(error)
         // Resumes from `last`: nothing is lost while Redis is away, readers just wait.
         await sleep(Math.min(1000, 50 * 2 ** failures++), closing.signal)
       }
@@ -280,7 +363,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
   const trimmedAfter = async (after: string): Promise<boolean> => {
     let info: unknown
     try {
-      info = await reads!.sendCommand(['XINFO', 'STREAM', key])
+      info = await unlessFailed(reads!.sendCommand(['XINFO', 'STREAM', key]))
     } catch {
       return false // no such key: nothing was ever trimmed
     }
@@ -294,17 +377,19 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
     window: () => window!,
     changes,
     zero: ZERO,
+    failure: () => failure,
     start: () => {
+      if (failure) return Promise.reject(failure)
       starting ??= begin().catch((error: unknown) => {
         starting = undefined
         throw error
       })
       return starting
     },
-    newest: async (count) => toEntries(await reads!.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', String(count)])).reverse(),
+    newest: async (count) => toEntries(await unlessFailed(reads!.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', String(count)]))).reverse(),
     older: async (after, count) => {
       // From `after` itself: finding it proves nothing after it was trimmed.
-      const entries = toEntries(await reads!.sendCommand(['XRANGE', key, after, '+', 'COUNT', String(count + 1)]))
+      const entries = toEntries(await unlessFailed(reads!.sendCommand(['XRANGE', key, after, '+', 'COUNT', String(count + 1)])))
       if (entries[0]?.id === after) return { entries: entries.slice(1), trimmed: false }
       return { entries, trimmed: await trimmedAfter(after) }
     },
@@ -313,6 +398,10 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
   let closed: Promise<void> | undefined
 
   return {
+    get status(): RedisEventLogStatus {
+      return { state, downSince, lastError }
+    },
+
     async append(event: EventLogInput): Promise<string> {
       const checked = checkAppend(event)
       if (closing.signal.aborted) throw new Error('event log is closed')
@@ -331,6 +420,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
     close(): Promise<void> {
       closed ??= (async () => {
         closing.abort()
+        if (downTimer !== undefined) clearTimeout(downTimer)
         readers.close()
         // The blocking reader sits in XREAD for up to BLOCK_MS: drop its connection rather than wait.
         blocking?.destroy()
