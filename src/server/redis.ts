@@ -1,8 +1,8 @@
 /**
  * `use-event-stream/server/redis`: an event log over one Redis stream, shared by every process
  * that uses the same key. Entry ids are the stream's ids (they become the SSE ids); `XRANGE` replays
- * after an id, one `XREAD BLOCK` per log instance waits for new entries and fans them out to every
- * reader of that instance, `XADD ... MAXLEN ~` bounds what Redis keeps.
+ * after an id, one `XREAD BLOCK` per client (over every key followed) waits for new entries and fans
+ * them out to every reader of the instance, `XADD ... MAXLEN ~` bounds what Redis keeps.
  *
  * Needs the `redis` package (node-redis v6), an optional peer dependency of `use-event-stream`.
  */
@@ -32,7 +32,8 @@ export interface RedisEventLogOptions {
   url?: string
   /**
    * A node-redis client to send commands with instead (connected or not; the log connects it if
-   * needed and never closes it). The log duplicates it once for its blocking reader. Default: none.
+   * needed and never closes it). Every log created from one client shares two duplicates of it:
+   * one for replays, one blocking reader for all their keys. Default: none.
    */
   client?: RedisEventLogClient
   /** The stream's key. One log instance per key per process. Required. */
@@ -128,36 +129,47 @@ function toEntries(raw: unknown): LogEntry[] {
   return out
 }
 
-/** An `XREAD` reply for one key: `[[key, entries]]` (RESP2), a map or an object (RESP3), or null. */
-function xreadEntries(raw: unknown): LogEntry[] {
+/** An `XREAD` reply, key by key: `[[key, entries], ...]` (RESP2), a map or an object (RESP3), or null. */
+function xreadStreams(raw: unknown): Array<[string, LogEntry[]]> {
   if (raw === null || raw === undefined) return []
-  if (Array.isArray(raw)) return raw.flatMap((stream) => (Array.isArray(stream) ? toEntries(stream[1]) : []))
-  if (raw instanceof Map) return [...raw.values()].flatMap(toEntries)
-  if (typeof raw === 'object') return Object.values(raw).flatMap(toEntries)
+  if (Array.isArray(raw)) return raw.flatMap((stream): Array<[string, LogEntry[]]> => (Array.isArray(stream) ? [[String(stream[0]), toEntries(stream[1])]] : []))
+  if (raw instanceof Map) return [...raw.entries()].map(([key, entries]) => [String(key), toEntries(entries)])
+  if (typeof raw === 'object') return Object.entries(raw).map(([key, entries]) => [key, toEntries(entries)])
   return []
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const done = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
+/** One log instance following its key through the hub's blocking reader. */
+interface Follower {
+  /** New entries of the key, in order, each above the previous. */
+  push(entries: LogEntry[]): void
+  /** The blocking reader failed (Redis unreachable, a command refused). */
+  down(error: unknown): void
+  /** The blocking reader works (again). */
+  up(): void
+}
+
+/** The followers of one key, and the id the blocking reader reads after. */
+interface KeyGroup {
+  last: string
+  members: Map<Follower, { last: string }>
 }
 
 /**
  * What the logs created from one client share: the connection replays run on (never the one that
- * appends, so a burst of reconnecting clients cannot delay appends). Kept while a log uses it.
+ * appends, so a burst of reconnecting clients cannot delay appends), and one blocking reader
+ * (`XREAD` over every key followed) that feeds them all. With the client's own connection for
+ * appends, that is 3 connections however many keys and readers. Kept while a log uses it.
  */
 class Hub {
   private users = 0
   private reads: RedisEventLogClient | undefined
   private connecting: Promise<RedisEventLogClient> | undefined
+  private blocking: RedisEventLogClient | undefined
+  private blockingId: string | undefined
+  private readonly groups = new Map<string, KeyGroup>()
+  private running = false
+  /** Set when a key joined after the blocking reader chose its keys: it must re-issue XREAD. */
+  private stale = false
 
   constructor(
     private readonly client: RedisEventLogClient,
@@ -173,7 +185,104 @@ class Hub {
     this.reads?.destroy()
     this.reads = undefined
     this.connecting = undefined
+    // It sits in XREAD for up to BLOCK_MS: drop its connection rather than wait.
+    this.blocking?.destroy()
+    this.blocking = undefined
     this.forget()
+  }
+
+  /** Feeds `follower` every entry of `key` above `from`, until `unfollow`. */
+  follow(key: string, from: string, follower: Follower): void {
+    let group = this.groups.get(key)
+    if (!group) {
+      group = { last: from, members: new Map() }
+      this.groups.set(key, group)
+      this.stale = true
+      void this.interrupt()
+    } else if (compareEventIds(from, group.last) < 0) {
+      group.last = from
+    }
+    group.members.set(follower, { last: from })
+    if (!this.running) void this.run()
+  }
+
+  unfollow(key: string, follower: Follower): void {
+    const group = this.groups.get(key)
+    if (!group) return
+    group.members.delete(follower)
+    // The next XREAD leaves the key out; no need to interrupt this one.
+    if (group.members.size === 0) this.groups.delete(key)
+  }
+
+  /**
+   * Makes the blocking reader re-issue its XREAD with the keys that joined. The unblock goes over
+   * the replay connection and may overtake the XREAD it targets: retried until the reader has
+   * taken the new keys.
+   */
+  private async interrupt(): Promise<void> {
+    for (let attempt = 0; attempt < 100 && this.stale && this.running && this.users > 0; attempt++) {
+      try {
+        if (this.blockingId !== undefined) {
+          const reads = await this.replays()
+          if (Number(await reads.sendCommand(['CLIENT', 'UNBLOCK', this.blockingId])) === 1) return
+        }
+      } catch {
+        // Redis away: the blocking reader fails too, and re-issues its XREAD when it is back.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.running = true
+    if (!this.blocking) {
+      this.blocking = this.client.duplicate()
+      this.blocking.on('error', () => {})
+      // node-redis queues commands while it reconnects: the queued XREAD may wait up to BLOCK_MS
+      // after Redis is back, but 'ready' says at once.
+      this.blocking.on('ready', () => this.each((f) => f.up()))
+    }
+    const blocking = this.blocking
+    let failures = 0
+    try {
+      while (this.groups.size > 0 && this.blocking === blocking) {
+        try {
+          if (!blocking.isOpen) await blocking.connect()
+          this.blockingId ??= String(await blocking.sendCommand(['CLIENT', 'ID']))
+          const keys = [...this.groups.keys()]
+          const ids = keys.map((key) => this.groups.get(key)!.last)
+          this.stale = false
+          const reply = await blocking.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', String(BLOCK_MS), 'STREAMS', ...keys, ...ids])
+          failures = 0
+          this.each((f) => f.up())
+          for (const [key, entries] of xreadStreams(reply)) this.deliver(key, entries)
+        } catch (error) {
+          if (this.blocking !== blocking) break
+          this.each((f) => f.down(error))
+          // Resumes from each key's last id: nothing is lost while Redis is away, readers just wait.
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** failures++)))
+        }
+      }
+    } finally {
+      this.running = false
+    }
+  }
+
+  private deliver(key: string, entries: LogEntry[]): void {
+    const group = this.groups.get(key)
+    if (!group || entries.length === 0) return
+    group.last = entries[entries.length - 1]!.id
+    for (const [follower, position] of group.members) {
+      // A follower that joined later starts above some of these.
+      const fresh = compareEventIds(entries[0]!.id, position.last) > 0 ? entries : entries.filter((e) => compareEventIds(e.id, position.last) > 0)
+      if (fresh.length === 0) continue
+      position.last = fresh[fresh.length - 1]!.id
+      follower.push(fresh)
+    }
+  }
+
+  private each(call: (follower: Follower) => void): void {
+    for (const group of this.groups.values()) for (const follower of group.members.keys()) call(follower)
   }
 
   /** The replay connection, connected. */
@@ -209,10 +318,11 @@ function hubOf(client: RedisEventLogClient): Hub {
  * An event log over the Redis stream `key`, shared by every process using that key: what one
  * appends, all read, in the same order, under the same ids. Synchronous; connects on first use.
  *
- * Per log instance it uses the command client (`client`, or one it creates from `url`) for
- * `XADD`/`XRANGE`, and one duplicate of it for a single `XREAD BLOCK` loop that feeds every
- * `read()` of the instance: two connections, however many readers. Create one log per key per
- * process and share it.
+ * It appends on the command client (`client`, or one it creates from `url`), replays on a
+ * duplicate of it, and follows new entries through one `XREAD BLOCK` loop on another duplicate,
+ * which feeds every `read()`: three connections, however many readers, and shared by every log
+ * created from the same `client`, however many keys. Create one log per key per process and
+ * share it.
  *
  * @example
  * import { createRedisEventLog } from 'use-event-stream/server/redis'
@@ -258,9 +368,8 @@ export function createRedisEventLog(options: RedisEventLogOptions): RedisEventLo
   }
 
   let window: EntryWindow | undefined
-  let blocking: RedisEventLogClient | undefined
   let reads: RedisEventLogClient | undefined
-  let following: Promise<void> | undefined
+  let following = false
   let starting: Promise<void> | undefined
 
   let state: RedisEventLogStatus['state'] = 'idle'
@@ -314,32 +423,13 @@ export function createRedisEventLog(options: RedisEventLogOptions): RedisEventLo
     })
   }
 
-  /** The one blocking reader: every new entry, in order, into the shared window. */
-  const follow = async (reader: RedisEventLogClient, from: string, into: EntryWindow) => {
-    let last = from
-    let failures = 0
-    // node-redis queues commands while it reconnects: the queued XREAD may wait up to BLOCK_MS
-    // after Redis is back, but 'ready' says at once.
-    reader.on('ready', isUp)
-    while (!closing.signal.aborted) {
-      try {
-        if (!reader.isOpen) await reader.connect()
-        const reply = await reader.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', String(BLOCK_MS), 'STREAMS', key, last])
-        failures = 0
-        isUp()
-        const entries = xreadEntries(reply)
-        for (const entry of entries) {
-          into.push(entry)
-          last = entry.id
-        }
-        if (entries.length > 0) changes.notify()
-      } catch (error) {
-        if (closing.signal.aborted) break
-        wentDown(error)
-        // Resumes from `last`: nothing is lost while Redis is away, readers just wait.
-        await sleep(Math.min(1000, 50 * 2 ** failures++), closing.signal)
-      }
-    }
+  const follower: Follower = {
+    push: (entries) => {
+      for (const entry of entries) window!.push(entry)
+      changes.notify()
+    },
+    down: wentDown,
+    up: isUp,
   }
 
   const begin = async () => {
@@ -349,9 +439,8 @@ export function createRedisEventLog(options: RedisEventLogOptions): RedisEventLo
     const newest = toEntries(await reads.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', '1']))[0]
     if (closing.signal.aborted) return
     window = new EntryWindow(windowSize, newest?.id ?? ZERO)
-    blocking = client.duplicate()
-    blocking.on('error', () => {})
-    following = follow(blocking, window.startAfter, window)
+    hub.follow(key, window.startAfter, follower)
+    following = true
   }
 
   /**
@@ -422,9 +511,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): RedisEventLo
         closing.abort()
         if (downTimer !== undefined) clearTimeout(downTimer)
         readers.close()
-        // The blocking reader sits in XREAD for up to BLOCK_MS: drop its connection rather than wait.
-        blocking?.destroy()
-        await following
+        if (following) hub.unfollow(key, follower)
         hub.release()
         if (owned && client.isOpen) {
           // Connected: let pending appends finish. Still connecting (Redis away): drop it, or this
