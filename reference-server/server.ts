@@ -486,7 +486,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
 
     // 2. Authenticate.
     const found = readSseTokenWithSource(req)
-    const verified = await verifySseToken(found?.token, state.secret)
+    const verified = await verifySseToken(found?.token, { secret: state.secret })
     if (!verified.ok) {
       const reason = verified.reason === 'invalid-claims' ? 'malformed' : verified.reason
       return sendJson(
