@@ -574,16 +574,17 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     }
 
     const dropAfter = fault?.kind === 'drop-after' ? fault.count : undefined
+    let dropped = false
     const source: AsyncIterableIterator<SseMessage> = {
       [Symbol.asyncIterator]() {
         return this
       },
       async next() {
-        // The helper asks for the next event only once the previous one is flushed, so the
-        // N events really left before the socket is torn down.
+        // The helper pulls ahead of the socket: the source ends here, and the socket is torn down
+        // once the helper has flushed the N events (below).
         if (dropAfter !== undefined && connection.eventsSent >= dropAfter) {
           connection.endReason ??= 'dropped'
-          res.socket?.destroy()
+          dropped = true
           return { done: true, value: undefined }
         }
         const result = await subscription.next()
@@ -622,7 +623,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         )
         if (!res.destroyed && !res.writableEnded) res.end()
       } else {
-        await pipeSseToNode(res, source, streamOptions)
+        await pipeSseToNode(res, source, { ...streamOptions, end: dropAfter === undefined })
+        if (dropped) res.socket?.destroy()
+        else if (!res.destroyed && !res.writableEnded) res.end()
       }
     } catch {
       if (!res.destroyed) res.destroy()
