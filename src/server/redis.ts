@@ -56,7 +56,7 @@ export interface RedisEventLogOptions {
 
 /** What {@link RedisEventLog.status} reports. */
 export interface RedisEventLogStatus {
-  /** `idle`: not used yet; `ok`: following the stream; `down`: waiting for new entries fails. */
+  /** `idle`: no read yet (appends alone do not follow the stream); `ok`: following it; `down`: waiting for new entries fails. */
   readonly state: 'idle' | 'ok' | 'down'
   /** When the current outage began (ms since the epoch); `undefined` unless `down`. */
   readonly downSince: number | undefined
@@ -240,7 +240,11 @@ class Hub {
       this.blocking.on('error', () => {})
       // node-redis queues commands while it reconnects: the queued XREAD may wait up to BLOCK_MS
       // after Redis is back, but 'ready' says at once.
-      this.blocking.on('ready', () => this.each((f) => f.up()))
+      this.blocking.on('ready', () => {
+        // A new connection has a new id: CLIENT UNBLOCK must target that one.
+        this.blockingId = undefined
+        this.each((f) => f.up())
+      })
     }
     const blocking = this.blocking
     let failures = 0
@@ -258,6 +262,7 @@ class Hub {
           for (const [key, entries] of xreadStreams(reply)) this.deliver(key, entries)
         } catch (error) {
           if (this.blocking !== blocking) break
+          this.blockingId = undefined
           this.each((f) => f.down(error))
           // Resumes from each key's last id: nothing is lost while Redis is away, readers just wait.
           await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** failures++)))
