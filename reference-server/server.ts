@@ -503,7 +503,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
 
     // 2. Authenticate.
     const found = readSseTokenWithSource(req)
-    const verified = await verifySseToken(found?.token, state.secret)
+    const verified = await verifySseToken(found?.token, { secret: state.secret })
     if (!verified.ok) {
       const reason = verified.reason === 'invalid-claims' ? 'malformed' : verified.reason
       return sendJson(
@@ -557,7 +557,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     // node-redis holds commands while it reconnects: give up after 2 s rather than hang the request.
     const newest = await untilAborted(channels.newestId(channel), AbortSignal.timeout(2000)).catch((): typeof ABORTED => ABORTED)
     if (newest === ABORTED) return sendJson(res, ctx, 503, { error: 'unavailable', message: 'the event log is unavailable' }, { 'Retry-After': '1' })
-    const subscription = new ChannelReader(channels.log(channel), resume?.lastEventId ?? newest, newest, (id) => channels.sendsId(channel, id))
+    // An empty channel: from its zero id, so what is appended before the first pull (a burst) is sent.
+    const subscription = new ChannelReader(channels.log(channel), resume?.lastEventId ?? newest ?? channels.zeroId, newest, (id) => channels.sendsId(channel, id))
 
     // Like Mercure: the stream ends when the token does, so a client has to come back with a new one.
     const exp = verified.payload.exp
@@ -592,16 +593,17 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     }
 
     const dropAfter = fault?.kind === 'drop-after' ? fault.count : undefined
+    let dropped = false
     const source: AsyncIterableIterator<SseMessage> = {
       [Symbol.asyncIterator]() {
         return this
       },
       async next() {
-        // The helper asks for the next event only once the previous one is flushed, so the
-        // N events really left before the socket is torn down.
+        // The helper pulls ahead of the socket: the source ends here, and the socket is torn down
+        // once the helper has flushed the N events (below).
         if (dropAfter !== undefined && connection.eventsSent >= dropAfter) {
           connection.endReason ??= 'dropped'
-          res.socket?.destroy()
+          dropped = true
           return { done: true, value: undefined }
         }
         let result = await subscription.next()
@@ -642,7 +644,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         )
         if (!res.destroyed && !res.writableEnded) res.end()
       } else {
-        await pipeSseToNode(res, source, streamOptions)
+        await pipeSseToNode(res, source, { ...streamOptions, end: dropAfter === undefined })
+        if (dropped) res.socket?.destroy()
+        else if (!res.destroyed && !res.writableEnded) res.end()
       }
     } catch {
       if (!res.destroyed) res.destroy()

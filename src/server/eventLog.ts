@@ -3,7 +3,9 @@
  * (`Last-Event-ID`) and then follows live. `createMemoryEventLog` keeps them in this process;
  * `createRedisEventLog` (`use-event-stream/server/redis`) in a Redis stream every instance shares.
  */
-import { Changes, checkAppend, checkMaxLen, EntryWindow, Readers, type LogEntry, type LogSource } from './logReader'
+import { Changes, checkAppend, checkMaxLen, checkReadOptions, EntryWindow, Readers, STREAM_GAP_EVENT, type LogEntry, type LogSource, type StreamGapEvent } from './logReader'
+
+export { STREAM_GAP_EVENT, type StreamGapEvent }
 
 /** What `append()` takes. */
 export interface EventLogInput {
@@ -24,11 +26,26 @@ export interface EventLogEntry {
 /** Options of `EventLog.read()`. */
 export interface EventLogReadOptions {
   /**
-   * Yield only entries after this id (a client's `Last-Event-ID`). An id the log cannot parse, one
-   * it never handed out, or one already trimmed away reads from the oldest entry retained.
-   * Default: every retained entry.
+   * The client's `Last-Event-ID`: yield the entries after it, then live ones. No id, an id the log
+   * cannot parse, or one above the newest entry (never handed out: another environment, a flushed
+   * store) starts at the live tail: the first entry yielded is the first appended after the read
+   * began (see `initial`). An id older than the oldest entry retained, with entries trimmed after
+   * it, yields one `stream-gap` event first (see `gapEvent`). Default: none (live tail).
    */
   after?: string
+  /**
+   * Newest retained entries a reader with no usable `after` gets before the live ones (a page of
+   * recent history for a fresh client). Default `0`.
+   */
+  initial?: number
+  /**
+   * When entries the reader should have got were trimmed away (its `after` is older than the oldest
+   * entry retained, or it fell more than the retained length behind), yield first one event
+   * `{ event: 'stream-gap', data: '{"lastEventId":"<id>","resumedAt":"<next id>"}' }` with no id,
+   * so the client knows to refetch its state. `false`: skip to the oldest retained entry silently.
+   * Default `true`.
+   */
+  gapEvent?: boolean
   /** Ends the read when aborted: the iteration then finishes normally, within 500 ms. Required. */
   signal: AbortSignal
 }
@@ -44,12 +61,14 @@ export interface EventLog {
   /** Appends an event; resolves to its id. Rejects with a `TypeError` for a malformed event, after `close()`, or when the store fails. */
   append(event: EventLogInput): Promise<string>
   /**
-   * Every retained entry after `after`, then live entries as any writer appends them (for the Redis
-   * log: any process, to the same key), in order, with no gap and no duplicate however slowly the
-   * consumer pulls, until `signal` aborts or the log is closed; then the iteration ends normally.
-   * Only entries trimmed away (`maxLen`) before the consumer got to them are skipped.
+   * The retained entries after `after` (none without a usable `after`, unless `initial`), then live
+   * entries as any writer appends them (for the Redis log: any process, to the same key), in order,
+   * with no duplicate however slowly the consumer pulls, until `signal` aborts or the log is closed;
+   * then the iteration ends normally. Only entries trimmed away (`maxLen`) before the consumer got
+   * to them are skipped, and a `stream-gap` event says so (see `gapEvent`). Throws a `TypeError`
+   * for a bad `initial`.
    */
-  read(options: EventLogReadOptions): AsyncIterable<EventLogEntry>
+  read(options: EventLogReadOptions): AsyncIterable<EventLogEntry | StreamGapEvent>
   /** Ends every active `read()` normally and closes the connections the log opened. Idempotent. */
   close(): Promise<void>
 }
@@ -76,7 +95,13 @@ export class MemoryEventLog implements EventLog {
   constructor(options: MemoryEventLogOptions = {}) {
     this.window = new EntryWindow(checkMaxLen(options.maxLen ?? 10_000, 'createMemoryEventLog'), '0')
     const window = this.window
-    this.source = { window: () => window, changes: this.changes, start: () => Promise.resolve() }
+    this.source = {
+      window: () => window,
+      changes: this.changes,
+      zero: '0',
+      start: () => Promise.resolve(),
+      newest: (count) => Promise.resolve(window.newest(count)),
+    }
   }
 
   /** The id of the newest entry, `undefined` before the first. */
@@ -102,12 +127,10 @@ export class MemoryEventLog implements EventLog {
     }
   }
 
-  read(options: EventLogReadOptions): AsyncIterable<EventLogEntry> {
-    const { signal } = options
-    // Ids are a decimal counter. One it never handed out comes from another log (a restarted
-    // process): read from the oldest entry rather than wait for the counter to get there.
-    const after = options.after !== undefined && MEMORY_ID.test(options.after) && Number(options.after) <= this.last ? String(Number(options.after)) : '0'
-    return this.readers.read(this.source, after, signal)
+  read(options: EventLogReadOptions): AsyncIterable<EventLogEntry | StreamGapEvent> {
+    const { initial, gapEvent } = checkReadOptions(options)
+    const after = options.after !== undefined && MEMORY_ID.test(options.after) ? String(Number(options.after)) : undefined
+    return this.readers.read(this.source, { after, clientId: options.after, initial, gapEvent }, options.signal)
   }
 
   close(): Promise<void> {

@@ -64,7 +64,8 @@ export function formatEvent(event: SseEvent): string {
     if (!Number.isInteger(event.retry) || event.retry < 0) throw new TypeError('SSE retry must be a non-negative integer')
     out += `retry: ${event.retry}\n`
   }
-  const data = typeof event.data === 'string' ? event.data : JSON.stringify(event.data)
+  const raw = event.data
+  const data = typeof raw === 'string' ? raw : JSON.stringify(raw)
   if (data === undefined) throw new TypeError('SSE data is required (got undefined or a value JSON cannot encode)')
   // One space after the colon: the client strips exactly one, so data starting with a space survives.
   for (const line of data.split(LINE_BREAK)) out += `data: ${line}\n`

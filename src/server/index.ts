@@ -40,7 +40,16 @@ export {
   type SseTokenSecret,
 } from './jwt'
 export {
+  createSseHandler,
+  type CreateSseHandlerOptions,
+  type SseHandler,
+  type SseHandlerContext,
+  type SseHandlerNodeResponse,
+} from './handler'
+export {
   createMemoryEventLog,
+  STREAM_GAP_EVENT,
+  type StreamGapEvent,
   type EventLog,
   type EventLogEntry,
   type EventLogInput,

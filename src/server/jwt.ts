@@ -58,6 +58,9 @@ export interface MintSseTokenOptions {
  * `jose` package not installed (`Error` saying `npm install jose`).
  */
 export async function mintSseToken(options: MintSseTokenOptions): Promise<string> {
+  if (options === null || typeof options !== 'object' || ArrayBuffer.isView(options)) {
+    throw new TypeError('mintSseToken takes an options object: { secret, sub, ttlSeconds?, audience?, claims? }')
+  }
   const key = secretBytes(options.secret, 'mintSseToken')
   const { SignJWT } = await loadJose()
   const nowSeconds = options.iat ?? Date.now() / 1000
@@ -93,6 +96,11 @@ export type VerifySseTokenResult = { ok: true; payload: SseTokenPayload } | { ok
 
 /** Options of {@link verifySseToken}. */
 export interface VerifySseTokenOptions {
+  /**
+   * HS256 secret. Required in the options form `verifySseToken(token, { secret })`; absent in the
+   * deprecated positional form `verifySseToken(token, secret, options)`.
+   */
+  secret?: SseTokenSecret
   /** Accepted clock skew in seconds. Default `0`. */
   clockToleranceSeconds?: number
   /** Required `aud`: a token without it fails with `wrong-audience`. Default `'sse'` (what {@link mintSseToken} sets). */
@@ -107,21 +115,48 @@ export interface VerifySseTokenOptions {
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 const MAX_TOKEN_LENGTH = 8192
 
+let warnedPositional = false
+
+/**
+ * The secret and options of either form. The positional form let a swapped token and secret read
+ * as `malformed` for every request, with no configuration error: the options form names the
+ * secret.
+ */
+function verifyArguments(second: unknown, third: unknown): { key: Uint8Array; options: VerifySseTokenOptions } {
+  if (typeof second === 'string' || ArrayBuffer.isView(second)) {
+    if (third !== undefined && (third === null || typeof third !== 'object')) {
+      throw new TypeError('verifySseToken: options must be an object, e.g. verifySseToken(token, { secret, audience })')
+    }
+    if (!warnedPositional && process.env.NODE_ENV !== 'production') {
+      warnedPositional = true
+      console.warn('[use-event-stream] verifySseToken(token, secret, options) is deprecated and will be removed in the next release: use verifySseToken(token, { secret, ...options })')
+    }
+    return { key: secretBytes(second as SseTokenSecret, 'verifySseToken'), options: (third ?? {}) as VerifySseTokenOptions }
+  }
+  if (second === null || typeof second !== 'object') throw new TypeError('verifySseToken: pass { secret, ...options } as the second argument')
+  if (third !== undefined) throw new TypeError('verifySseToken: with options as the second argument there is no third one')
+  const options = second as VerifySseTokenOptions
+  return { key: secretBytes(options.secret as SseTokenSecret, 'verifySseToken'), options }
+}
+
 /**
  * Verifies an HS256 token: only HS256 is accepted, `exp` is required, and so is the audience
  * (`aud`, default `'sse'`). Every problem with the token is a `{ ok: false, reason }` result; the
  * signature is checked before the claims, so a forged expired token reads as `bad-signature`.
  *
- * Throws only on configuration errors, never because of the token: a missing or empty `secret`
- * (`TypeError`), or the optional `jose` package not installed (`Error` saying `npm install jose`;
- * absent and malformed tokens are answered before `jose` is needed).
+ * Throws only on configuration errors, never because of the token: a missing or empty `secret`,
+ * or anything but an options object as the second argument (`TypeError`), or the optional `jose`
+ * package not installed (`Error` saying `npm install jose`; absent and malformed tokens are
+ * answered before `jose` is needed).
+ *
+ * @example
+ * const verified = await verifySseToken(readSseToken(request), { secret: process.env.SSE_SECRET! })
  */
-export async function verifySseToken(
-  token: string | undefined | null,
-  secret: SseTokenSecret,
-  options: VerifySseTokenOptions = {},
-): Promise<VerifySseTokenResult> {
-  const key = secretBytes(secret, 'verifySseToken')
+export async function verifySseToken(token: string | undefined | null, options: VerifySseTokenOptions & { secret: SseTokenSecret }): Promise<VerifySseTokenResult>
+/** @deprecated Use `verifySseToken(token, { secret, ...options })`; this form goes in the next release. */
+export async function verifySseToken(token: string | undefined | null, secret: SseTokenSecret, options?: VerifySseTokenOptions): Promise<VerifySseTokenResult>
+export async function verifySseToken(token: string | undefined | null, second: unknown, third?: unknown): Promise<VerifySseTokenResult> {
+  const { key, options } = verifyArguments(second, third)
   if (!token) return { ok: false, reason: 'missing' }
   if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return { ok: false, reason: 'malformed' }
   const jose = await loadJose()

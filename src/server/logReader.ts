@@ -51,6 +51,16 @@ export class EntryWindow {
     public startAfter: string,
   ) {}
 
+  /** Id of the newest entry held, else `startAfter`. */
+  get newestId(): string {
+    return this.entries.length > this.head ? this.entries[this.entries.length - 1]!.id : this.startAfter
+  }
+
+  /** Up to `count` of the newest entries held, oldest first. */
+  newest(count: number): LogEntry[] {
+    return this.entries.slice(Math.max(this.head, this.entries.length - count))
+  }
+
   /** Position the next pushed entry gets. */
   get end(): number {
     return this.base + this.entries.length - this.head
@@ -140,82 +150,158 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
   })
 }
 
+/** The event type of the one event that tells a resuming reader entries were trimmed before it got them. */
+export const STREAM_GAP_EVENT = 'stream-gap'
+
+/**
+ * Yielded before the first retained entry when entries the reader should have got were trimmed
+ * away. No id: a client that disconnects right after it resumes from the same place, and is told
+ * again.
+ */
+export interface StreamGapEvent {
+  readonly id?: undefined
+  readonly event: typeof STREAM_GAP_EVENT
+  /** JSON `{"lastEventId": "<the id the reader resumed from>", "resumedAt": "<id of the next entry it gets>"}`. */
+  readonly data: string
+}
+
 /** What a log gives its readers. */
 export interface LogSource {
   /** The shared window; read after `start()` resolved. */
   window(): EntryWindow
   changes: Changes
+  /** The log's lowest id, below every entry. */
+  zero: string
   /** Makes the window live (connects, starts the one blocking reader). Idempotent. */
   start(): Promise<void>
+  /** Up to `count` (≥ 1) of the newest entries in the store now, oldest first. */
+  newest(count: number): Promise<LogEntry[]>
   /**
    * Up to `count` entries with ids above `after`, from the store itself (for readers below the
-   * window). Absent when the store holds nothing the window does not: then such a reader skips to
-   * the oldest entry held.
+   * window), and whether entries above `after` were trimmed before they could be read. Absent when
+   * the store holds nothing the window does not: then such a reader skips to the oldest entry held.
    */
-  older?: (after: string, count: number) => Promise<LogEntry[]>
+  older?: (after: string, count: number) => Promise<{ entries: LogEntry[]; trimmed: boolean }>
+  /** Set once the store has been unreachable for too long: waiting readers then end with it. */
+  failure?: () => Error | undefined
 }
 
 /** How many entries a reader below the window fetches per `older()` call. */
 export const OLDER_BATCH = 100
 
+/** Where a read starts, as the log parsed it from the client's id. */
+export interface ReadPlan {
+  /** The parsed id to resume after; `undefined` when the client gave none the log can use. */
+  after: string | undefined
+  /** The id as the client sent it, reported in a gap event. */
+  clientId: string | undefined
+  /** Newest entries a reader with no usable id gets before the live ones. */
+  initial: number
+  /** Whether to announce trimmed entries with a `stream-gap` event. */
+  gapEvent: boolean
+}
+
+/** Throws a `TypeError` for read options a log cannot honour; returns the plan's flags. */
+export function checkReadOptions(options: { initial?: number; gapEvent?: boolean }): { initial: number; gapEvent: boolean } {
+  const initial = options.initial ?? 0
+  if (!Number.isSafeInteger(initial) || initial < 0) throw new TypeError('read(): initial must be a whole number ≥ 0')
+  if (options.gapEvent !== undefined && typeof options.gapEvent !== 'boolean') throw new TypeError('read(): gapEvent must be a boolean')
+  return { initial, gapEvent: options.gapEvent ?? true }
+}
+
+function gapEvent(lastEventId: string, resumedAt: string): StreamGapEvent {
+  return Object.freeze({ event: STREAM_GAP_EVENT, data: JSON.stringify({ lastEventId, resumedAt }) })
+}
+
 /**
- * Entries above `after` (`after` already parsed: the log's zero id reads everything), then live
- * ones, until `signal` aborts (then it returns, no error). `after` below what the store retains
- * reads from the oldest entry retained.
+ * Where the plan says, then live entries, until `signal` aborts (then it returns, no error) or the
+ * store has been down too long (then it throws `failure()`).
  */
-export async function* readLog(source: LogSource, after: string, signal: AbortSignal): AsyncGenerator<LogEntry, void, undefined> {
+export async function* readLog(source: LogSource, plan: ReadPlan, signal: AbortSignal): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
   if (signal.aborted) return
   if ((await untilAborted(source.start(), signal)) === ABORTED) return
+  let after = plan.after
+  if (after !== undefined && compareEventIds(after, source.window().newestId) > 0) {
+    // Beyond what this instance has seen. The store decides: the blocking reader may just lag.
+    const newest = await untilAborted(source.newest(1), signal)
+    if (newest === ABORTED) return
+    // Never handed out (another environment, a flushed store): waiting for the ids to get there
+    // would mean no events for hours, so such a reader is treated as having no id.
+    if (newest.length === 0 || compareEventIds(after, newest[newest.length - 1]!.id) > 0) after = undefined
+  }
   /** Id of the last entry yielded (or the resume point): every id yielded next is above it. */
-  let cursor = after
-  /** Window position to read next; `undefined` while positioned by id only. */
-  let next: number | undefined
+  let cursor: string
   let batch: LogEntry[] = []
   let inBatch = 0
+  if (after === undefined) {
+    const newest = await untilAborted(source.newest(Math.max(1, plan.initial)), signal)
+    if (newest === ABORTED) return
+    cursor = newest.length > 0 ? newest[newest.length - 1]!.id : source.zero
+    if (plan.initial > 0) batch = newest.slice(-plan.initial)
+  } else {
+    cursor = after
+  }
+  let yielded = false
+  /** The id to report in a gap event before the next entry, when one is due. */
+  let gapFrom: string | undefined
+  const noteGap = () => {
+    if (plan.gapEvent) gapFrom ??= yielded || plan.clientId === undefined ? cursor : plan.clientId
+  }
+  /** Window position to read next; `undefined` while positioned by id only. */
+  let next: number | undefined
   while (!signal.aborted) {
+    let entry: LogEntry | undefined
     if (inBatch < batch.length) {
-      const entry = batch[inBatch++]!
-      cursor = entry.id
-      yield entry
-      continue
-    }
-    const window = source.window()
-    if (next === undefined) {
-      if (compareEventIds(cursor, window.startAfter) < 0) {
-        if (!source.older) {
-          next = window.base // trimmed away: from the oldest entry retained
+      entry = batch[inBatch++]!
+    } else {
+      const window = source.window()
+      if (next === undefined) {
+        if (compareEventIds(cursor, window.startAfter) < 0) {
+          if (!source.older) {
+            // Trimmed away: from the oldest entry retained.
+            next = window.base
+            noteGap()
+          } else {
+            // Read before asking the store: if the store has nothing above `cursor`, nothing up to
+            // this bound can appear later either (new entries get higher ids), so the reader may
+            // continue from it. The window may have moved on meanwhile; the loop then asks again.
+            const floor = window.startAfter
+            const got = await untilAborted(source.older(cursor, OLDER_BATCH), signal)
+            if (got === ABORTED) return
+            if (got.trimmed) noteGap()
+            batch = got.entries
+            inBatch = 0
+            if (got.entries.length === 0) cursor = floor
+            continue
+          }
         } else {
-          // Read before asking the store: if the store has nothing above `cursor`, nothing up to
-          // this bound can appear later either (new entries get higher ids), so the reader may
-          // continue from it. The window may have moved on meanwhile; the loop then asks again.
-          const floor = window.startAfter
-          const got = await untilAborted(source.older(cursor, OLDER_BATCH), signal)
-          if (got === ABORTED) return
-          batch = got
-          inBatch = 0
-          if (got.length === 0) cursor = floor
-          continue
+          next = window.positionAfter(cursor)
         }
-      } else {
-        next = window.positionAfter(cursor)
       }
-    }
-    if (next < window.base) {
-      // This reader fell behind the window: back to reading by id.
-      next = undefined
-      continue
-    }
-    const entry = window.at(next)
-    if (entry) {
+      if (next < window.base) {
+        // This reader fell behind the window: back to reading by id.
+        next = undefined
+        continue
+      }
+      entry = window.at(next)
+      if (!entry) {
+        const failure = source.failure?.()
+        if (failure) throw failure
+        await source.changes.wait(signal)
+        continue
+      }
       next++
       // An `older()` batch can run ahead of the window: skip what was already yielded.
-      if (compareEventIds(entry.id, cursor) > 0) {
-        cursor = entry.id
-        yield entry
-      }
-      continue
+      if (compareEventIds(entry.id, cursor) <= 0) continue
     }
-    await source.changes.wait(signal)
+    if (gapFrom !== undefined) {
+      const gap = gapEvent(gapFrom, entry.id)
+      gapFrom = undefined
+      yield gap
+    }
+    cursor = entry.id
+    yielded = true
+    yield entry
   }
 }
 
@@ -236,14 +322,14 @@ export class Readers {
    * one log-wide signal: thousands of readers must not pile listeners on one target. Everything is
    * removed when the read ends, however it ends.
    */
-  async *read(source: LogSource, after: string, signal: AbortSignal): AsyncGenerator<LogEntry, void, undefined> {
+  async *read(source: LogSource, plan: ReadPlan, signal: AbortSignal): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
     if (signal.aborted || this.closed) return
     const stop = new AbortController()
     const onAbort = () => stop.abort()
     signal.addEventListener('abort', onAbort, { once: true })
     this.active.add(stop)
     try {
-      yield* readLog(source, after, stop.signal)
+      yield* readLog(source, plan, stop.signal)
     } finally {
       signal.removeEventListener('abort', onAbort)
       this.active.delete(stop)

@@ -29,6 +29,9 @@ export interface SseSourceContext {
  * `events.on(emitter, name, { signal })`, or race each wait against the signal. An `AbortError`
  * the source throws once `signal` has aborted is not an error: the stream still ends normally.
  *
+ * A frozen message (`Object.freeze`, as event log entries are) is taken as immutable: it is
+ * serialised once, however many streams send it.
+ *
  * @example
  * async function* feed({ signal }: SseSourceContext) {
  *   for await (const [event] of on(bus, 'event', { signal })) yield { id: event.id, data: event }
@@ -39,6 +42,11 @@ export type SseSource = AsyncIterable<SseMessage> | ((context: SseSourceContext)
 /** Where the engine writes text. A returned promise is awaited before the next event (backpressure). */
 export interface SseSink {
   write(chunk: string): void | Promise<void>
+  /**
+   * Called once when a write has not completed within `writeTimeout`: drop the connection (its
+   * buffers are full and the client is not reading). Default: nothing (the stream still ends).
+   */
+  destroy?(): void
 }
 
 /** Options shared by every way of streaming. */
@@ -58,6 +66,13 @@ export interface StreamSseOptions {
   lastEventId?: string
   /** Called when the source throws; the stream is then broken off (not ended cleanly). Default: none. */
   onError?: (error: unknown) => void
+  /**
+   * Longest time in ms one write (an event, a heartbeat) may take. A client that stops reading
+   * fills the socket's buffers and its write never completes: past this, the stream ends and the
+   * connection is dropped (`pipeSseToNode` destroys the socket, `createSseResponse` errors the
+   * body), so a silent client cannot hold a socket forever. `0` disables. Default `30000`.
+   */
+  writeTimeout?: number
 }
 
 /** Default SSE response headers. `Connection` is added separately (HTTP/1.x only). */
@@ -72,13 +87,45 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 const ABORTED = Symbol('aborted')
 
 /**
+ * Text pulled ahead of the socket while a write is in flight, joined into the next write. Bounds
+ * what a slow client costs; a client that keeps up gets each event at once, in its own write.
+ */
+const LOOKAHEAD_BYTES = 64 * 1024
+
+// An event log's entries are frozen and the same object reaches every reader of the instance:
+// serialised once, not once per client.
+const serialised = new WeakMap<object, string>()
+function serialise(message: SseMessage): string {
+  if (message === null || typeof message !== 'object' || !Object.isFrozen(message)) return formatMessage(message)
+  let text = serialised.get(message)
+  if (text === undefined) {
+    text = formatMessage(message)
+    serialised.set(message, text)
+  }
+  return text
+}
+
+type Timer = ReturnType<typeof setTimeout>
+
+/**
+ * `timer` re-armed for `ms` from now, or a new one. `refresh()` reuses Node's timer object: no
+ * allocation per event; runtimes whose timers are plain numbers get a new one.
+ */
+function rearm(timer: Timer | undefined, callback: () => void, ms: number): Timer {
+  if (timer !== undefined && typeof (timer as { refresh?: unknown }).refresh === 'function') return (timer as { refresh(): Timer }).refresh()
+  if (timer !== undefined) clearTimeout(timer)
+  return setTimeout(callback, ms)
+}
+
+/**
  * Pulls messages from `source` and writes them to `sink` until the source ends, `signal` aborts,
  * or a write fails; then aborts the source's signal and calls its iterator's `return()` without
  * waiting for it (see {@link SseSource} for what a source must do). Resolves when streaming stops;
  * rejects only if the source throws before the stop (after calling `onError`).
  */
 export async function streamSse(source: SseSource, sink: SseSink, options: StreamSseOptions = {}): Promise<void> {
-  const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry } = options
+  const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry, writeTimeout = 30_000 } = options
+  if (typeof writeTimeout !== 'number' || !(writeTimeout >= 0)) throw new TypeError('streamSse: writeTimeout must be a number of ms ≥ 0 (0 disables)')
   const controller = new AbortController()
   const outer = options.signal
   const onOuterAbort = () => controller.abort(outer?.reason)
@@ -105,16 +152,37 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     }
   }
 
-  let heartbeat: ReturnType<typeof setTimeout> | undefined
+  let heartbeat: Timer | undefined
   const armHeartbeat = () => {
-    if (heartbeat !== undefined) clearTimeout(heartbeat)
-    if (heartbeatMs > 0 && !controller.signal.aborted) heartbeat = setTimeout(beat, heartbeatMs)
+    if (heartbeatMs > 0 && !controller.signal.aborted) heartbeat = rearm(heartbeat, beat, heartbeatMs)
+  }
+  // One timer for the whole stream, re-armed with refresh() as each write starts: a timer per
+  // write would cost an allocation per event. It only acts if a write is still pending.
+  let writing = false
+  let timedOut = false
+  let writeTimer: Timer | undefined
+  const onWriteTimeout = () => {
+    if (!writing || controller.signal.aborted) return
+    timedOut = true
+    controller.abort()
+  }
+  const startWrite = () => {
+    writing = true
+    if (writeTimeout > 0) writeTimer = rearm(writeTimer, onWriteTimeout, writeTimeout)
   }
   // Writes are chained: a heartbeat firing during a slow (e.g. byte-by-byte) write must not
   // interleave its bytes with the event's.
   let chain: Promise<unknown> = Promise.resolve()
   const write = (chunk: string): Promise<void> => {
-    const next = chain.then(() => sink.write(chunk)).then(armHeartbeat)
+    const next = chain
+      .then(() => {
+        startWrite()
+        return sink.write(chunk)
+      })
+      .then(() => {
+        writing = false
+        armHeartbeat()
+      })
     chain = next.catch(() => {})
     return next
   }
@@ -130,19 +198,43 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     iterator = iterable[Symbol.asyncIterator]()
     if (retry !== undefined) await write(formatRetry(retry))
     armHeartbeat()
+    // Events pulled while a write is in flight wait in `pending` and go out together in the next
+    // write: one write per client per flush, however many events arrived meanwhile.
+    let pending = ''
+    let inFlight: Promise<void> | undefined
+    const flush = () => {
+      if (inFlight !== undefined || pending === '' || controller.signal.aborted) return
+      const chunk = pending
+      pending = ''
+      inFlight = write(chunk).then(
+        () => {
+          inFlight = undefined
+          flush()
+        },
+        () => {
+          inFlight = undefined
+          controller.abort() // the client went away mid-write
+        },
+      )
+    }
     while (!controller.signal.aborted) {
+      if (inFlight !== undefined && pending.length >= LOOKAHEAD_BYTES) {
+        if ((await untilStopped(inFlight)) === ABORTED) break
+        continue
+      }
       const result = await untilStopped(iterator.next())
       if (result === ABORTED) break
       if (result.done) {
         finished = true
         break
       }
-      const chunk = formatMessage(result.value)
-      try {
-        if ((await untilStopped(write(chunk))) === ABORTED) break
-      } catch {
-        break // the client went away mid-write
-      }
+      pending += serialise(result.value)
+      flush()
+    }
+    // The source ended: what it sent is written before the stream ends.
+    for (let i = 0; finished && i < 1_000_000 && (inFlight !== undefined || pending !== ''); i++) {
+      flush()
+      if (inFlight === undefined || (await untilStopped(inFlight)) === ABORTED) break
     }
   } catch (error) {
     finished = true // a throwing iterator is already closed
@@ -150,6 +242,8 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     throw error
   } finally {
     if (heartbeat !== undefined) clearTimeout(heartbeat)
+    if (writeTimer !== undefined) clearTimeout(writeTimer)
+    if (timedOut) sink.destroy?.()
     outer?.removeEventListener('abort', onOuterAbort)
     controller.signal.removeEventListener('abort', onStop)
     controller.abort()
@@ -230,6 +324,13 @@ export function createSseResponse(source: SseSource, options: CreateSseResponseO
         wakeWriter = undefined
       }
     },
+    destroy() {
+      // Erroring the body is how a fetch-style server learns to drop the connection.
+      if (!closed) {
+        closed = true
+        controller.error(new Error('write timed out: the client stopped reading'))
+      }
+    },
   }
 
   const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
@@ -294,8 +395,9 @@ type AnyRequestForNode = AnyRequest
 
 /**
  * Streams `source` into a Node `ServerResponse` (`node:http`, Express, Fastify's `reply.raw`).
- * Writes the SSE headers unless already sent, waits for each write to be flushed before pulling the
- * next event, and stops the source when the connection closes. Resolves when streaming stops; if the
+ * Writes the SSE headers unless already sent, writes what the source yields while the previous
+ * write is still being flushed in one write (pulling at most 64 kB ahead of the socket), and stops
+ * the source when the connection closes. Resolves when streaming stops; if the
  * source throws, the socket is destroyed so the client sees a broken stream, not a clean end.
  */
 export async function pipeSseToNode(response: NodeResponseLike, source: SseSource, options: PipeSseToNodeOptions = {}): Promise<void> {
@@ -318,6 +420,10 @@ export async function pipeSseToNode(response: NodeResponseLike, source: SseSourc
       return new Promise<void>((resolve, reject) => {
         response.write(chunk, (error) => (error ? reject(error) : resolve()))
       })
+    },
+    destroy() {
+      // end() would queue behind the stuck bytes: only destroying frees the socket.
+      if (!response.destroyed) response.destroy()
     },
   }
   const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
