@@ -20,13 +20,15 @@ export interface ReferenceServerState {
   channels: Map<string, MemoryEventLog>
   /** `channel\nid` of the events published with `sendId: false` (memory log only). */
   withoutIds: Set<string>
+  /** `channel\nid` of the events published with `sendId: 'block'`: the id goes in an id-only block after the event. */
+  idBlocks: Set<string>
 }
 
 /** A fresh state with the given secret (random 32 bytes when omitted). */
 export function createReferenceServerState(secret?: string | Uint8Array): ReferenceServerState {
   const bytes =
     secret === undefined ? crypto.getRandomValues(new Uint8Array(32)) : typeof secret === 'string' ? new TextEncoder().encode(secret) : secret
-  return { secret: bytes, channels: new Map(), withoutIds: new Set() }
+  return { secret: bytes, channels: new Map(), withoutIds: new Set(), idBlocks: new Set() }
 }
 
 /** Channels that tick on their own clock. */
@@ -95,23 +97,25 @@ export class Channels {
    * without an `id:` line; it keeps its place in the log, so a replay after an earlier id sends
    * it again, in order.
    */
-  publishSync(channel: string, type: string, data: string, sendId = true): string {
+  publishSync(channel: string, type: string, data: string, sendId: SendId = true): string {
     if (this.store.kind !== 'memory') throw new Error('publish() needs the in-memory log; with Redis use append()')
     const id = this.memory(channel).appendSync(type === 'message' ? { data } : { event: type, data })
-    if (!sendId) this.state.withoutIds.add(`${channel}\n${id}`)
+    if (sendId === false) this.state.withoutIds.add(`${channel}\n${id}`)
+    if (sendId === 'block') this.state.idBlocks.add(`${channel}\n${id}`)
     return id
   }
 
   /** Appends to the channel's log, whichever it is. `message` events are stored without a type. */
-  append(channel: string, type: string, data: string, sendId = true): Promise<string> {
+  append(channel: string, type: string, data: string, sendId: SendId = true): Promise<string> {
     if (this.store.kind === 'memory') return Promise.resolve().then(() => this.publishSync(channel, type, data, sendId))
-    if (!sendId) return Promise.reject(new Error('sendId: false needs the in-memory log'))
+    if (sendId !== true) return Promise.reject(new Error(`sendId: ${String(sendId)} needs the in-memory log`))
     return this.log(channel).append(type === 'message' ? { data } : { event: type, data })
   }
 
-  /** Whether the event `id` of `channel` is sent with its `id:` line. */
-  sendsId(channel: string, id: string): boolean {
-    return !this.state.withoutIds.has(`${channel}\n${id}`)
+  /** How the event `id` of `channel` carries its id. */
+  sendsId(channel: string, id: string): SendId {
+    const key = `${channel}\n${id}`
+    return this.state.withoutIds.has(key) ? false : this.state.idBlocks.has(key) ? 'block' : true
   }
 
   /** The memory log's newest id as a number (`0` before the first event). */
@@ -151,10 +155,15 @@ export class Channels {
  * that were already in the log when it connected (replayed), and able to end with a final comment.
  * `return()` (called by the streaming helper when the client leaves) stops the read at once.
  */
+/** How a published event carries its id: on the event, not at all, or in an id-only block after it. */
+export type SendId = boolean | 'block'
+
 export class ChannelReader implements AsyncIterableIterator<SseMessage> {
   private readonly stop = new AbortController()
   private readonly inner: AsyncIterator<EventLogEntry>
   private finalComment: string | undefined
+  /** The id-only block after an event, sent on the next call. */
+  private pending: SseMessage | undefined
   private done = false
   /** Entries sent that were in the log when the connection opened. */
   replayed = 0
@@ -164,11 +173,12 @@ export class ChannelReader implements AsyncIterableIterator<SseMessage> {
     after: string | undefined,
     /** The newest id when the connection opened: entries up to it count as replayed. */
     private readonly newestAtConnect: string | undefined,
-    /** False for the entries published without an id (sent without an `id:` line). */
-    private readonly sendsId: (id: string) => boolean = () => true,
+    /** How an entry carries its id: `false`, sent without one; `'block'`, in an id-only block after it. */
+    private readonly sendsId: (id: string) => SendId = () => true,
   ) {
-    // Its tests and the demo predate the gap event: the trimmed ring replays what is left, silently.
-    this.inner = log.read({ after, gapEvent: false, signal: this.stop.signal })[Symbol.asyncIterator]() as AsyncIterator<EventLogEntry>
+    // A client resuming from an id the ring no longer holds is told (a `stream-gap` event) before
+    // it gets what is left.
+    this.inner = log.read({ after, signal: this.stop.signal })[Symbol.asyncIterator]() as AsyncIterator<EventLogEntry>
   }
 
   [Symbol.asyncIterator](): this {
@@ -184,12 +194,23 @@ export class ChannelReader implements AsyncIterableIterator<SseMessage> {
 
   async next(): Promise<IteratorResult<SseMessage>> {
     if (this.done) return { done: true, value: undefined }
+    const pending = this.pending
+    this.pending = undefined
+    if (pending) return { done: false, value: pending }
     const result = this.stop.signal.aborted ? ({ done: true, value: undefined } as const) : await this.inner.next()
     if (!result.done) {
+      // The log's gap notice has no id: it goes out as it is.
+      if (result.value.id === undefined) return { done: false, value: result.value }
       const newest = this.newestAtConnect
       if (newest !== undefined && compareEventIds(result.value.id, newest) <= 0) this.replayed++
       const { id, ...withoutId } = result.value
-      return { done: false, value: this.sendsId(id) ? result.value : withoutId }
+      const how = this.sendsId(id)
+      if (how === 'block') {
+        // The event, then its id as a checkpoint: a client resuming from that id has the event.
+        this.pending = { idOnly: id }
+        return { done: false, value: withoutId }
+      }
+      return { done: false, value: how ? result.value : withoutId }
     }
     const comment = this.finalComment
     this.finalComment = undefined

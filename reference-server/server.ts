@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import {
   formatEvent,
   isSseComment,
+  isSseIdOnly,
   mintSseToken,
   pipeSseToNode,
   redactToken,
@@ -22,7 +23,7 @@ import {
 // Which of header and query carried the token and the id: the reference server logs it.
 import { readLastEventIdWithSource, readQuery, readSseTokenWithSource } from '../src/server/request'
 import { ABORTED, untilAborted } from '../src/server/logReader'
-import { ChannelReader, Channels, createReferenceServerState, isKnownChannel, type ReferenceServerState } from './channels'
+import { ChannelReader, Channels, createReferenceServerState, isKnownChannel, type ReferenceServerState, type SendId } from './channels'
 import {
   describeFault,
   MALFORMED_PRELUDE,
@@ -139,12 +140,14 @@ export interface ReferenceServer {
   /**
    * Appends an event to a channel (every subscriber gets it) and returns its id at once. In-memory
    * log only (throws with `redisUrl`: use `append`). Throws for unknown channels.
+   * `sendId: 'block'` sends the event without an `id:` line, then its id in an id-only block
+   * (`id: N` and a blank line): a checkpoint after the event.
    * `sendId: false` sends it without an `id:` line (clients keep the previous id); it still has its
    * place in the log, so a replay after an earlier id includes it, in order. Default `true`.
    */
-  publish(channel: string, event: { type?: string; data: unknown; sendId?: boolean }): string
+  publish(channel: string, event: { type?: string; data: unknown; sendId?: SendId }): string
   /** `publish` for either log: resolves to the id (`sendId: false` needs the in-memory log). */
-  append(channel: string, event: { type?: string; data: unknown; sendId?: boolean }): Promise<string>
+  append(channel: string, event: { type?: string; data: unknown; sendId?: SendId }): Promise<string>
   /** Applies `fault` to the next `count` requests of `route` (optionally only those for `channel`). */
   setFault(options: { route: 'stream' | 'token'; fault: string; count?: number; channel?: string }): void
   /** The last id handed out on a channel (`0` before the first event). In-memory log only. */
@@ -315,20 +318,20 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   }
 
   /** Checks a published event; returns its type and serialised data. */
-  const checkEvent = (channel: string, event: { type?: string; data: unknown; sendId?: boolean }): { type: string; data: string } => {
+  const checkEvent = (channel: string, event: { type?: string; data: unknown; sendId?: SendId }): { type: string; data: string } => {
     if (!isKnownChannel(channel)) throw new Error(`unknown channel: ${channel}`)
-    if (event.sendId !== undefined && typeof event.sendId !== 'boolean') throw new Error('sendId must be a boolean')
+    if (event.sendId !== undefined && typeof event.sendId !== 'boolean' && event.sendId !== 'block') throw new Error("sendId must be a boolean or 'block'")
     const type = event.type ?? 'message'
     if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(type)) throw new Error('event type must be 1-64 characters of [A-Za-z0-9_.:-]')
     const data = typeof event.data === 'string' ? event.data : JSON.stringify(event.data)
     if (data === undefined) throw new Error('event data is required')
     return { type, data }
   }
-  const publish = (channel: string, event: { type?: string; data: unknown; sendId?: boolean }): string => {
+  const publish = (channel: string, event: { type?: string; data: unknown; sendId?: SendId }): string => {
     const { type, data } = checkEvent(channel, event)
     return channels.publishSync(channel, type, data, event.sendId ?? true)
   }
-  const append = async (channel: string, event: { type?: string; data: unknown; sendId?: boolean }): Promise<string> => {
+  const append = async (channel: string, event: { type?: string; data: unknown; sendId?: SendId }): Promise<string> => {
     const { type, data } = checkEvent(channel, event)
     return channels.append(channel, type, data, event.sendId ?? true)
   }
@@ -607,9 +610,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           return { done: true, value: undefined }
         }
         let result = await subscription.next()
-        const unwanted = (message: SseMessage) => !!types && !isSseComment(message) && !types.includes(message.event ?? 'message')
+        const unwanted = (message: SseMessage) => !!types && !isSseComment(message) && !isSseIdOnly(message) && !types.includes(message.event ?? 'message')
         while (!result.done && unwanted(result.value)) result = await subscription.next()
-        if (!result.done && !isSseComment(result.value)) {
+        if (!result.done && !isSseComment(result.value) && !isSseIdOnly(result.value)) {
           connection.eventsSent++
           counters.eventsSent++
         }
@@ -686,11 +689,11 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           if (typeof input.channel !== 'string') return badRequest(res, ctx, 'channel must be a string')
           if (!isKnownChannel(input.channel)) return sendJson(res, ctx, 404, { error: 'not-found', message: 'unknown channel' })
           if (input.type !== undefined && typeof input.type !== 'string') return badRequest(res, ctx, 'type must be a string')
-          if (input.sendId !== undefined && typeof input.sendId !== 'boolean') return badRequest(res, ctx, 'sendId must be a boolean')
+          if (input.sendId !== undefined && typeof input.sendId !== 'boolean' && input.sendId !== 'block') return badRequest(res, ctx, "sendId must be a boolean or 'block'")
           const id = await append(input.channel, {
             ...(typeof input.type === 'string' ? { type: input.type } : {}),
             data: input.data,
-            ...(typeof input.sendId === 'boolean' ? { sendId: input.sendId } : {}),
+            ...(typeof input.sendId === 'boolean' || input.sendId === 'block' ? { sendId: input.sendId } : {}),
           })
           return sendJson(res, ctx, 200, { id })
         }

@@ -28,8 +28,18 @@ export interface SseComment {
   comment: string
 }
 
-/** What an SSE source yields: an event or a comment. */
-export type SseMessage = SseEvent | SseComment
+/**
+ * An id-only block (`id: <id>` and a blank line): moves the client's last event id, what it sends
+ * as `Last-Event-ID` when it reconnects, without dispatching an event. For a position that no
+ * event marks, such as events sent without ids of their own.
+ */
+export interface SseIdOnly {
+  /** The id. Must not contain CR, LF or NUL. */
+  idOnly: string | number
+}
+
+/** What an SSE source yields: an event, a comment or an id-only block. */
+export type SseMessage = SseEvent | SseComment | SseIdOnly
 
 const LINE_BREAK = /\r\n|\r|\n/
 
@@ -86,12 +96,26 @@ export function formatRetry(ms: number): string {
   return `retry: ${ms}\n\n`
 }
 
+/** Serialises an id-only block. */
+export function formatIdOnly(id: string | number): string {
+  const text = String(id)
+  assertField('id', text, true)
+  return `id: ${text}\n\n`
+}
+
 /** True when the message is a comment rather than an event. */
 export function isSseComment(message: SseMessage): message is SseComment {
   return typeof (message as SseComment).comment === 'string' && !('data' in message)
 }
 
-/** Serialises an event or a comment. */
+/** True when the message is an id-only block. */
+export function isSseIdOnly(message: SseMessage): message is SseIdOnly {
+  const id = (message as SseIdOnly).idOnly
+  return (typeof id === 'string' || typeof id === 'number') && !('data' in message)
+}
+
+/** Serialises an event, a comment or an id-only block. */
 export function formatMessage(message: SseMessage): string {
-  return isSseComment(message) ? formatComment(message.comment) : formatEvent(message)
+  if (isSseComment(message)) return formatComment(message.comment)
+  return isSseIdOnly(message) ? formatIdOnly(message.idOnly) : formatEvent(message)
 }

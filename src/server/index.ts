@@ -3,7 +3,7 @@
  * tokens. No React, no DOM. Works with WHATWG `Request`/`Response` and with Node's `node:http`.
  * `mintSseToken`/`verifySseToken` load the optional `jose` package on first call.
  */
-export { formatEvent, formatComment, formatRetry, formatMessage, isSseComment, type SseEvent, type SseComment, type SseMessage } from './format'
+export { formatEvent, formatComment, formatRetry, formatIdOnly, formatMessage, isSseComment, isSseIdOnly, type SseEvent, type SseComment, type SseIdOnly, type SseMessage } from './format'
 export {
   readSseToken,
   readLastEventId,

@@ -7,6 +7,7 @@
  * (`older`, e.g. Redis `XRANGE`, a batch at a time) and rejoins the window when it has caught up;
  * a store that keeps nothing beyond the window (the memory log) skips to its oldest entry instead.
  */
+import { STREAM_GAP_EVENT } from '../core/gap'
 
 /** One stored entry. Shared between readers, so frozen. */
 export interface LogEntry {
@@ -150,8 +151,9 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
   })
 }
 
-/** The event type of the one event that tells a resuming reader entries were trimmed before it got them. */
-export const STREAM_GAP_EVENT = 'stream-gap'
+// The event type of the one event that tells a resuming reader entries were trimmed before it got
+// them: the client's `onGap` listens for the same constant.
+export { STREAM_GAP_EVENT }
 
 /**
  * Yielded before the first retained entry when entries the reader should have got were trimmed

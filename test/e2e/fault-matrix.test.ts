@@ -85,7 +85,7 @@ interface RowOptions {
   /** Printed after the figures of a row whose rule is not "every event once". Default: the stream stops. */
   note?: string
   /** Whether the publisher's event `i` carries its id. Default: every event does. */
-  sendId?: (i: number) => boolean
+  sendId?: (i: number) => boolean | 'block'
   page?: Page
 }
 
@@ -630,6 +630,28 @@ describe('fault matrix in Chromium (both transports, reference server)', () => {
       // new connections did repeat id-less events the old ones had delivered.
       for (const c of resumed) expect(Number(c.lastEventId) % 3).toBe(1)
       expect(replayed).toBeGreaterThan(0)
+      expect(r.state.errors).toEqual([])
+      expect(r.state.status).toBe('open')
+    }
+  })
+
+  it('id-only blocks and ids on every 3rd event, tokens rotating (overlap) at least 3 times', async () => {
+    const results = await both('id-only blocks, rotating', () => ({
+      ttl: 2,
+      config: { ledgerBy: 'data' },
+      // Every 4th event is followed by its id in an id-only block; every 3rd carries its own.
+      sendId: (i) => (i % 4 === 1 ? 'block' : i % 3 === 0),
+      async during({ read }) {
+        await until(async () => (await read()).tokenVersion >= 4, 15_000, 'three rotations')
+        await sleep(500)
+      },
+    }))
+    for (const r of results) {
+      const resumed = r.serverConnections.filter((c) => c.lastEventId !== undefined)
+      console.log(`[matrix]   id-only blocks    ${r.transport.padEnd(11)} rotations=${r.state.tokenVersion - 1} resumed from ${resumed.map((c) => c.lastEventId).join(',')}`)
+      expectNoLossNoDup(r)
+      expect(r.state.tokenVersion).toBeGreaterThanOrEqual(4)
+      expect(resumed.length).toBeGreaterThanOrEqual(3)
       expect(r.state.errors).toEqual([])
       expect(r.state.status).toBe('open')
     }

@@ -122,7 +122,7 @@ export function startPublisher(
   getServer: () => ReferenceServer | undefined,
   channel: string,
   interval: number,
-  options: { sendId?: (i: number) => boolean; ledgerBy?: 'id' | 'data' } = {},
+  options: { sendId?: (i: number) => boolean | 'block'; ledgerBy?: 'id' | 'data' } = {},
 ) {
   const sent: string[] = []
   let stopped = false

@@ -320,12 +320,12 @@ describe('GET /stream: ids, replay, heartbeats, expiry', () => {
     afterFourth.close()
     const bad = await control({ channel: 'seq-partial', data: 'e7', sendId: 'no' })
     expect(bad.status).toBe(400)
-    expect(((await bad.json()) as { message: string }).message).toBe('sendId must be a boolean')
+    expect(((await bad.json()) as { message: string }).message).toBe("sendId must be a boolean or 'block'")
     expect(() => server.publish('seq-partial', { data: 'e7', sendId: 'no' as never })).toThrow('sendId must be a boolean')
     expect(server.lastEventId('seq-partial')).toBe(6)
   })
 
-  it('replays what is left when the id fell out of the ring buffer', async () => {
+  it('says so with a stream-gap event, then replays what is left, when the id fell out of the ring buffer', async () => {
     const small = await startReferenceServer({ log: () => {}, ringSize: 3 })
     try {
       for (let i = 1; i <= 6; i++) small.publish('seq', { data: i })
@@ -333,8 +333,28 @@ describe('GET /stream: ids, replay, heartbeats, expiry', () => {
       const response = await fetch(`${small.url}/stream?channel=seq&lastEventId=1`, { headers: { Authorization: `Bearer ${token}` } })
       const reader = response.body!.getReader()
       let text = ''
-      while (parseEvents(text).length < 3) text += new TextDecoder().decode((await reader.read()).value)
-      expect(ids(parseEvents(text))).toEqual(['4', '5', '6'])
+      while (parseEvents(text).length < 4) text += new TextDecoder().decode((await reader.read()).value)
+      const [gap, ...rest] = parseEvents(text)
+      expect(gap).toEqual({ type: 'stream-gap', id: undefined, data: JSON.stringify({ lastEventId: '1', resumedAt: '4' }) })
+      expect(ids(rest)).toEqual(['4', '5', '6'])
+      await reader.cancel()
+    } finally {
+      await small.close()
+    }
+  })
+
+  it("sendId: 'block' sends the event, then its id in an id-only block, in replays too", async () => {
+    const small = await startReferenceServer({ log: () => {} })
+    try {
+      small.publish('seq', { data: 'a' })
+      const blockId = small.publish('seq', { data: 'b', sendId: 'block' })
+      small.publish('seq', { data: 'c' })
+      const token = await small.mintToken()
+      const response = await fetch(`${small.url}/stream?channel=seq&lastEventId=1`, { headers: { Authorization: `Bearer ${token}` } })
+      const reader = response.body!.getReader()
+      let text = ''
+      while (parseEvents(text).length < 2) text += new TextDecoder().decode((await reader.read()).value)
+      expect(text).toContain(`data: b\n\nid: ${blockId}\n\nid: 3\ndata: c\n\n`)
       await reader.cancel()
     } finally {
       await small.close()

@@ -11,6 +11,9 @@ import {
   createSseResponse,
   formatComment,
   formatEvent,
+  formatIdOnly,
+  formatMessage,
+  isSseIdOnly,
   mintSseToken,
   pipeSseToNode,
   readLastEventId,
@@ -355,5 +358,16 @@ describe('pipeSseToNode over HTTP', () => {
     }
     const response = await fetch(`${baseUrl}/stream`)
     await expect(response.text()).rejects.toThrow()
+  })
+})
+
+describe('id-only blocks', () => {
+  it('serialise as an id line and a blank line, refuse line breaks and NUL, and pass through formatMessage', () => {
+    expect(formatIdOnly(42)).toBe('id: 42\n\n')
+    expect(formatMessage({ idOnly: 'e7' })).toBe('id: e7\n\n')
+    expect(isSseIdOnly({ idOnly: 'e7' })).toBe(true)
+    expect(isSseIdOnly({ id: 'e7', data: 'x' })).toBe(false)
+    expect(() => formatIdOnly('a\nb')).toThrow(TypeError)
+    expect(() => formatIdOnly('a\0b')).toThrow(TypeError)
   })
 })
