@@ -46,6 +46,6 @@ export async function createSession(user: string): Promise<{ name: string; value
 export async function getSessionUser(): Promise<string | undefined> {
   const cookie = (await cookies()).get(SESSION_COOKIE)?.value
   if (!cookie) return undefined
-  const result = await verifySseToken(cookie, secret('SESSION_SECRET', DEV_SESSION_SECRET), { audience: SESSION_AUDIENCE })
+  const result = await verifySseToken(cookie, { secret: secret('SESSION_SECRET', DEV_SESSION_SECRET), audience: SESSION_AUDIENCE })
   return result.ok ? result.payload.sub : undefined
 }

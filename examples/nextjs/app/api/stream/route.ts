@@ -12,7 +12,7 @@ export const dynamic = 'force-dynamic'
  * missed since its `Last-Event-ID`, then live ones, whichever instance it reconnects to.
  */
 export async function GET(request: Request): Promise<Response> {
-  const result = await verifySseToken(readSseToken(request), streamSecret())
+  const result = await verifySseToken(readSseToken(request), { secret: streamSecret() })
   if (!result.ok) return unauthorizedResponse('A valid stream token is required', { reason: result.reason })
 
   // A stream must not outlive its token: end it when the token expires. The client has rotated to a
