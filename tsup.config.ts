@@ -17,7 +17,7 @@ const shared: Options = {
 }
 
 export default defineConfig([
-  { ...shared, entry: { core: 'src/entries/core.ts', server: 'src/server/index.ts', 'server-redis': 'src/server/redis.ts' }, clean: true },
+  { ...shared, entry: { core: 'src/entries/core.ts', server: 'src/server/index.ts', 'server-redis': 'src/server/redis.ts', 'react-native': 'src/reactNative/index.ts' }, clean: true },
   // React bindings: "use client" must stay on line 1 of the built files.
   { ...shared, entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' }, banner: { js: '"use client";' } },
 ])

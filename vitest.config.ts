@@ -27,6 +27,7 @@ export const alias = [
   { find: /^use-event-stream\/server$/, replacement: src('server/index.ts') },
   { find: /^use-event-stream\/server\/redis$/, replacement: src('server/redis.ts') },
   { find: /^use-event-stream\/testing$/, replacement: src('testing/index.ts') },
+  { find: /^use-event-stream\/react-native$/, replacement: src('reactNative/index.ts') },
   { find: /^use-event-stream$/, replacement: src('index.ts') },
 ]
 

@@ -33,6 +33,12 @@ if [ -f scripts/size.mjs ]; then
   node scripts/size.mjs
 fi
 
+if [ -f test/expo/export.test.mjs ]; then
+  step "Expo example: Metro bundles examples/expo with the built library (expo export, Android)"
+  [ -f examples/expo/node_modules/expo/package.json ] || npm ci --prefix examples/expo --no-audit --no-fund
+  node test/expo/export.test.mjs
+fi
+
 # Two runs rather than one: the Chromium suites (hooks in the browser, the fault matrix) time real
 # reconnects, and on a 2-core machine they should not compete with the Node and jsdom suites.
 step "unit and integration tests (vitest: node, jsdom on React 19 and 18, type tests), with coverage of src/"

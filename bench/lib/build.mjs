@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const OUT = path.join(ROOT, 'bench/out')
 
-const SUBPATHS = { '': 'index', '/core': 'entries/core', '/server': 'server/index', '/server/redis': 'server/redis', '/testing': 'testing/index' }
-const DIST = { '': 'index.js', '/core': 'core.js', '/server': 'server.js', '/server/redis': 'server-redis.js', '/testing': 'testing.js' }
+const SUBPATHS = { '': 'index', '/core': 'entries/core', '/server': 'server/index', '/server/redis': 'server/redis', '/testing': 'testing/index', '/react-native': 'reactNative/index' }
+const DIST = { '': 'index.js', '/core': 'core.js', '/server': 'server.js', '/server/redis': 'server-redis.js', '/testing': 'testing.js', '/react-native': 'react-native.js' }
 
 /**
  * esbuild plugin: `use-event-stream` and its subpaths → `srcDir` sources (`.ts`), or the built
@@ -26,7 +26,7 @@ export function packageAlias({ srcDir = path.join(ROOT, 'src'), distDir } = {}, 
         b.onResolve({ filter: /^use-event-stream$/ }, () => ({ path: 'stub', namespace: 'stub' }))
         b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export {}', loader: 'js' }))
       }
-      b.onResolve({ filter: /^use-event-stream(\/(core|server|server\/redis|testing))?$/ }, (args) => {
+      b.onResolve({ filter: /^use-event-stream(\/(core|server|server\/redis|testing|react-native))?$/ }, (args) => {
         const sub = args.path.slice('use-event-stream'.length)
         if (distDir) return { path: path.join(distDir, DIST[sub]) }
         const base = path.join(srcDir, SUBPATHS[sub])

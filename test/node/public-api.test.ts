@@ -21,6 +21,7 @@ const ENTRIES: ReadonlyArray<{ entry: string; source: string }> = [
   { entry: 'use-event-stream/server', source: 'src/server/index.ts' },
   { entry: 'use-event-stream/server/redis', source: 'src/server/redis.ts' },
   { entry: 'use-event-stream/testing', source: 'src/testing/index.ts' },
+  { entry: 'use-event-stream/react-native', source: 'src/reactNative/index.ts' },
 ]
 
 const API_DOC = 'docs/api.md'
