@@ -94,7 +94,7 @@ describe('eventsource transport in Chromium', () => {
     // The failure was transient: the probe finds an event stream, so the cause stays unknown.
     { name: 'transient', answers: [status(500), sse('data: x\n\n', false)], want: { error: { kind: 'network', status: undefined, retryAfter: undefined } } },
   ]
-  it.each(cases)('item 15: the status probe finds what Chromium hides: $name', async ({ name, answers, want }) => {
+  it.each(cases)('the status probe finds what Chromium hides: $name', async ({ name, answers, want }) => {
     const path = `/status-${name}`
     scripts.set(path, answers)
     const run = await harnessOf(page.page).runEventSourceTransport({ url: `${server.url}${path}?channel=c`, token, lastEventId: '9' })
@@ -116,7 +116,7 @@ describe('eventsource transport in Chromium', () => {
     expect(run.probeInits[0]).toMatchObject({ cache: 'no-store', credentials: 'same-origin', accept: 'text/event-stream' })
   })
 
-  it('item 15: no probe when the connection never reached a server', async () => {
+  it('no probe when the connection never reached a server', async () => {
     const refused = await startScriptedServer(() => {})
     const url = `${refused.url}/nothing`
     await refused.close()

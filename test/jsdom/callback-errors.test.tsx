@@ -13,8 +13,8 @@ afterEach(() => {
   vi.unstubAllGlobals()
 })
 
-describe('item 14: one policy for errors thrown by a hook’s callbacks', () => {
-  it('item 14: throwing onEvent, reduce, onError and parse never break delivery to the other hooks on the shared stream; each error is reported', async () => {
+describe('one policy for errors thrown by a hook’s callbacks', () => {
+  it('throwing onEvent, reduce, onError and parse never break delivery to the other hooks on the shared stream; each error is reported', async () => {
     const reported: unknown[] = []
     vi.stubGlobal('reportError', (error: unknown) => reported.push(error))
     const transport = createMockTransport()

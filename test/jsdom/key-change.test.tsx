@@ -49,11 +49,11 @@ afterEach(() => {
   cleanup()
 })
 
-describe('item 16: a snapshot never mixes stream keys', () => {
+describe('a snapshot never mixes stream keys', () => {
   it.each([
     ['plain', (node: ReactNode) => node],
     ['StrictMode', (node: ReactNode) => <StrictMode>{node}</StrictMode>],
-  ])('item 16: after the url changes, no render shows the previous stream’s data, lastEvent or state (%s)', (_, wrap) => {
+  ])('after the url changes, no render shows the previous stream’s data, lastEvent or state (%s)', (_, wrap) => {
     const transport = createMockTransport()
     const frames: Frame[] = []
     const { rerender } = render(wrap(<Room url={ROOM_A} transport={transport} frames={frames} />))
@@ -74,7 +74,7 @@ describe('item 16: a snapshot never mixes stream keys', () => {
     expect(frames.at(-1)).toMatchObject({ status: 'open', data: 'B1', lastEventData: 'B1', state: ['B1'] })
   })
 
-  it('item 16: switching to a running shared stream shows nothing, then that stream’s latest event, never the old one’s', async () => {
+  it('switching to a running shared stream shows nothing, then that stream’s latest event, never the old one’s', async () => {
     const transport = createMockTransport()
     const frames: Frame[] = []
     const other: Frame[] = []
@@ -111,7 +111,7 @@ describe('item 16: a snapshot never mixes stream keys', () => {
   it.each([
     ['enabled: false', { url: ROOM_A, enabled: false }],
     ['a null url', { url: null, enabled: true }],
-  ] as const)('item 16: %s clears data, lastEvent and state in every render', (_, disabled) => {
+  ] as const)('%s clears data, lastEvent and state in every render', (_, disabled) => {
     const transport = createMockTransport()
     const frames: Frame[] = []
     const { rerender } = render(<Room url={ROOM_A} transport={transport} frames={frames} />)

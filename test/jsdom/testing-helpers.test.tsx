@@ -324,8 +324,8 @@ const harnesses = [
   ['the mock', mockHarness],
 ] as const
 
-describe.each(harnesses)('item 6: token manager contract, against %s', (_, make) => {
-  it('item 6: rejection (newerThan), failure, terminal 401 and "sign in again": same statuses, snapshots and versions', async () => {
+describe.each(harnesses)('token manager contract, against %s', (_, make) => {
+  it('rejection (newerThan), failure, terminal 401 and "sign in again": same statuses, snapshots and versions', async () => {
     const h = make(true)
     const { tokens } = h
     const heard: string[] = []
@@ -414,7 +414,7 @@ describe.each(harnesses)('item 6: token manager contract, against %s', (_, make)
     for (const token of [t1, t2, t3, t4]) expect(JSON.stringify(tokens.getSnapshot())).not.toContain(token)
   })
 
-  it("item 6: a user's \"sign in again\" test passes (useToken, default settings)", async () => {
+  it("a user's \"sign in again\" test passes (useToken, default settings)", async () => {
     const h = make(false)
     function SessionBadge() {
       const { status, refresh } = useToken()
@@ -440,7 +440,7 @@ describe.each(harnesses)('item 6: token manager contract, against %s', (_, make)
     expect(h.tokens.version).toBe(2)
   })
 
-  it('item 14: a throwing subscriber is reported through reportError and the others still hear', async () => {
+  it('a throwing subscriber is reported through reportError and the others still hear', async () => {
     const h = make(false)
     const reported: unknown[] = []
     vi.stubGlobal('reportError', (error: unknown) => reported.push(error))
@@ -462,8 +462,8 @@ describe.each(harnesses)('item 6: token manager contract, against %s', (_, make)
 
 // ---- useToken with the real manager after a sleep ------------------------------------------------
 
-describe('item 1: useToken after the machine slept', () => {
-  it("item 1: a re-render after the sleep does not show 'valid' for the expired token, and the refresh follows", async () => {
+describe('useToken after the machine slept', () => {
+  it("a re-render after the sleep does not show 'valid' for the expired token, and the refresh follows", async () => {
     const fake = createFakePlatform()
     let n = 0
     const tokens = createTokenManager({ fetchToken: async () => ({ token: `slept-token-${++n}`, expiresIn: 300 }), platform: fake.platform, timeout: 0 })

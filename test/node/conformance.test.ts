@@ -184,7 +184,7 @@ describe('last event id', () => {
     check('id: 7\n\ndata: a\n\n', [['id', '7'], ev('a', 'message', '7')])
   })
 
-  it('item 15: an empty id field clears the id: later events report \'\', not undefined', () => {
+  it('an empty id field clears the id: later events report \'\', not undefined', () => {
     check('id: 1\ndata: a\n\nid\ndata: b\n\ndata: c\n\n', [ev('a', 'message', '1', true), ev('b', 'message', '', true), ev('c', 'message', '')])
     check('id: 1\ndata: a\n\nid:\n\ndata: b\n\n', [ev('a', 'message', '1', true), ['id', ''], ev('b', 'message', '')])
     check('id:\n\n', [['id', '']], { lastEventId: '3' })
@@ -193,11 +193,11 @@ describe('last event id', () => {
     check('data: a\n\n', [ev('a', 'message', '')], { lastEventId: '' })
   })
 
-  it('item 15: a stream that never had an id reports undefined, even after an empty id field', () => {
+  it('a stream that never had an id reports undefined, even after an empty id field', () => {
     check('data: a\n\nid:\n\nid\ndata: b\n\n', [ev('a'), ev('b', 'message', undefined, true)])
   })
 
-  it('item 15: hasOwnId is true exactly for blocks with a (valid) id field', () => {
+  it('hasOwnId is true exactly for blocks with a (valid) id field', () => {
     check('id: 5\ndata: a\n\ndata: b\n\nid: 5\ndata: c\n\nid: x\u0000y\ndata: d\n\n', [
       ev('a', 'message', '5', true),
       ev('b', 'message', '5'),
@@ -295,7 +295,7 @@ describe('maxLineLength', () => {
 })
 
 describe('maxEventSize', () => {
-  it('item 11: bounds the data of one block, not only each line', () => {
+  it('bounds the data of one block, not only each line', () => {
     // The data of one event is its data lines joined by LF: "12\n3" is 4 bytes.
     check('data: 12\ndata: 3\n\n', [ev('12\n3')], { maxEventSize: 4 })
     check('data: 12\ndata: 34\n\n', [['error', 'line-too-long']], { maxEventSize: 4 })
@@ -303,16 +303,16 @@ describe('maxEventSize', () => {
     check('data: 1234\n\nevent: long-type-name\nid: long-id-value\ndata: 5678\n\n', [ev('1234'), ev('5678', 'long-type-name', 'long-id-value', true)], { maxEventSize: 4 })
   })
 
-  it('item 11: counts bytes, not characters', () => {
+  it('counts bytes, not characters', () => {
     check('data: é\ndata: é\n\n', [ev('é\né')], { maxEventSize: 5 })
     check('data: é\ndata: é\n\n', [['error', 'line-too-long']], { maxEventSize: 4 })
   })
 
-  it('item 11: dispatches the events before the oversized one, and nothing after', () => {
+  it('dispatches the events before the oversized one, and nothing after', () => {
     check('data: a\n\ndata: 12\ndata: 34\n\ndata: b\n\n', [ev('a'), ['error', 'line-too-long']], { maxEventSize: 4 })
   })
 
-  it('item 11: endless short data lines without a blank line fail once the block passes maxEventSize, saying it was the event', () => {
+  it('endless short data lines without a blank line fail once the block passes maxEventSize, saying it was the event', () => {
     const errors: EventStreamError[] = []
     const parser = createSseParser({ maxLineLength: 64, maxEventSize: 4096, onEvent: () => {}, onError: (err) => errors.push(err) })
     const line = bytes(`data: ${'x'.repeat(57)}\n`) // 64 bytes with its LF: every line is within maxLineLength

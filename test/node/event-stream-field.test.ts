@@ -46,7 +46,7 @@ function streamFor(server: ReplayServer, extra: Partial<EventStreamOptions<strin
 const status = (stream: EventStream<any>) => stream.getSnapshot().status
 
 describe('401 recovery and the token manager', () => {
-  it('item 2: a token the stream server rejected is never used again, even when the token endpoint blips during the recovery', async () => {
+  it('a token the stream server rejected is never used again, even when the token endpoint blips during the recovery', async () => {
     // tok-1 is rejected by the stream server; the refresh it triggers gets a 503 once; tok-2 works.
     const server = await replayServer({
       authorize: (token) => (token === 'tok-1' ? 401 : token ? 200 : 401),
@@ -65,7 +65,7 @@ describe('401 recovery and the token manager', () => {
     expect(kinds.slice(1).every((kind) => kind === 'token')).toBe(true)
   })
 
-  it('item 2: only the stream server’s 401/403 count toward "refresh once, then fail"', async () => {
+  it('only the stream server’s 401/403 count toward "refresh once, then fail"', async () => {
     const server = await replayServer({
       authorize: (token) => (token ? 401 : 401),
       tokenAnswer: (n) => (n === 2 || n === 3 ? { status: 503 } : { status: 200 }),
@@ -81,7 +81,7 @@ describe('401 recovery and the token manager', () => {
     expect(errors.filter((e) => e.kind === 'unauthorized')).toHaveLength(2)
   })
 
-  it('item 3: five streams rejected at once cause one refresh and one reconnect each', async () => {
+  it('five streams rejected at once cause one refresh and one reconnect each', async () => {
     const server = await replayServer({ authorize: (token) => (token === 'tok-1' ? 401 : token ? 200 : 401) })
     const tokens = managerFor(server)
     await tokens.getToken()
@@ -95,7 +95,7 @@ describe('401 recovery and the token manager', () => {
     expect(server.streamRequests.map((r) => r.token).sort()).toEqual([...Array(5).fill('tok-1'), ...Array(5).fill('tok-2')])
   })
 
-  it('item 4: streams ended by a refused token come back by themselves after "sign in again"; a stream that starts meanwhile too', async () => {
+  it('streams ended by a refused token come back by themselves after "sign in again"; a stream that starts meanwhile too', async () => {
     let signedIn = false
     const server = await replayServer({ tokenAnswer: () => (signedIn ? { status: 200 } : { status: 401 }) })
     const tokens = managerFor(server)
@@ -122,7 +122,7 @@ describe('401 recovery and the token manager', () => {
     expect(status(first.stream)).toBe('closed')
   })
 
-  it('item 5: a new token ends a token-caused backoff at once', async () => {
+  it('a new token ends a token-caused backoff at once', async () => {
     let up = false
     const server = await replayServer({ tokenAnswer: () => (up ? { status: 200 } : { status: 500 }) })
     const tokens = managerFor(server, { initialDelay: 300, maxDelay: 300 })
@@ -164,7 +164,7 @@ describe('overlap rotation against a server that replays after Last-Event-ID', (
     return { server, received }
   }
 
-  it('item 7: ids on every 3rd event: 0 lost, 0 duplicated across 4 rotations', async () => {
+  it('ids on every 3rd event: 0 lost, 0 duplicated across 4 rotations', async () => {
     const { server, received } = await rotateWhileStreaming(3)
     expect(server.streamRequests.length).toBe(5)
     expect(ledger(received, server.published)).toMatchObject({ lost: 0, duplicated: 0 })
@@ -202,7 +202,7 @@ describe('schedules (virtual clock, mock transport)', () => {
     return { clock, transport, stream }
   }
 
-  it('item 8: a rotation candidate that never opens is abandoned; the next rotation still happens', async () => {
+  it('a rotation candidate that never opens is abandoned; the next rotation still happens', async () => {
     const tokens = createMockTokens()
     const { clock, transport, stream } = setup({ tokens })
     stream.connect()
@@ -226,7 +226,7 @@ describe('schedules (virtual clock, mock transport)', () => {
     expect(status(stream)).toBe('open')
   })
 
-  it('item 8: losing the current connection while a candidate is pending never leaves "open" without a connection', async () => {
+  it('losing the current connection while a candidate is pending never leaves "open" without a connection', async () => {
     const tokens = createMockTokens()
     const { clock, transport, stream } = setup({ tokens })
     stream.connect()
@@ -243,7 +243,7 @@ describe('schedules (virtual clock, mock transport)', () => {
     expect(status(stream)).toBe('open')
   })
 
-  it('item 8: a token arriving while the last rotation is still replaying waits: nothing it replays is delivered twice', async () => {
+  it('a token arriving while the last rotation is still replaying waits: nothing it replays is delivered twice', async () => {
     const tokens = createMockTokens()
     const seen: string[] = []
     const { clock, transport, stream } = setup({ tokens, onEvent: (e) => seen.push(e.data) })
@@ -263,7 +263,7 @@ describe('schedules (virtual clock, mock transport)', () => {
     expect(seen).toEqual(['e1', 'e2', 'e3', 'e4'])
   })
 
-  it('item 8: the ids seen during an overlap are bounded', async () => {
+  it('the ids seen during an overlap are bounded', async () => {
     const tokens = createMockTokens()
     const { clock, transport, stream } = setup({ tokens })
     stream.connect()
@@ -278,7 +278,7 @@ describe('schedules (virtual clock, mock transport)', () => {
     expect(stream.getSnapshot().eventCount).toBe(20_001)
   })
 
-  it('item 9: a Retry-After or retry: beyond 2^31-1 ms is capped at one hour, never an immediate reconnect loop', async () => {
+  it('a Retry-After or retry: beyond 2^31-1 ms is capped at one hour, never an immediate reconnect loop', async () => {
     const { clock, transport, stream } = setup({ reconnect: { initialDelay: 1000, maxDelay: 1000 } })
     stream.connect()
     await clock.advance(0)
@@ -297,7 +297,7 @@ describe('schedules (virtual clock, mock transport)', () => {
     expect(transport.connections).toHaveLength(3)
   })
 
-  it("item 10: 'auto' picks fetch when headers are given; 'eventsource' with headers is an error at creation", () => {
+  it("'auto' picks fetch when headers are given; 'eventsource' with headers is an error at creation", () => {
     const clock = createFakePlatform()
     const platform = { ...clock.platform, EventSource: class {} as never, fetch: (async () => new Response()) as typeof fetch }
     const auto = createEventStream({ url: 'http://127.0.0.1:9/', headers: { 'x-tenant': 'a' }, platform })
@@ -312,7 +312,7 @@ describe('schedules (virtual clock, mock transport)', () => {
     }
   })
 
-  it('item 13: a paused stream holds no token subscription; the hidden timer starts when the page is already hidden', async () => {
+  it('a paused stream holds no token subscription; the hidden timer starts when the page is already hidden', async () => {
     const tokens = createMockTokens()
     const clock = createFakePlatform()
     clock.document.visibilityState = 'hidden'
@@ -335,7 +335,7 @@ describe('schedules (virtual clock, mock transport)', () => {
     expect(tokens.subscriberCount).toBe(0)
   })
 
-  it('item 14: a throwing onEvent, onError or listener breaks nothing and is reported asynchronously', async () => {
+  it('a throwing onEvent, onError or listener breaks nothing and is reported asynchronously', async () => {
     const reported: unknown[] = []
     vi.stubGlobal('reportError', (error: unknown) => reported.push(error))
     const seen: string[] = []

@@ -365,7 +365,7 @@ describe('the fetch transport over HTTP', () => {
     stream.close()
   })
 
-  it('item 11: an endless event (short data lines, no blank line) through createEventStream (default maxEventSize 4 MiB) ends failed/line-too-long early', async () => {
+  it('an endless event (short data lines, no blank line) through createEventStream (default maxEventSize 4 MiB) ends failed/line-too-long early', async () => {
     const stream = createEventStream({ url: `${base}/endless-event`, transport: 'fetch', reconnect: false })
     const started = Date.now()
     stream.connect()

@@ -95,10 +95,10 @@ async function settled(read: () => number, what: string): Promise<number> {
   return previous
 }
 
-describe('#1 heap stays flat while a long stream is open', () => {
+describe('heap stays flat while a long stream is open', () => {
   // The probe runs in a child process: only there can it force a full GC (`--expose-gc`) before
   // each measurement, which makes the numbers repeatable.
-  it.each(['node', 'response'] as const)('#1 %s adapter: 100k events of 1 KB grow the heap by less than 25 MB', async (adapter) => {
+  it.each(['node', 'response'] as const)('%s adapter: 100k events of 1 KB grow the heap by less than 25 MB', async (adapter) => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', probe, adapter, '100000', '1024'], {
       cwd: root,
       timeout: 110_000,
@@ -111,8 +111,8 @@ describe('#1 heap stays flat while a long stream is open', () => {
   }, 120_000)
 })
 
-describe('#2 no abort listener accumulates', () => {
-  it('#2 createSseResponse: 60 writes that each wait for a slow reader add no listener and no warning', async () => {
+describe('no abort listener accumulates', () => {
+  it('createSseResponse: 60 writes that each wait for a slow reader add no listener and no warning', async () => {
     const warnings = collectWarnings()
     const shutdown = new AbortController() // a long-lived signal, as a server's shutdown signal would be
     const seen: Array<{ context: number; shared: number }> = []
@@ -138,7 +138,7 @@ describe('#2 no abort listener accumulates', () => {
     expect(abortListeners(shutdown.signal)).toBe(0)
   })
 
-  it('#2 createSseResponse: streams that ended leave no listener on a signal they shared', async () => {
+  it('createSseResponse: streams that ended leave no listener on a signal they shared', async () => {
     const shutdown = new AbortController()
     const request = new Request('http://127.0.0.1/stream', { signal: new AbortController().signal })
     for (let i = 0; i < 20; i++) {
@@ -151,7 +151,7 @@ describe('#2 no abort listener accumulates', () => {
     expect(abortListeners(request.signal)).toBe(0)
   })
 
-  it.each(['pipeSseToNode', 'createSseResponse'] as const)('#2 %s: 400 writes of 64 KB to a slow-reading HTTP client add no listener and no warning', async (adapter) => {
+  it.each(['pipeSseToNode', 'createSseResponse'] as const)('%s: 400 writes of 64 KB to a slow-reading HTTP client add no listener and no warning', async (adapter) => {
     const warnings = collectWarnings()
     const shutdown = new AbortController()
     const counts = new Set<string>()
@@ -237,8 +237,8 @@ async function openUntil(done: (text: string) => boolean): Promise<{ text: strin
   return { text, leave: () => abort.abort() }
 }
 
-describe('#3 a source stops when its signal aborts', () => {
-  it('#3 events.on(emitter, name, { signal }): the listener is removed when the client leaves, and the stream ends without error', async () => {
+describe('a source stops when its signal aborts', () => {
+  it('events.on(emitter, name, { signal }): the listener is removed when the client leaves, and the stream ends without error', async () => {
     const emitter = new EventEmitter()
     const errors: unknown[] = []
     async function* fromEmitter({ signal }: SseSourceContext): AsyncGenerator<SseMessage> {
@@ -259,7 +259,7 @@ describe('#3 a source stops when its signal aborts', () => {
     expect(errors).toEqual([])
   })
 
-  it('#3 a stop through options.signal ends the body cleanly; the AbortError the source then throws is not an error', async () => {
+  it('a stop through options.signal ends the body cleanly; the AbortError the source then throws is not an error', async () => {
     const emitter = new EventEmitter()
     const errors: unknown[] = []
     let thrown: unknown
@@ -311,7 +311,7 @@ describe('#3 a source stops when its signal aborts', () => {
     return { source, waiting: () => fail !== undefined }
   }
 
-  it('#3 pipeSseToNode: a source that rejects with AbortError on the signal that stops the stream ends the response cleanly', async () => {
+  it('pipeSseToNode: a source that rejects with AbortError on the signal that stops the stream ends the response cleanly', async () => {
     const shutdown = new AbortController()
     const errors: unknown[] = []
     const { source, waiting } = abortedBy(shutdown.signal)
@@ -329,7 +329,7 @@ describe('#3 a source stops when its signal aborts', () => {
     expect(errors).toEqual([])
   })
 
-  it('#3 createSseResponse: a source that rejects with AbortError on the signal that stops the stream closes the body cleanly', async () => {
+  it('createSseResponse: a source that rejects with AbortError on the signal that stops the stream closes the body cleanly', async () => {
     const shutdown = new AbortController()
     const errors: unknown[] = []
     const { source, waiting } = abortedBy(shutdown.signal)
@@ -342,7 +342,7 @@ describe('#3 a source stops when its signal aborts', () => {
     expect(errors).toEqual([])
   })
 
-  it('#3 a generator that races its waits against the signal runs its finally on a quiet channel when the client leaves', async () => {
+  it('a generator that races its waits against the signal runs its finally on a quiet channel when the client leaves', async () => {
     const channel = quietChannel()
     let released = 0
     async function* feed({ signal }: SseSourceContext): AsyncGenerator<SseMessage> {
@@ -372,7 +372,7 @@ describe('#3 a source stops when its signal aborts', () => {
     await piped
   })
 
-  it('#3 why: a generator that ignores the signal keeps its subscription until its pending wait settles', async () => {
+  it('why: a generator that ignores the signal keeps its subscription until its pending wait settles', async () => {
     const channel = quietChannel()
     let released = 0
     async function* naive(): AsyncGenerator<SseMessage> {
@@ -401,7 +401,7 @@ describe('#3 a source stops when its signal aborts', () => {
     expect(channel.subscribers()).toBe(0)
   })
 
-  it("#3 the reference server's channel reads are released on a quiet channel when the client leaves", async () => {
+  it("the reference server's channel reads are released on a quiet channel when the client leaves", async () => {
     const log = createMemoryEventLog()
     let reading = 0
     // The log's read, counted: it ends (and its finally runs) only when its signal aborts.

@@ -23,32 +23,32 @@ function sessionToken(claims: Record<string, unknown> = {}) {
     .sign(new TextEncoder().encode(secret))
 }
 
-describe('#4 stream tokens carry an audience, and verification requires it', () => {
-  it("#4 mintSseToken sets aud 'sse' by default, and verifySseToken accepts it", async () => {
+describe('stream tokens carry an audience, and verification requires it', () => {
+  it("mintSseToken sets aud 'sse' by default, and verifySseToken accepts it", async () => {
     const token = await mintSseToken({ secret, sub: 'u1' })
     expect(claimsOf(token)).toMatchObject({ sub: 'u1', aud: 'sse' })
     const verified = await verifySseToken(token, secret)
     expect(verified.ok && verified.payload).toMatchObject({ sub: 'u1', aud: 'sse' })
   })
 
-  it('#4 a JWT without the audience (a session token signed with the same secret) is refused as wrong-audience', async () => {
+  it('a JWT without the audience (a session token signed with the same secret) is refused as wrong-audience', async () => {
     expect(await verifySseToken(await sessionToken(), secret)).toEqual({ ok: false, reason: 'wrong-audience' })
     expect(await verifySseToken(await sessionToken({ aud: 'api' }), secret)).toEqual({ ok: false, reason: 'wrong-audience' })
   })
 
-  it('#4 a stream token is refused where another audience is required (a leaked ?token= on another endpoint)', async () => {
+  it('a stream token is refused where another audience is required (a leaked ?token= on another endpoint)', async () => {
     const streamToken = await mintSseToken({ secret, sub: 'u1' })
     expect(await verifySseToken(streamToken, secret, { audience: 'session' })).toEqual({ ok: false, reason: 'wrong-audience' })
   })
 
-  it('#4 the audience option is honoured on both sides, and wins over claims.aud', async () => {
+  it('the audience option is honoured on both sides, and wins over claims.aud', async () => {
     const token = await mintSseToken({ secret, sub: 'u1', audience: 'orders-stream', claims: { aud: 'sse', channels: ['orders'] } })
     expect(claimsOf(token)).toMatchObject({ aud: 'orders-stream', channels: ['orders'] })
     expect((await verifySseToken(token, secret, { audience: 'orders-stream' })).ok).toBe(true)
     expect(await verifySseToken(token, secret)).toEqual({ ok: false, reason: 'wrong-audience' })
   })
 
-  it('#4 the signature is still checked first: a forged token without an audience reads as bad-signature', async () => {
+  it('the signature is still checked first: a forged token without an audience reads as bad-signature', async () => {
     const forged = await new SignJWT({ sub: 'u1' })
       .setProtectedHeader({ alg: 'HS256' })
       .setExpirationTime('1h')
@@ -56,16 +56,16 @@ describe('#4 stream tokens carry an audience, and verification requires it', () 
     expect(await verifySseToken(forged, secret)).toEqual({ ok: false, reason: 'bad-signature' })
   })
 
-  it('#4 other claim failures stay invalid-claims', async () => {
+  it('other claim failures stay invalid-claims', async () => {
     const notYet = await mintSseToken({ secret, sub: 'u1', claims: { nbf: Math.floor(Date.now() / 1000) + 600 } })
     expect(await verifySseToken(notYet, secret)).toEqual({ ok: false, reason: 'invalid-claims' })
   })
 })
 
-describe('#4 the reference server, which mints and verifies with the defaults', () => {
+describe('the reference server, which mints and verifies with the defaults', () => {
   const server = useReferenceServer()
 
-  it('#4 streams with its own tokens and answers 401 wrong-audience to a JWT of its secret without the audience', async () => {
+  it('streams with its own tokens and answers 401 wrong-audience to a JWT of its secret without the audience', async () => {
     const own = await server().mintToken({ ttl: 30 })
     const streaming = await fetch(`${server().url}/stream?channel=seq-aud`, { headers: { Authorization: `Bearer ${own}` } })
     expect(streaming.status).toBe(200)
@@ -78,7 +78,7 @@ describe('#4 the reference server, which mints and verifies with the defaults', 
   })
 })
 
-describe('#5 readSseToken can refuse tokens in the URL', () => {
+describe('readSseToken can refuse tokens in the URL', () => {
   let server: ScriptedServer
   beforeAll(async () => {
     server = await startScriptedServer((req, res) => {
@@ -101,7 +101,7 @@ describe('#5 readSseToken can refuse tokens in the URL', () => {
     })
   }
 
-  it('#5 with query: false a ?token= is ignored and only Authorization: Bearer counts (Request)', () => {
+  it('with query: false a ?token= is ignored and only Authorization: Bearer counts (Request)', () => {
     expect(readSseToken(new Request('http://x/s?token=q.q.q'), { query: false })).toBeUndefined()
     expect(readSseToken(new Request('http://x/s?access_token=a'), { query: false, queryParam: 'access_token' })).toBeUndefined()
     expect(readSseToken(new Request('http://x/s?token=q', { headers: { Authorization: 'Bearer h.h.h' } }), { query: false })).toBe('h.h.h')
@@ -110,7 +110,7 @@ describe('#5 readSseToken can refuse tokens in the URL', () => {
     expect(readSseToken(new Request('http://x/s?token=q.q.q'), { query: true })).toBe('q.q.q')
   })
 
-  it('#5 with query: false a ?token= is ignored on a real IncomingMessage', async () => {
+  it('with query: false a ?token= is ignored on a real IncomingMessage', async () => {
     expect(await get('/s?token=from-query')).toEqual({ lenient: { token: 'from-query', source: 'query' }, strict: null })
     expect(await get('/s?token=from-query', { Authorization: 'Bearer from-header' })).toEqual({
       lenient: { token: 'from-header', source: 'header' },

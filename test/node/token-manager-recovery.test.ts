@@ -1,6 +1,6 @@
 // Token manager rules for what happens around a token's normal life, under the virtual clock of
-// test/helpers/fakePlatform.ts: a machine that slept (item 1), a token the stream server rejected
-// (items 2/3, `getToken({ newerThan })`), and listeners that throw (item 14). The same rejection
+// test/helpers/fakePlatform.ts: a machine that slept, a token the stream server rejected
+// (`getToken({ newerThan })`), and listeners that throw. The same rejection
 // rules against a real token endpoint are in token-manager-server.test.ts.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { mintJwt } from '../helpers/jwt'
@@ -49,13 +49,13 @@ afterEach(() => {
 
 /* ---------------------------------------------------------------------------------------------- */
 
-describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no timer fired)', () => {
+describe('a machine that slept (wall clock +1 h, monotonic clock +0, no timer fired)', () => {
   it.each([
     ['window', 'focus'],
     ['window', 'online'],
     ['window', 'pageshow'],
     ['document', 'visibilitychange'],
-  ] as const)('item 1: %s %s after the sleep refreshes at once', async (where, type) => {
+  ] as const)('%s %s after the sleep refreshes at once', async (where, type) => {
     const { fake, calls, tokens, subscribe } = setup()
     subscribe()
     expect(await tokens.getToken()).toBe(tokenFor(1)) // 300 s token, refresh point at 240 s
@@ -69,7 +69,7 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
     expect(tokens.getSnapshot().status).toBe('valid')
   })
 
-  it('item 1: visibilitychange to hidden does not refresh; back to visible does', async () => {
+  it('visibilitychange to hidden does not refresh; back to visible does', async () => {
     const { fake, calls, tokens, subscribe } = setup()
     subscribe()
     await tokens.getToken()
@@ -85,7 +85,7 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
   it.each([
     ['subscribed', true],
     ['not subscribed', false],
-  ])('item 1: getToken() after the sleep, without any wake event, never resolves to the expired token (%s)', async (_, subscribed) => {
+  ])('getToken() after the sleep, without any wake event, never resolves to the expired token (%s)', async (_, subscribed) => {
     const { fake, calls, tokens, subscribe } = setup()
     if (subscribed) subscribe()
     expect(await tokens.getToken()).toBe(tokenFor(1))
@@ -94,7 +94,7 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
     expect(calls).toHaveLength(2)
   })
 
-  it('item 1: inside the refresh lead after a sleep, a failed refresh does not fall back to the expired token', async () => {
+  it('inside the refresh lead after a sleep, a failed refresh does not fall back to the expired token', async () => {
     const { fake, tokens } = setup((i) => (i === 0 ? { token: tokenFor(1), expiresIn: 300 } : http(502)))
     await tokens.getToken()
     await fake.advance(250 * SEC) // inside the lead (refresh point 240 s), still valid by both clocks
@@ -102,7 +102,7 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
     await expect(tokens.getToken()).rejects.toMatchObject({ name: 'TokenError', kind: 'http', status: 502 })
   })
 
-  it('item 1: the snapshot read after the sleep is not valid; while subscribed the read starts the refresh', async () => {
+  it('the snapshot read after the sleep is not valid; while subscribed the read starts the refresh', async () => {
     const lazy = setup()
     await lazy.tokens.getToken()
     lazy.fake.suspend(HOUR)
@@ -127,7 +127,7 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
   it.each([
     ['a focus event', true],
     ['a snapshot read', false],
-  ])('item 1: a background retry that came due during the sleep runs on %s', async (_, byEvent) => {
+  ])('a background retry that came due during the sleep runs on %s', async (_, byEvent) => {
     const { fake, calls, tokens, subscribe } = setup((i) => (i === 0 ? new TypeError('fetch failed') : { token: tokenFor(i), expiresIn: 300 }), {
       retry: { initialDelay: 30 * SEC, maxDelay: 30 * SEC, factor: 1 },
     })
@@ -145,7 +145,7 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
   it.each([
     ['10 min ahead', 10 * MIN],
     ['10 min behind', -10 * MIN],
-  ])('item 1: a client wall clock %s changes nothing (JWT minted with the server clock)', async (_, skew) => {
+  ])('a client wall clock %s changes nothing (JWT minted with the server clock)', async (_, skew) => {
     const serverNow = Math.floor(createFakePlatform().platform.now() / 1000)
     const jwts = await Promise.all([mintJwt(serverNow, 60), mintJwt(serverNow + 48, 60)])
     const { fake, calls, tokens, subscribe } = setup((i) => jwts[i], { skew })
@@ -165,7 +165,7 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
     expect(calls[1]!.at).toBe(48 * SEC)
   })
 
-  it('item 1: the user setting the wall clock back an hour delays nothing', async () => {
+  it('the user setting the wall clock back an hour delays nothing', async () => {
     const { fake, calls, tokens, subscribe } = setup()
     subscribe()
     await tokens.getToken()
@@ -180,8 +180,8 @@ describe('item 1: a machine that slept (wall clock +1 h, monotonic clock +0, no 
 
 /* ---------------------------------------------------------------------------------------------- */
 
-describe('items 2/3: getToken({ newerThan }) after the stream server rejected a token', () => {
-  it('item 2/3: five concurrent callers naming the same version cause one request and get a newer token', async () => {
+describe('getToken({ newerThan }) after the stream server rejected a token', () => {
+  it('five concurrent callers naming the same version cause one request and get a newer token', async () => {
     const { calls, tokens } = setup((i) => (i === 0 ? { token: tokenFor(1), expiresIn: 300 } : undefined))
     await tokens.getToken()
     const rejected = tokens.version
@@ -201,7 +201,7 @@ describe('items 2/3: getToken({ newerThan }) after the stream server rejected a 
     expect(tokens.getSnapshot().status).toBe('valid')
   })
 
-  it('item 2/3: a caller naming an older version resolves at once with the current token', async () => {
+  it('a caller naming an older version resolves at once with the current token', async () => {
     const { calls, tokens } = setup()
     await tokens.getToken()
     await tokens.getToken({ newerThan: 1 })
@@ -211,7 +211,7 @@ describe('items 2/3: getToken({ newerThan }) after the stream server rejected a 
     expect(calls).toHaveLength(2)
   })
 
-  it('item 2/3: a request in flight from before the rejection is shared, and its failure falls back to nothing', async () => {
+  it('a request in flight from before the rejection is shared, and its failure falls back to nothing', async () => {
     const { fake, calls, tokens } = setup((i) => (i === 0 ? { token: tokenFor(1), expiresIn: 300 } : undefined))
     await tokens.getToken()
     await fake.advance(250 * SEC) // inside the refresh lead: a plain getToken starts the refresh
@@ -229,7 +229,7 @@ describe('items 2/3: getToken({ newerThan }) after the stream server rejected a 
     await expect(named).rejects.toMatchObject({ name: 'TokenError', kind: 'http', status: 503 })
   })
 
-  it('item 2/3: when the refresh fails (503), the call rejects with an http TokenError, the background retry goes on, and the rejected token never comes back', async () => {
+  it('when the refresh fails (503), the call rejects with an http TokenError, the background retry goes on, and the rejected token never comes back', async () => {
     const { fake, calls, tokens, subscribe } = setup((i) => (i === 0 ? { token: tokenFor(1), expiresIn: 300 } : i === 1 ? http(503) : { token: tokenFor(i), expiresIn: 300 }), {
       retry: { initialDelay: 2 * SEC, maxDelay: 2 * SEC, factor: 1 },
     })
@@ -251,7 +251,7 @@ describe('items 2/3: getToken({ newerThan }) after the stream server rejected a 
     expect(tokens.getSnapshot()).toMatchObject({ status: 'valid', error: undefined })
   })
 
-  it('item 2/3: without subscribers a failed refresh is followed by a new request on the next call, never by the rejected token', async () => {
+  it('without subscribers a failed refresh is followed by a new request on the next call, never by the rejected token', async () => {
     const { calls, tokens } = setup((i) => (i === 0 ? { token: tokenFor(1), expiresIn: 300 } : i === 1 ? http(503) : { token: tokenFor(i), expiresIn: 300 }))
     await tokens.getToken()
     await expect(tokens.getToken({ newerThan: 1 })).rejects.toMatchObject({ kind: 'http', status: 503 })
@@ -260,7 +260,7 @@ describe('items 2/3: getToken({ newerThan }) after the stream server rejected a 
     expect(calls).toHaveLength(3)
   })
 
-  it('item 2/3: a rejection cuts a pending background retry short', async () => {
+  it('a rejection cuts a pending background retry short', async () => {
     const { fake, calls, tokens, subscribe } = setup((i) => (i === 0 ? { token: tokenFor(1), expiresIn: 300 } : i === 1 ? http(500) : { token: tokenFor(i), expiresIn: 300 }), {
       retry: { initialDelay: 30 * SEC, maxDelay: 30 * SEC, factor: 1 },
     })
@@ -275,7 +275,7 @@ describe('items 2/3: getToken({ newerThan }) after the stream server rejected a 
     expect(calls[2]!.reason).toBe('unauthorized')
   })
 
-  it('item 2/3: a rejection while unauthorized rejects without a request; newerThan before any token is a plain call', async () => {
+  it('a rejection while unauthorized rejects without a request; newerThan before any token is a plain call', async () => {
     const refused = setup(() => http(401))
     await expect(refused.tokens.getToken()).rejects.toMatchObject({ kind: 'unauthorized' })
     await expect(refused.tokens.getToken({ newerThan: 0 })).rejects.toMatchObject({ kind: 'unauthorized' })
@@ -289,8 +289,8 @@ describe('items 2/3: getToken({ newerThan }) after the stream server rejected a 
 
 /* ---------------------------------------------------------------------------------------------- */
 
-describe('item 14: errors thrown by subscribe listeners', () => {
-  it('item 14: a throwing listener never breaks the manager and is reported through reportError', async () => {
+describe('errors thrown by subscribe listeners', () => {
+  it('a throwing listener never breaks the manager and is reported through reportError', async () => {
     const reported: unknown[] = []
     vi.stubGlobal('reportError', (error: unknown) => reported.push(error))
     const { calls, tokens } = setup()

@@ -138,7 +138,7 @@ describe('fetchTokenFrom against the reference server', () => {
     }
   })
 
-  it('item 2/3: a token the stream server rejected is replaced by one request, and never handed out again', async () => {
+  it('a token the stream server rejected is replaced by one request, and never handed out again', async () => {
     // Each request asks for another subject, so tokens minted within the same second still differ
     // (the server's JWTs are deterministic); the third (the refresh after the second rejection)
     // gets a 503.

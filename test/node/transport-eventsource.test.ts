@@ -293,7 +293,7 @@ describe('eventsource transport, scripted server', () => {
  * The status probe: an EventSource that hides statuses (like a browser), a scripted server
  * -------------------------------------------------------------------------------------------*/
 
-describe('item 15: status probe after a browser-like EventSource failed before opening', () => {
+describe('status probe after a browser-like EventSource failed before opening', () => {
   let server: ScriptedServer
   let base: string
   /** One answer per request, in order: the EventSource's request, then the probe. */
@@ -339,7 +339,7 @@ describe('item 15: status probe after a browser-like EventSource failed before o
   const browserLike = (overrides: Partial<TransportConnectOptions> = {}) =>
     ({ platform: resolvePlatform({ EventSource: BrowserLikeEventSource, fetch: spyFetch }), ...overrides }) satisfies Partial<TransportConnectOptions>
 
-  it('item 15: 204 → onClose({ noContent: true }) after one probe to the same URL', async () => {
+  it('204 → onClose({ noContent: true }) after one probe to the same URL', async () => {
     twice(status(204))
     const token = 'tok.en-204'
     const c = connect(`${base}/stream?channel=a`, browserLike({ token, lastEventId: '17' }))
@@ -355,7 +355,7 @@ describe('item 15: status probe after a browser-like EventSource failed before o
     expect(new Headers(fetches[0]!.init?.headers).get('accept')).toBe('text/event-stream')
   })
 
-  it.each([401, 403])('item 15: %i → unauthorized with the status, the token not in the message', async (code) => {
+  it.each([401, 403])('%i → unauthorized with the status, the token not in the message', async (code) => {
     twice(status(code))
     const token = 'secret-token-value'
     const error = await endedWithError(connect(`${base}/stream`, browserLike({ token })))
@@ -365,7 +365,7 @@ describe('item 15: status probe after a browser-like EventSource failed before o
     expect(seen).toHaveLength(2)
   })
 
-  it('item 15: 404 → http 404; 500 → http 500', async () => {
+  it('404 → http 404; 500 → http 500', async () => {
     twice(status(404))
     const e404 = await endedWithError(connect(`${base}/stream`, browserLike()))
     expect([e404.kind, e404.status]).toEqual(['http', 404])
@@ -376,7 +376,7 @@ describe('item 15: status probe after a browser-like EventSource failed before o
     expect(e500.message).toContain('HTTP 500')
   })
 
-  it('item 15: 503 and 429 → http with retryAfter from Retry-After (seconds or an HTTP date)', async () => {
+  it('503 and 429 → http with retryAfter from Retry-After (seconds or an HTTP date)', async () => {
     twice(status(503, { 'retry-after': '7' }))
     const e503 = await endedWithError(connect(`${base}/stream`, browserLike()))
     expect([e503.kind, e503.status, e503.retryAfter]).toEqual(['http', 503, 7000])
@@ -389,14 +389,14 @@ describe('item 15: status probe after a browser-like EventSource failed before o
     expect([e429.kind, e429.status, e429.retryAfter]).toEqual(['http', 429, 90_000])
   })
 
-  it('item 15: 200 with another content type → content-type', async () => {
+  it('200 with another content type → content-type', async () => {
     twice((_req, res) => (res.writeHead(200, { 'content-type': 'text/html' }), res.end('<html>')))
     const error = await endedWithError(connect(`${base}/stream`, browserLike()))
     expect(error.kind).toBe('content-type')
     expect(error.message).toContain('text/html')
   })
 
-  it('item 15: the probe is aborted as soon as its headers arrive, and there is only one', async () => {
+  it('the probe is aborted as soon as its headers arrive, and there is only one', async () => {
     let probeBodyWrites = 0
     answers = [
       status(500),
@@ -416,7 +416,7 @@ describe('item 15: status probe after a browser-like EventSource failed before o
     expect(probeBodyWrites).toBeLessThan(50)
   })
 
-  it('item 15: the probe answering 200 text/event-stream (the failure was transient) keeps network, and is closed at once', async () => {
+  it('the probe answering 200 text/event-stream (the failure was transient) keeps network, and is closed at once', async () => {
     answers = [status(500), sseOpen]
     const c = connect(`${base}/stream`, browserLike({ token: 'tok-transient' }))
     const error = await endedWithError(c)
@@ -426,14 +426,14 @@ describe('item 15: status probe after a browser-like EventSource failed before o
     expect(c.log.filter((e) => e[0] === 'open' || e[0] === 'event')).toEqual([])
   })
 
-  it('item 15: a probe that fails (connection reset) keeps network', async () => {
+  it('a probe that fails (connection reset) keeps network', async () => {
     answers = [status(500), (req) => req.socket.destroy()]
     const error = await endedWithError(connect(`${base}/stream`, browserLike()))
     expect([error.kind, error.status]).toEqual(['network', undefined])
     expect(seen).toHaveLength(2)
   })
 
-  it('item 15: without fetch there is no probe and the error stays network', async () => {
+  it('without fetch there is no probe and the error stays network', async () => {
     twice(status(503, { 'retry-after': '7' }))
     const platform = { ...resolvePlatform({ EventSource: BrowserLikeEventSource }), fetch: undefined }
     const error = await endedWithError(connect(`${base}/stream`, { platform }))
@@ -442,14 +442,14 @@ describe('item 15: status probe after a browser-like EventSource failed before o
     expect(seen).toHaveLength(1)
   })
 
-  it('item 15: withCredentials → the probe uses credentials: include', async () => {
+  it('withCredentials → the probe uses credentials: include', async () => {
     twice(status(204))
     const c = connect(`${base}/stream`, browserLike({ withCredentials: true }))
     await c.ended
     expect(fetches[0]!.init?.credentials).toBe('include')
   })
 
-  it('item 15: aborting the connection while the probe is in flight aborts the probe and reports nothing', async () => {
+  it('aborting the connection while the probe is in flight aborts the probe and reports nothing', async () => {
     answers = [status(500), () => {}] // the probe never gets an answer
     const c = connect(`${base}/stream`, browserLike())
     for (let i = 0; i < 400 && seen.length < 2; i++) await sleep(5)
@@ -460,14 +460,14 @@ describe('item 15: status probe after a browser-like EventSource failed before o
     expect(c.log).toEqual([])
   })
 
-  it('item 15: no probe when the EventSource never reached the server (it is still CONNECTING)', async () => {
+  it('no probe when the EventSource never reached the server (it is still CONNECTING)', async () => {
     const c = connect(await refusedUrl('/stream'), browserLike())
     const error = await endedWithError(c)
     expect(error.kind).toBe('network')
     expect(fetches).toHaveLength(0)
   })
 
-  it('item 15: no probe after the stream had opened', async () => {
+  it('no probe after the stream had opened', async () => {
     answers = [(_req, res) => (sseOpen(_req, res), res.end('data: a\n\n'))]
     const c = connect(`${base}/stream`, browserLike())
     const error = await endedWithError(c)
@@ -559,7 +559,7 @@ describe('eventsource transport, reference server', () => {
     expect(eType.kind).toBe('content-type')
   })
 
-  it('item 15: when the error event carries no status (browsers), a probe request finds it: 401, 503 with Retry-After, 204, content type', async () => {
+  it('when the error event carries no status (browsers), a probe request finds it: 401, 503 with Retry-After, 204, content type', async () => {
     const platform = resolvePlatform({ EventSource: BrowserLikeEventSource })
     const e401 = await endedWithError(connect(streamUrl({ channel: channel() }), { token: 'not-a-jwt', platform }))
     expect([e401.kind, e401.status]).toEqual(['unauthorized', 401])

@@ -313,7 +313,7 @@ describe('stream body', () => {
     expect(c.events()[0]!.lastEventId).toBe('99')
   })
 
-  it('item 15: an empty id field clears the id: the events after it report \'\', an id-only clear is reported too', async () => {
+  it('an empty id field clears the id: the events after it report \'\', an id-only clear is reported too', async () => {
     route = (_req, res) => (sse(res), res.end('id: 4\ndata: a\n\nid:\ndata: b\n\ndata: c\n\nid: 5\n\nid\n\n'))
     const c = connect({ lastEventId: '3' })
     await c.ended
@@ -387,8 +387,8 @@ describe('stream body', () => {
   })
 })
 
-describe('item 11: an event that never ends', () => {
-  it('item 11: fails endless short data lines with line-too-long once the event passes maxEventSize, and hangs up', async () => {
+describe('an event that never ends', () => {
+  it('fails endless short data lines with line-too-long once the event passes maxEventSize, and hangs up', async () => {
     let written = 0
     route = async (_req, res) => {
       sse(res)
@@ -422,7 +422,7 @@ describe('failures and abort (trap 9)', () => {
     expect(error.message).not.toContain('never-shown')
   })
 
-  it('item 12: reports a token HTTP cannot carry as invalid-request, naming the header, without quoting it or sending anything', async () => {
+  it('reports a token HTTP cannot carry as invalid-request, naming the header, without quoting it or sending anything', async () => {
     route = (_req, res) => (sse(res), res.end())
     const token = 'line1\nline2-secret'
     const error = await endedWithError(connect({ token }))
@@ -435,7 +435,7 @@ describe('failures and abort (trap 9)', () => {
     expect(seen).toHaveLength(0)
   })
 
-  it('item 12: a token with a character outside Latin-1 is invalid-request, and the message does not contain it', async () => {
+  it('a token with a character outside Latin-1 is invalid-request, and the message does not contain it', async () => {
     route = (_req, res) => (sse(res), res.end())
     const token = 'eyJhbGciOi.日本-secret.sig'
     const error = await endedWithError(connect({ token }))
@@ -447,7 +447,7 @@ describe('failures and abort (trap 9)', () => {
     expect(seen).toHaveLength(0)
   })
 
-  it('item 12: a user header fetch rejects is invalid-request naming the header and why, not its value', async () => {
+  it('a user header fetch rejects is invalid-request naming the header and why, not its value', async () => {
     route = (_req, res) => (sse(res), res.end())
     const error = await endedWithError(connect({ token: 'fine-token', headers: { 'X-Tenant': 'ok', 'X-User-Name': 'Zoë 日本語' } }))
     expect(error.kind).toBe('invalid-request')
@@ -460,7 +460,7 @@ describe('failures and abort (trap 9)', () => {
     expect(seen).toHaveLength(0)
   })
 
-  it('item 12: an invalid header name is invalid-request naming it', async () => {
+  it('an invalid header name is invalid-request naming it', async () => {
     route = (_req, res) => (sse(res), res.end())
     const error = await endedWithError(connect({ headers: { 'Bad Name': 'v' } }))
     expect(error.kind).toBe('invalid-request')
