@@ -26,7 +26,7 @@ import type {
 
 /** Options of `createEventStream`. Durations are in milliseconds. */
 export interface EventStreamOptions<TData = string> {
-  /** Stream endpoint. Relative URLs resolve against `location.href` where there is one. */
+  /** Stream endpoint. Relative URLs resolve against `platform.location.href` (the page's) where there is one. */
   url: string | URL
   /**
    * `'fetch'`: `fetch()` with `Authorization: Bearer <token>` (token never in the URL).
@@ -373,7 +373,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   function open(token: string | undefined, tokenVersion: number | undefined, asCandidate = false): void {
     let url: URL
     try {
-      url = new URL(options.url, (globalThis as any).location?.href)
+      url = new URL(options.url, platform.location?.href)
     } catch (cause) {
       return stop(reported(new EventStreamError('invalid-request', 'Invalid stream URL', { cause })))
     }

@@ -24,6 +24,11 @@ export function resolvePlatform(overrides?: Partial<Platform>): Platform {
     document: eventTarget(g.document),
     // Online unless the host says otherwise (`navigator.onLine` is unknown outside browsers).
     isOnline: () => g.navigator?.onLine !== false,
+    location: g.location,
+    // Bound: a browser's requestAnimationFrame throws when called on another object.
+    requestAnimationFrame: typeof g.requestAnimationFrame === 'function' ? (callback) => g.requestAnimationFrame(callback) : undefined,
+    cancelAnimationFrame: typeof g.cancelAnimationFrame === 'function' ? (handle) => g.cancelAnimationFrame(handle) : undefined,
+    ReadableStream: g.ReadableStream,
     ...overrides,
   }
 }

@@ -37,6 +37,13 @@ export interface Platform {
   document?: PlatformEventTarget & { visibilityState?: string }
   /** Whether the host is online. Default `navigator.onLine` (true where unknown). */
   isOnline(): boolean
+  /** The page's address: relative stream URLs resolve against `location.href`. Default `globalThis.location`. */
+  location?: { readonly href: string }
+  /** Schedules a render-batch flush for the next frame (`batch: 'frame'`). Default `globalThis.requestAnimationFrame`; a 16 ms timer where there is none. */
+  requestAnimationFrame?: (callback: () => void) => unknown
+  cancelAnimationFrame?: (handle: any) => void
+  /** `ReadableStream`, whose presence says `fetch` can stream a response (the `'auto'` rule). Default `globalThis.ReadableStream`. */
+  ReadableStream?: unknown
 }
 
 /** The shape of a WHATWG `EventSource` constructor (the browser's, or the `eventsource` npm package's). */

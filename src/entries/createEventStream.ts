@@ -33,7 +33,7 @@ export function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens
   const needsFetch =
     !!options.tokens || (!!options.headers && Object.keys(options.headers).length > 0) || options.body !== undefined || (options.method ?? 'GET').toUpperCase() !== 'GET'
   if (!platform) return needsFetch ? 'fetch' : 'eventsource'
-  const streamingFetch = typeof platform.fetch === 'function' && typeof (globalThis as any).ReadableStream === 'function'
+  const streamingFetch = typeof platform.fetch === 'function' && typeof platform.ReadableStream === 'function'
   if (needsFetch && streamingFetch) return 'fetch'
   if (platform.EventSource) return 'eventsource'
   return 'fetch'

@@ -1,5 +1,5 @@
 import { createContext, useEffect, useInsertionEffect, useMemo, useRef, useState, type ReactNode } from 'react'
-import { createEventStream, createStreamRegistry, createTokenManager, DEFAULT_GRACE_PERIOD, type FetchToken, type Platform, type StreamRegistry, type TokenManager } from 'use-event-stream/core'
+import { createEventStream, createStreamRegistry, createTokenManager, DEFAULT_GRACE_PERIOD, resolvePlatform, type FetchToken, type Platform, type StreamRegistry, type TokenManager } from 'use-event-stream/core'
 
 /** What a provider gives its subtree: one token manager and one registry of shared streams. */
 export interface TokenContextValue {
@@ -63,7 +63,7 @@ export type TokenProviderProps = TokenProviderFetchProps | TokenProviderManagerP
 interface ProviderState {
   registry: StreamRegistry
   own: TokenManager | undefined
-  disposeTimer: ReturnType<typeof setTimeout> | undefined
+  disposeTimer: unknown
   disposed: boolean
 }
 
@@ -132,14 +132,16 @@ export function TokenProvider(props: TokenProviderProps): ReactNode {
       setState(newState(state.registry.gracePeriod))
       return undefined
     }
+    // The provider's platform: a test's virtual clock (or leak check) sees this timer too.
+    const platform = resolvePlatform(props.platform)
     if (state.disposeTimer !== undefined) {
-      clearTimeout(state.disposeTimer)
+      platform.clearTimeout(state.disposeTimer)
       state.disposeTimer = undefined
     }
     return () => {
       // Deferred: StrictMode unmounts and remounts at once, which cancels this; a real unmount
       // closes every stream of the subtree and the manager this provider created.
-      state.disposeTimer = setTimeout(() => {
+      state.disposeTimer = platform.setTimeout(() => {
         state.disposeTimer = undefined
         state.disposed = true
         state.registry.closeAll()

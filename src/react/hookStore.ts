@@ -176,14 +176,13 @@ export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
       pendingFlush = undefined
       flush()
     }
-    const g = globalThis as { requestAnimationFrame?: (cb: () => void) => number; cancelAnimationFrame?: (handle: number) => void }
-    if (batch === 'frame' && typeof g.requestAnimationFrame === 'function' && typeof g.cancelAnimationFrame === 'function') {
-      const handle = g.requestAnimationFrame(run)
-      const cancel = g.cancelAnimationFrame
-      pendingFlush = () => cancel(handle)
+    // The stream's platform: a test's virtual clock (or leak check) sees these timers too.
+    const platform = lease!.entry.platform
+    const { requestAnimationFrame, cancelAnimationFrame } = platform
+    if (batch === 'frame' && requestAnimationFrame && cancelAnimationFrame) {
+      const handle = requestAnimationFrame(run)
+      pendingFlush = () => cancelAnimationFrame(handle)
     } else {
-      // The stream's platform: a test's virtual clock (or leak check) sees this timer too.
-      const platform = lease!.entry.platform
       const handle = platform.setTimeout(run, batch === 'frame' ? 16 : Math.max(0, batch))
       pendingFlush = () => platform.clearTimeout(handle)
     }

@@ -533,3 +533,17 @@ describe('batching', () => {
     expect(result.current.status).toBe('reconnecting')
   })
 })
+
+describe('the host through the platform only', () => {
+  it("batch: 'frame' schedules its flush with platform.requestAnimationFrame", () => {
+    const transport = createMockTransport()
+    const frames: Array<() => void> = []
+    const platform = { requestAnimationFrame: (callback: () => void) => frames.push(callback), cancelAnimationFrame: () => {} }
+    const { result } = renderHook(() => useEventStream(URL_A, { transport, batch: 'frame', platform }))
+    act(() => void transport.latest!.open())
+    act(() => void transport.latest!.emit({ data: 'a' }).emit({ data: 'b' }))
+    expect(frames).toHaveLength(1)
+    act(() => frames[0]!())
+    expect(result.current.data).toBe('b')
+  })
+})

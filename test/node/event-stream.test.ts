@@ -430,3 +430,15 @@ describe('createEventStream with a token manager', () => {
     expect(b.transport.connections[0]!.aborted).toBe(false)
   })
 })
+
+describe('the host through the platform only', () => {
+  it('a relative url resolves against platform.location, not a global', async () => {
+    const clock = createFakePlatform()
+    const transport = createMockTransport()
+    const stream = createEventStream({ url: '/api/stream?channel=a', transport, platform: { ...clock.platform, location: { href: 'https://app.example.test/page' } } })
+    stream.connect()
+    await clock.advance(0)
+    expect(transport.latest!.url.href).toBe('https://app.example.test/api/stream?channel=a')
+    stream.close()
+  })
+})

@@ -3,9 +3,8 @@
 // timer of the core, no listener left on window or document. The hook runs through TokenProvider
 // against the reference server on 127.0.0.1; the platform only counts what is left behind.
 //
-// What the count cannot see: the React layer's own timers (the registry's grace timer, the
-// provider's deferred dispose, the `batch` flush) use the global setTimeout/requestAnimationFrame,
-// not the platform. Of those, only the grace timer shows here, indirectly: the connection closes.
+// The React layer's own timers (the registry's grace timer, the provider's deferred dispose, the
+// `batch` flush) run on the same platform, so the count sees them too.
 import { createElement, StrictMode } from 'react'
 import { act, cleanup, render } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest'
