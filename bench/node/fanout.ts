@@ -1,6 +1,7 @@
 /**
- * Fan-out load: N concurrent SSE clients on one instance (bench/node/fanout-server.ts, a child
- * process) fed at R events/s for D seconds, from the Redis log or the memory log. Measured: the
+ * Fan-out load: N concurrent SSE clients on one instance (a child process) fed at R events/s for D
+ * seconds: the library on the Redis log or the memory log (bench/node/fanout-server.ts), or the bare
+ * `node:http` peer writing preformatted bytes (bench/node/fanout-bare-server.ts). Measured: the
  * instance's heap per connection (after GC, connected and idle, minus the heap before any client),
  * its CPU while streaming, and append-to-delivery latency (the producer's timestamp in each event,
  * read by the client on arrival; one clock, one machine), p50/p99 over every delivery.
@@ -9,11 +10,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import http from 'node:http'
+import os from 'node:os'
 
 export interface FanoutOptions {
-  /** The bundled fanout-server script. */
+  /** The bundled instance script: fanout-server (memory, redis) or fanout-bare-server (bare). */
   serverScript: string
-  kind: 'memory' | 'redis'
+  kind: 'memory' | 'redis' | 'bare'
   redisUrl?: string
   clients?: number
   rate?: number
@@ -46,6 +48,9 @@ function ask<T>(child: ChildProcess, message: object, reply: string): Promise<T>
 
 export async function runFanout(options: FanoutOptions) {
   const { kind, clients = 2000, rate = 100, durationMs = 10_000 } = options
+  // The machine's load average (1, 5, 15 min) as this run starts, before its own processes exist;
+  // on a shared machine it includes the bench's previous runs.
+  const loadavgAtStart = os.loadavg()
   const child = fork(options.serverScript, [], {
     // FANOUT_CHILD_ARGS: extra Node flags for the instance, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
     execArgv: ['--expose-gc', ...(process.env.FANOUT_CHILD_ARGS ?? '').split(' ').filter(Boolean)],
@@ -96,7 +101,6 @@ export async function runFanout(options: FanoutOptions) {
     const connected = await ask<Stats>(child, { cmd: 'stats' }, 'stats')
     const { produced: n, seconds } = await ask<{ produced: number; seconds: number }>(child, { cmd: 'produce', rate, durationMs }, 'produced')
     const producedAt = performance.now()
-    // Let the last events drain to every client.
     // Let the last events drain to every client (bounded: a hopelessly overloaded run stops here).
     for (let i = 0; i < 600 && delivered < clients * n; i++) await sleep(50)
     const drainSeconds = (performance.now() - producedAt) / 1000
@@ -109,6 +113,8 @@ export async function runFanout(options: FanoutOptions) {
     for (const c of counts) if (c === n) complete++
     return {
       kind,
+      loadavgAtStart,
+      loadavgAtEnd: os.loadavg(),
       clients,
       opened,
       rate,
