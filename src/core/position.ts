@@ -34,6 +34,11 @@ export interface StreamPosition {
   /** Records an id-only block (`id:` without data) this stream received (not a replay). */
   idOnly(id: string): void
   /**
+   * Puts the position at `point`, knowing nothing of the steps before it: a cross-tab follower that
+   * joins a group starts where the group is, so that it resumes from there if it leads later.
+   */
+  moveTo(point: { id: string | undefined; since: number }): void
+  /**
    * A filter for a new connection resuming from here (`Last-Event-ID: filter.lastEventId`). Until
    * that connection delivers its first step, whatever this stream delivers meanwhile (the old
    * connection of an overlap rotation) is added to what the filter expects to be repeated.
@@ -124,6 +129,13 @@ export function createStreamPosition(initialId?: string): StreamPosition {
       tail = []
       head = undefined
       feed({ kind: 'id', id: next })
+    },
+    moveTo(point) {
+      id = point.id
+      since = point.since
+      tail = []
+      head = undefined
+      pending = undefined
     },
     resume() {
       const filter = createReplayFilter(id, head, since - tail.length, tail.slice())

@@ -3,6 +3,7 @@ import type { EventStreamError } from '../core/errors'
 import type { EventStream, EventStreamOptions, STREAM_DEFAULTS } from '../core/eventStream'
 import type { watchLifecycle } from '../core/lifecycle'
 import type { parseEventData } from '../core/parseEvent'
+import type { createStreamPosition, StreamPosition } from '../core/position'
 import type { resolvePlatform } from '../core/platform'
 import type { callSafely } from '../core/reportError'
 import type { createListeners } from '../core/subscribable'
@@ -22,6 +23,7 @@ export type CoreParts = readonly [
   watchLifecycle: typeof watchLifecycle,
   defaults: typeof STREAM_DEFAULTS,
   parseEventData: typeof parseEventData,
+  createStreamPosition: typeof createStreamPosition,
 ]
 
 
@@ -35,7 +37,7 @@ export const BEAT = 1000
 export const STALE = 4000
 
 /** Leaders' messages, with a term and a sequence number. */
-const LEADER_TYPES = new Set(['welcome', 'state', 'event', 'error', 'beat'])
+const LEADER_TYPES = new Set(['welcome', 'state', 'event', 'id', 'error', 'beat'])
 
 /**
  * One tab's member of a cross-tab group (see `crossTab` in `EventStreamOptions`), or `undefined`
@@ -56,7 +58,7 @@ export function createCrossTabStream<TData>(
   makeLeader: (options: EventStreamOptions<string>) => EventStream<string>,
   core: CoreParts,
 ): EventStream<TData> | undefined {
-  const [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, defaults, parseEventData] = core
+  const [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, defaults, parseEventData, createStreamPosition] = core
   const scope = options.crossTab && options.crossTab.scope
   // Bad input: the stream fails at `connect()` with a typed error, as it does for a bad url.
   const invalid = typeof scope !== 'string' || !scope
@@ -89,6 +91,13 @@ export function createCrossTabStream<TData>(
   let staleAfter = STALE
 
   // The group as this tab knows it.
+  /**
+   * Where the group's stream is, as far as this tab delivered it: moved by every step this tab
+   * delivers, whether its own stream's (leading) or relayed (following), so that any tab that
+   * takes the lead resumes from exactly where the group is and drops the server's replays of
+   * events without ids as a reconnecting stream does.
+   */
+  const position = createStreamPosition(options.lastEventId)
   const sequence = createSequence()
   let term = 0
   let leaderId: string | undefined
@@ -263,21 +272,21 @@ export function createCrossTabStream<TData>(
     leaderOpenCount = 0
     sequence.start(0)
     const groupDocument = options.pauseWhenHidden === undefined ? undefined : createGroupDocument(hidden())
-    const stream = makeLeader({
+    let stream: EventStream<string> | undefined
+    const mine = () => !!stream && lead?.stream === stream
+    stream = makeLeader({
       ...options,
-      // The group's resume point: the last event id any member delivered up to our `seq`.
-      lastEventId: snapshot.lastEventId,
+      // The group's position: the stream resumes from it, and every step it delivers moves it and
+      // goes to the group as it happens (id-only blocks too), so every tab's position stays the
+      // leader's.
+      position: relaying(position, mine),
       parse: undefined,
       onEvent(event) {
-        if (lead?.stream !== stream) return
-        const raw: WireEvent = { type: event.type, data: event.raw, id: event.id }
-        sequence.admit((sequence.last ?? 0) + 1)
-        post({ t: 'event', ...raw })
-        lead.postedId = raw.id
-        deliver(raw)
+        if (!mine()) return
+        deliver({ type: event.type, data: event.raw, id: event.id })
       },
       onError(error) {
-        if (lead?.stream !== stream) return
+        if (!mine()) return
         post({ t: 'error', error: toWire(error, errorId(error)) })
         callSafely(onErrorCallback, error)
       },
@@ -286,8 +295,38 @@ export function createCrossTabStream<TData>(
     lead = { stream, release, unsubscribe: () => {}, posted: undefined, postedId: undefined, visible: new Map(), groupDocument }
     lead.unsubscribe = stream.subscribe(() => leaderChanged(stream))
     set({ tab: 'leader' })
-    post({ t: 'welcome', to: undefined, state: wireState(stream), latest })
+    post({ t: 'welcome', to: undefined, state: wireState(stream), latest, at: point() })
     stream.connect()
+  }
+
+  const point = () => ({ id: position.id, since: position.since })
+
+  /** The position handed to our leader stream: it moves ours and tells the group each step. */
+  function relaying(target: StreamPosition, mine: () => boolean): StreamPosition {
+    return {
+      get id() {
+        return target.id
+      },
+      get since() {
+        return target.since
+      },
+      event(raw) {
+        target.event(raw)
+        if (!mine()) return
+        sequence.admit((sequence.last ?? 0) + 1)
+        post({ t: 'event', type: raw.type, data: raw.data, id: raw.lastEventId, own: raw.hasOwnId })
+        lead!.postedId = raw.lastEventId
+      },
+      idOnly(id) {
+        target.idOnly(id)
+        if (!mine()) return
+        sequence.admit((sequence.last ?? 0) + 1)
+        post({ t: 'id', id })
+        lead!.postedId = id
+      },
+      moveTo: (at) => target.moveTo(at),
+      resume: () => target.resume(),
+    }
   }
 
   function wireState(stream: EventStream<string>): WireState {
@@ -404,7 +443,7 @@ export function createCrossTabStream<TData>(
     switch (message.t) {
       case 'hello':
         noteVisibility(message.from, message.hidden)
-        if (lead) post({ t: 'welcome', to: message.from, state: wireState(lead.stream), latest })
+        if (lead) post({ t: 'welcome', to: message.from, state: wireState(lead.stream), latest, at: point() })
         return
       case 'vis':
         return noteVisibility(message.from, message.hidden)
@@ -449,6 +488,8 @@ export function createCrossTabStream<TData>(
         if (before === undefined || message.seq >= before) {
           sequence.start(message.seq)
           if (message.latest && (before === undefined || message.seq > before)) deliver(message.latest, true)
+          // A tab that joins (or missed steps) starts from the group's position.
+          if ((before === undefined || message.seq > before) && message.at) position.moveTo(message.at)
           set({ lastEventId: message.state.lastEventId })
         }
         if (message.to === undefined) post({ t: 'vis', hidden: hidden() })
@@ -463,8 +504,13 @@ export function createCrossTabStream<TData>(
         return applyState(message.state)
       }
       case 'event':
-        if (sequence.admit(message.seq)) deliver({ type: message.type, data: message.data, id: message.id })
-        return
+        if (!sequence.admit(message.seq)) return
+        position.event({ type: message.type, data: message.data, lastEventId: message.id, hasOwnId: message.own })
+        return deliver({ type: message.type, data: message.data, id: message.id })
+      case 'id':
+        if (!sequence.admit(message.seq)) return
+        position.idOnly(message.id)
+        return set({ lastEventId: message.id })
       case 'error':
         callSafely(onErrorCallback, rebuilt(message.error)!)
         return

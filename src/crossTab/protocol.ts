@@ -26,9 +26,11 @@ export type Message = { g: string; from: string } & (
 
 export type LeaderMessage = { e: number; seq: number } & (
   | /** The group's state, to one joiner (`to`) or to everyone (a new leader). */
-  { t: 'welcome'; to: string | undefined; state: WireState; latest: WireEvent | undefined }
+  { t: 'welcome'; to: string | undefined; state: WireState; latest: WireEvent | undefined; at: WirePoint }
   | { t: 'state'; state: WireState }
   | ({ t: 'event' } & WireEvent)
+  /** An id-only block: it moves the group's position as an event does. */
+  | { t: 'id'; id: string }
   | { t: 'error'; error: WireError }
   /** Nothing else to say, but alive: followers take over a leader they have not heard for a while. */
   | { t: 'beat' }
@@ -39,6 +41,14 @@ export interface WireEvent {
   type: string
   data: string
   id: string | undefined
+  /** Whether the event's own block carried the id (the transport's `hasOwnId`; unset when it cannot tell). */
+  own?: boolean | undefined
+}
+
+/** A stream position (see core/position.ts): the last id and the events since it. */
+export interface WirePoint {
+  id: string | undefined
+  since: number
 }
 
 /** The leader's connection: what a follower's snapshot mirrors. */

@@ -60,7 +60,7 @@ interface Group {
 const KEY = 'shared'
 
 /** `n` pages of one context, each streaming `channel` with `crossTab: { scope }` (tokens live `ttl` s). */
-async function openGroup(n: number, options: { scope?: string; ttl?: number } = {}): Promise<Group> {
+async function openGroup(n: number, options: { scope?: string; ttl?: number; ledgerBy?: 'id' | 'data' } = {}): Promise<Group> {
   const context = await browser.newContext()
   const channel = `seq-crosstab-${++groupSeq}`
   const tabs: Tab[] = []
@@ -73,6 +73,7 @@ async function openGroup(n: number, options: { scope?: string; ttl?: number } = 
       streamUrl: `${server.url}/stream?channel=${on}`,
       tokenUrl: `${server.url}/auth/sse-token?ttl=${options.ttl ?? 30}`,
       apiKey: server.apiKey,
+      ...(options.ledgerBy ? { ledgerBy: options.ledgerBy } : {}),
       ...(crossTab ? { crossTab } : {}),
     })
     const tab: Tab = { page, console, h, read: () => h.read(KEY) }
@@ -374,6 +375,79 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
       // The leader's connection and the solo page's stayed as they were.
       expect(group.open().map((c) => c.id)).toEqual(openBefore)
       expect(openBefore).toHaveLength(2)
+    } finally {
+      await group.close()
+    }
+  })
+})
+
+/**
+ * Publishes `{"n":i}` on `channel` by hand, with an id only where `withId(i)` says: the test decides
+ * which event is the last one before a fault. The data strings are the ledger.
+ */
+function handPublisher(channel: string, withId: (i: number) => boolean) {
+  const sent: string[] = []
+  return {
+    sent,
+    publish(count: number) {
+      for (let k = 0; k < count; k++) {
+        const i = sent.length
+        const data = JSON.stringify({ n: i })
+        server.publish(channel, { data, sendId: withId(i) })
+        sent.push(data)
+      }
+    },
+  }
+}
+
+/** Per page: what it lost and what it got twice, by data (the events carry ids only now and then). */
+async function dataLedgers(tabs: readonly Tab[], sent: readonly string[], label: string) {
+  await until(
+    async () => {
+      for (const t of tabs) if ((await t.read()).ids.at(-1) !== sent.at(-1)) return false
+      return true
+    },
+    10_000,
+    `${label}: every page has the last event`,
+  ).catch(() => {
+    // The ledgers say what is missing.
+  })
+  await sleep(200)
+  const states = await Promise.all(tabs.map((t) => t.read()))
+  return states.map((s, i) => {
+    const l = ledger(sent, s.ids)
+    console.log(`[cross-tab] ${label} page ${i + 1} (${s.tab}): sent=${l.sent} received=${l.received} lost=${l.lost} duplicated=${l.duplicated}`)
+    return { page: i + 1, lost: l.lost, duplicated: l.duplicated }
+  })
+}
+
+describe('crossTab in Chromium: where the server puts ids on some events only', () => {
+  it('the leader crashes after events without ids: the new leader resumes from the group position, nobody gets a replay twice', async () => {
+    const group = await openGroup(4, { ledgerBy: 'data' })
+    try {
+      const pub = handPublisher(group.channel, (i) => i % 5 === 0)
+      // 13 events: the last id is on event 10, events 11 and 12 follow without one.
+      for (let i = 0; i < 13; i++) {
+        pub.publish(1)
+        await sleep(25)
+      }
+      await until(async () => (await Promise.all(group.tabs.map((t) => t.read()))).every((s) => s.ids.at(-1) === pub.sent.at(-1)), 10_000, 'every page has event 12')
+      const states = await Promise.all(group.tabs.map((t) => t.read()))
+      const leader = group.tabs[states.findIndex((s) => s.tab === 'leader')]!
+      const rest = group.tabs.filter((t) => t !== leader)
+      const before = group.connections().length
+      const cdp = await group.context.newCDPSession(leader.page)
+      void cdp.send('Page.crash').catch(() => {})
+      await until(async () => (await leaders(rest)) === 1, 5000, 'a new leader')
+      for (let i = 0; i < 12; i++) {
+        pub.publish(1)
+        await sleep(25)
+      }
+      const ledgers = await dataLedgers(rest, pub.sent, 'id-less handover')
+      const resumed = group.connections().slice(before)
+      console.log(`[cross-tab] id-less handover: connections since: ${JSON.stringify(resumed.map((c) => ({ lastEventId: c.lastEventId, replayed: c.replayed })))}`)
+      expect(ledgers).toEqual(rest.map((_, i) => ({ page: i + 1, lost: 0, duplicated: 0 })))
+      expect(resumed).toHaveLength(1)
     } finally {
       await group.close()
     }
