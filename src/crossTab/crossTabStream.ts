@@ -3,13 +3,13 @@ import type { EventStreamError } from '../core/errors'
 import type { EventStream, EventStreamOptions, STREAM_DEFAULTS } from '../core/eventStream'
 import type { watchLifecycle } from '../core/lifecycle'
 import type { parseEventData } from '../core/parseEvent'
-import type { createStreamPosition, StreamPosition } from '../core/position'
+import type { createStreamPosition, ReplayFilter, StreamPosition } from '../core/position'
 import type { resolvePlatform } from '../core/platform'
 import type { callSafely } from '../core/reportError'
 import type { createListeners } from '../core/subscribable'
 import type { EventStreamSnapshot, PlatformEventTarget, StreamEvent } from '../core/types'
 import { crossTabGroupKey, crossTabName } from './groupKey'
-import { createSequence, fromWire, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WireState } from './protocol'
+import { fromWire, judge, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WirePoint, type WireState } from './protocol'
 
 /**
  * The core's parts this chunk uses, handed over by the loader (`./lazy`) rather than imported, so
@@ -49,8 +49,9 @@ const LEADER_TYPES = new Set(['welcome', 'state', 'event', 'id', 'error', 'beat'
  * Election: every member queues for the lock; the browser grants it to one, and to the next one in
  * the queue when the holder releases it: `close()`, the tab going away or crashing. The new leader
  * starts a real stream from the last event id the group saw (`makeLeader`), so a server that
- * replays after `Last-Event-ID` fills the gap; the sequence numbers (see `createSequence`) drop
- * what two leaders both sent.
+ * replays after `Last-Event-ID` fills the gap. Every tab's position is the group's (each step is
+ * relayed), so the new leader resumes from exactly where the group is; a follower takes steps in
+ * the leader's `seq` order and re-bases on each new term (see `rebase`).
  */
 export function createCrossTabStream<TData>(
   options: EventStreamOptions<TData>,
@@ -98,9 +99,18 @@ export function createCrossTabStream<TData>(
    * events without ids as a reconnecting stream does.
    */
   const position = createStreamPosition(options.lastEventId)
-  const sequence = createSequence()
+  /** The `seq` of the last step taken from the leader (or of the welcome), `undefined` before joining. */
+  let seq: number | undefined
+  /** After a re-base that found us ahead of the new leader: the steps we delivered already. */
+  let catchUp: ReplayFilter | undefined
+  /** The term of the leader we follow (or of ours), 0 before we know one. */
   let term = 0
   let leaderId: string | undefined
+  /** We heard a leader since we started: only then may silence mean a stalled leader. */
+  let heard = false
+  /** We asked for a welcome (`hello`) and have not had one since. */
+  let asked = false
+  let askedAt = -Infinity
   /** Connections opened under earlier leaders, so `openCount` never goes back. */
   let openedBefore = 0
   let leaderOpenCount = 0
@@ -136,7 +146,7 @@ export function createCrossTabStream<TData>(
   }
 
   function post(message: Partial<LeaderMessage> | Record<string, unknown>): void {
-    channel?.postMessage({ g: key, from: me, ...(lead ? { e: term, seq: sequence.last ?? 0 } : {}), ...message })
+    channel?.postMessage({ g: key, from: me, ...(lead ? { e: term, seq: seq ?? 0 } : {}), ...message })
   }
 
   const hidden = () => platform.document?.visibilityState === 'hidden'
@@ -211,6 +221,7 @@ export function createCrossTabStream<TData>(
     })
     heardAt = platform.monotonic()
     staleAfter = STALE + platform.random() * BEAT
+    asked = true
     post({ t: 'hello', hidden: hidden() })
   }
 
@@ -221,7 +232,8 @@ export function createCrossTabStream<TData>(
     } else if (running && !hidden()) {
       post({ t: 'vis', hidden: false })
       // Only a visible tab judges the silence: a hidden one's own timers are throttled too.
-      if (platform.monotonic() - heardAt > staleAfter) join(true)
+      // A tab that never heard a leader knows no position to resume from: it never steals.
+      if (heard && platform.monotonic() - heardAt > staleAfter) join(true)
     }
     ticker = platform.setTimeout(tick, BEAT)
   }
@@ -234,6 +246,7 @@ export function createCrossTabStream<TData>(
   function startRunning(): void {
     running = true
     ended = false
+    heard = false
     // Until the election settles.
     set({ tab: 'follower' })
     stopDormancy?.()
@@ -270,7 +283,8 @@ export function createCrossTabStream<TData>(
     leaderId = me
     openedBefore += leaderOpenCount
     leaderOpenCount = 0
-    sequence.start(0)
+    seq ??= 0
+    catchUp = undefined
     const groupDocument = options.pauseWhenHidden === undefined ? undefined : createGroupDocument(hidden())
     let stream: EventStream<string> | undefined
     const mine = () => !!stream && lead?.stream === stream
@@ -310,21 +324,23 @@ export function createCrossTabStream<TData>(
       get since() {
         return target.since
       },
+      // A replaced term's stream delivers nothing: its steps move nothing.
       event(raw) {
-        target.event(raw)
         if (!mine()) return
-        sequence.admit((sequence.last ?? 0) + 1)
+        target.event(raw)
+        seq = (seq ?? 0) + 1
         post({ t: 'event', type: raw.type, data: raw.data, id: raw.lastEventId, own: raw.hasOwnId })
         lead!.postedId = raw.lastEventId
       },
       idOnly(id) {
-        target.idOnly(id)
         if (!mine()) return
-        sequence.admit((sequence.last ?? 0) + 1)
+        target.idOnly(id)
+        seq = (seq ?? 0) + 1
         post({ t: 'id', id })
         lead!.postedId = id
       },
       moveTo: (at) => target.moveTo(at),
+      filterFrom: (at) => target.filterFrom(at),
       resume: () => target.resume(),
     }
   }
@@ -460,61 +476,99 @@ export function createCrossTabStream<TData>(
   }
 
   function fromLeader(message: Message & LeaderMessage): void {
-    // A replaced leader's late messages are ignored; a newer term means someone else leads now.
-    if (message.e < term) return
+    const verdict = judge({ term, leader: leaderId, free: term === 0, asked }, message, me)
     if (lead) {
-      if (message.e === term) return
+      // Only a successor's welcome replaces us (a steal also rejects our lock request).
+      if (verdict !== 'new' || message.e <= term) return
       stepDown()
     }
-    if (message.e > term || message.from !== leaderId) {
-      term = message.e
-      leaderId = message.from
-      openedBefore += leaderOpenCount
-      leaderOpenCount = 0
-    }
+    if (verdict === 'ignore') return
+    if (verdict === 'ask') return askForWelcome()
     heardAt = platform.monotonic()
-    if (ended) {
-      // The group was started again by another tab.
-      if (message.t !== 'welcome' || isEnd(message.state)) return
-      startRunning()
+    if (verdict === 'new') {
+      if (ended) {
+        // The group was started again by another tab.
+        if (isEnd((message as { state: WireState }).state)) return
+        startRunning()
+      }
+      term = message.e
+      if (message.from !== leaderId) {
+        openedBefore += leaderOpenCount
+        leaderOpenCount = 0
+      }
+      leaderId = message.from
+      heard = true
+      asked = false
     }
     if (!running) return
     switch (message.t) {
-      case 'welcome': {
-        if (message.to !== undefined && message.to !== me) return
-        // Our own member of the group may be further than this leader (it had more of the previous
-        // leader's messages): keep our place; the events it replays are dropped by `seq`.
-        const before = sequence.last
-        if (before === undefined || message.seq >= before) {
-          sequence.start(message.seq)
-          if (message.latest && (before === undefined || message.seq > before)) deliver(message.latest, true)
-          // A tab that joins (or missed steps) starts from the group's position.
-          if ((before === undefined || message.seq > before) && message.at) position.moveTo(message.at)
-          set({ lastEventId: message.state.lastEventId })
-        }
+      case 'welcome':
+        if (verdict === 'new') rebase(message)
         if (message.to === undefined) post({ t: 'vis', hidden: hidden() })
         return applyState(message.state)
-      }
-      case 'state': {
-        const last = sequence.last
-        if (last !== undefined && message.seq >= last) {
-          sequence.start(message.seq)
-          set({ lastEventId: message.state.lastEventId })
-        }
+      case 'state':
         return applyState(message.state)
-      }
       case 'event':
-        if (!sequence.admit(message.seq)) return
-        position.event({ type: message.type, data: message.data, lastEventId: message.id, hasOwnId: message.own })
-        return deliver({ type: message.type, data: message.data, id: message.id })
       case 'id':
-        if (!sequence.admit(message.seq)) return
-        position.idOnly(message.id)
-        return set({ lastEventId: message.id })
+        // Within a term, steps come in `seq` order: a number already taken is a repeat.
+        if (seq === undefined || message.seq <= seq) return
+        seq = message.seq
+        return step(message)
       case 'error':
         callSafely(onErrorCallback, rebuilt(message.error)!)
         return
     }
+  }
+
+  /**
+   * A new term (or this tab joining): the leader's numbering starts at the welcome's `seq`, from
+   * the group position `at`. A tab at `at` goes on; one ahead of it (it delivered steps the new
+   * leader has not: the old leader's last messages) drops the steps it already delivered as the
+   * new leader relays them again; one that joins, or is behind, starts from `at`.
+   */
+  function rebase(message: { seq: number; at: WirePoint; latest: WireEvent | undefined }): void {
+    const { at } = message
+    catchUp = undefined
+    const fresh = seq === undefined
+    if (fresh || position.id !== at.id || position.since !== at.since) {
+      const filter = fresh ? undefined : position.filterFrom(at)
+      if (filter) catchUp = filter
+      else {
+        position.moveTo(at)
+        if (message.latest) deliver(message.latest, true)
+      }
+    }
+    seq = message.seq
+    set({ lastEventId: position.id })
+  }
+
+  /** One step relayed by the leader: moves our position and, for an event, delivers it. */
+  function step(message: ({ t: 'event' } & WireEvent) | { t: 'id'; id: string }): void {
+    if (message.t === 'id') {
+      if (replayed(() => catchUp!.isReplayedId(message.id))) return
+      position.idOnly(message.id)
+      return set({ lastEventId: message.id })
+    }
+    const raw = { type: message.type, data: message.data, lastEventId: message.id, hasOwnId: message.own }
+    if (replayed(() => catchUp!.isReplay(raw))) return
+    position.event(raw)
+    deliver({ type: raw.type, data: raw.data, id: raw.lastEventId })
+  }
+
+  /** True for a step we delivered before a re-base (see `rebase`). */
+  function replayed(check: () => boolean): boolean {
+    if (catchUp && !catchUp.caughtUp && check()) return true
+    catchUp = undefined
+    return false
+  }
+
+  /** A newer term than we can accept on our own: ask its leader for a welcome (once a beat). */
+  function askForWelcome(): void {
+    const now = platform.monotonic()
+    if (!running || now - askedAt < BEAT) return
+    askedAt = now
+    asked = true
+    post({ t: 'hello', hidden: hidden() })
   }
 
   function applyState(state: WireState): void {

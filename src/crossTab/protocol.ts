@@ -9,8 +9,10 @@ import type { EventStreamStatus } from '../core/types'
  * Every message names its group (`g`, the group key: a message of another group is ignored even
  * if it arrived on this channel) and its sender (`from`, a random id per stream). Messages of the
  * leader carry its term (`e`: each new leader takes the highest term it has seen plus one, so a
- * follower can tell the current leader from a replaced one) and `seq`: the number of events the
- * group has delivered so far, continued by each new leader from where it saw the group.
+ * follower can tell the current leader from a replaced one, see `judge`) and `seq`: the number of
+ * steps (events and id-only blocks) the leader relayed, continued by each new leader from where it
+ * saw the group. A follower takes steps in `seq` order within a term; on a new term it re-bases on
+ * the welcome's position (`at`) and `seq` instead of comparing numbers across terms.
  */
 export type Message = { g: string; from: string } & (
   | /** A tab joins; the leader answers with a `welcome` addressed to it. */
@@ -82,36 +84,36 @@ export function fromWire(error: WireError, ErrorClass: typeof EventStreamError):
 }
 
 /**
- * The group's event order as one tab sees it. A tab delivers an event only when its `seq` is
- * beyond the last one it delivered: after a handover the new leader numbers the events it resumes
- * with from where it saw the group, so an event both leaders sent (the old one's last messages
- * racing the new one's replay) is delivered once, whatever its SSE id (ids are opaque, and may be
- * missing). A tab that joins takes the group's number as its start (`start`) and delivers only
- * what comes after it: no partial history.
+ * What a tab does with a leader's message, by its term (`e`) and sender:
+ * - `current`: the leader this tab follows, in the term it knows: take it.
+ * - `new`: a welcome that starts a term this tab accepts: re-base on it (see the welcome's `at`
+ *   and `seq`). Accepted: any term while the tab is `free` (it knows no leader yet, or its group
+ *   ended), the successor of the known term (`known + 1`), the known term from another sender
+ *   (two tabs took over at once: the later welcome wins, as the later one holds the lock), and
+ *   any newer term addressed to this tab in answer to its own `hello` (`asked`).
+ * - `ask`: a newer term this tab cannot accept on its own (it missed that term's welcome): ask
+ *   the leader for one (`hello`).
+ * - `ignore`: a replaced leader's late message, another tab's welcome, or a term no tab of the
+ *   group could have reached (one forged message moves no tab).
  */
-export interface Sequence {
-  /** The `seq` of the last event delivered (or of the start), `undefined` before the tab joined. */
-  readonly last: number | undefined
-  /** Joins at `seq` unless already further: returns true when the tab moved forward. */
-  start(seq: number): boolean
-  /** True (and moves on) for an event to deliver; false for a duplicate or before `start`. */
-  admit(seq: number): boolean
+export type Verdict = 'current' | 'new' | 'ask' | 'ignore'
+
+export interface Known {
+  term: number
+  leader: string | undefined
+  free: boolean
+  asked: boolean
 }
 
-export function createSequence(last?: number): Sequence {
-  return {
-    get last() {
-      return last
-    },
-    start(seq) {
-      if (last !== undefined && seq <= last) return false
-      last = seq
-      return true
-    },
-    admit(seq) {
-      if (last === undefined || seq <= last) return false
-      last = seq
-      return true
-    },
+export function judge(known: Known, message: { t: string; e: number; from: string; to?: string | undefined }, me: string): Verdict {
+  const { e } = message
+  if (message.t !== 'welcome') {
+    if (e === known.term && message.from === known.leader) return 'current'
+    return e > known.term ? 'ask' : 'ignore'
   }
+  if (message.to !== undefined && message.to !== me) return 'ignore'
+  if (known.free || e === known.term + 1) return 'new'
+  if (e === known.term) return message.from === known.leader && message.to === undefined ? 'current' : 'new'
+  if (e > known.term) return message.to === me && known.asked ? 'new' : 'ask'
+  return 'ignore'
 }

@@ -325,6 +325,43 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     }
   })
 
+  it('a tab opened while the leader is stalled does not take over; a follower that heard the leader does, from the group position with a newer term: nothing lost or repeated anywhere', async () => {
+    const group = await openGroup(3)
+    try {
+      const { publisher, leader, rest, before } = await streamingGroup(group)
+      const cdp = await group.context.newCDPSession(leader.page)
+      await cdp.send('Debugger.enable')
+      const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
+      await cdp.send('Debugger.pause')
+      await paused
+      // The newcomer hears no welcome from the stalled leader: it must not lead from nowhere.
+      const { page, console: lines } = await openHarnessPage(group.context, site)
+      const h = harnessOf(page)
+      await h.open({ key: KEY, transport: 'fetch', streamUrl: `${server.url}/stream?channel=${group.channel}`, tokenUrl: `${server.url}/auth/sse-token?ttl=30`, apiKey: server.apiKey, crossTab: { scope: 'alice' } })
+      const newcomer: Tab = { page, console: lines, h, read: () => h.read(KEY) }
+      await until(async () => (await leaders([...rest, newcomer])) === 1, 10_000, 'a follower takes over')
+      const states = await Promise.all([...rest, newcomer].map((t) => t.read()))
+      expect(states.at(-1)!.tab).toBe('follower')
+      await until(async () => (await newcomer.read()).status === 'open', 5000, 'the newcomer follows')
+      await cdp.send('Debugger.resume')
+      await until(async () => (await leader.read()).tab === 'follower', 5000, 'the stalled page follows')
+      await sleep(500)
+      const sent = await publisher.stop()
+      await expectEveryPageGotEverything(rest, sent, 'newcomer during a stall')
+      const fresh = await newcomer.read()
+      const from = sent.indexOf(fresh.ids[0]!)
+      const newcomerLedger = ledger(sent.slice(from), fresh.ids)
+      const old = ledger(sent, (await leader.read()).ids)
+      console.log(`[cross-tab] newcomer during a stall: newcomer from event ${from}: lost=${newcomerLedger.lost} duplicated=${newcomerLedger.duplicated}; the stalled page duplicated=${old.duplicated}; connections since: ${group.connections().length - before}`)
+      expect({ lost: newcomerLedger.lost, duplicated: newcomerLedger.duplicated, contiguous: contiguous(fresh.ids) }).toEqual({ lost: 0, duplicated: 0, contiguous: true })
+      expect(old.duplicated).toBe(0)
+      expect(group.connections().length - before).toBe(1)
+      expect(await leaders([...group.tabs, newcomer])).toBe(1)
+    } finally {
+      await group.close()
+    }
+  })
+
   it('two scopes on the same url: two connections, and no event crosses', async () => {
     const group = await openGroup(2, { scope: 'alice' })
     try {

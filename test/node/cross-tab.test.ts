@@ -16,7 +16,8 @@ import {
 } from 'use-event-stream/core'
 import { STREAM_DEFAULTS } from '../../src/core/eventStream'
 import { crossTabGroupKey } from '../../src/crossTab/groupKey'
-import { createSequence } from '../../src/crossTab/protocol'
+import { judge, type Known } from '../../src/crossTab/protocol'
+import { createStreamPosition } from '../../src/core/position'
 import { CountingTarget } from '../helpers/fakePlatform'
 import { createFakeLocks } from '../helpers/fakeLocks'
 import { startReplayServer, type ReplayServer } from '../helpers/replayServer'
@@ -58,32 +59,64 @@ describe('the group key', () => {
   })
 })
 
-describe('the sequence', () => {
-  it('delivers nothing before the tab joined, then each number once, in order, gaps allowed', () => {
-    const seq = createSequence()
-    expect(seq.admit(1)).toBe(false)
-    expect(seq.start(5)).toBe(true)
-    expect([5, 6, 6, 7, 9, 8, 9, 10].map((n) => seq.admit(n))).toEqual([false, true, false, true, true, false, false, true])
-    expect(seq.last).toBe(10)
+describe('terms: which leader a tab follows', () => {
+  const known = (term: number, leader: string | undefined, more: Partial<Known> = {}): Known => ({ term, leader, free: false, asked: false, ...more })
+  const msg = (t: string, e: number, from: string, to?: string) => ({ t, e, from, to })
+
+  it("a tab that knows no leader takes the first welcome addressed to it or to everyone, and nothing else", () => {
+    const none = known(0, undefined, { free: true })
+    expect(judge(none, msg('welcome', 7, 'a'), 'me')).toBe('new')
+    expect(judge(none, msg('welcome', 7, 'a', 'me'), 'me')).toBe('new')
+    expect(judge(none, msg('welcome', 7, 'a', 'other'), 'me')).toBe('ignore')
+    // Steps before a welcome cannot be placed: ask for one.
+    expect(judge(none, msg('event', 7, 'a'), 'me')).toBe('ask')
   })
 
-  it('never goes back: a joiner further than the new leader keeps its place', () => {
-    const seq = createSequence()
-    seq.start(12)
-    expect(seq.start(10)).toBe(false)
-    expect(seq.last).toBe(12)
+  it("a follower takes its leader's messages, a successor's welcome, and ignores a replaced leader", () => {
+    const k = known(3, 'a')
+    expect(judge(k, msg('event', 3, 'a'), 'me')).toBe('current')
+    expect(judge(k, msg('event', 3, 'b'), 'me')).toBe('ignore')
+    expect(judge(k, msg('event', 2, 'a'), 'me')).toBe('ignore')
+    expect(judge(k, msg('welcome', 4, 'b'), 'me')).toBe('new')
+    // Its first step arrived before its welcome (or the welcome was missed): ask for one.
+    expect(judge(k, msg('event', 4, 'b'), 'me')).toBe('ask')
+    // Two tabs took over in the same term: the later welcome wins.
+    expect(judge(k, msg('welcome', 3, 'b'), 'me')).toBe('new')
   })
 
-  it('a handover racing the old leader: what both leaders send is delivered once', () => {
-    // The old leader sent 11 and 12 before it died; the new one resumed from 10 and replays 11 and
-    // 12 (same events, same numbers), then goes on. A follower may see either first.
-    for (const order of [
-      [11, 12, 11, 12, 13],
-      [11, 11, 12, 12, 13],
-    ]) {
-      const seq = createSequence(10)
-      expect(order.filter((n) => seq.admit(n))).toEqual([11, 12, 13])
-    }
+  it('a term no tab of the group could have reached moves nobody, unless it answers our own hello', () => {
+    expect(judge(known(3, 'a'), msg('welcome', 1e9, 'forger'), 'me')).toBe('ask')
+    expect(judge(known(3, 'a'), msg('event', 1e9, 'forger'), 'me')).toBe('ask')
+    expect(judge(known(3, 'a'), msg('welcome', 1e9, 'forger', 'me'), 'me')).toBe('ask')
+    expect(judge(known(3, 'a', { asked: true }), msg('welcome', 6, 'c', 'me'), 'me')).toBe('new')
+  })
+})
+
+describe('re-basing on a new leader (position.filterFrom)', () => {
+  const event = (data: string, lastEventId: string | undefined, hasOwnId?: boolean) => ({ type: 'message', data, lastEventId, hasOwnId })
+
+  it('a follower ahead of the new leader drops exactly the steps it delivered after the leader\'s point', () => {
+    const p = createStreamPosition()
+    p.event(event('a', '1', true))
+    p.event(event('b', '1', false))
+    const leaderPoint = { id: p.id, since: p.since }
+    p.event(event('c', '1', false))
+    p.idOnly('5')
+    p.event(event('d', '5', false))
+    const filter = p.filterFrom(leaderPoint)!
+    expect(filter.isReplay(event('c', '1', false))).toBe(true)
+    expect(filter.isReplayedId('5')).toBe(true)
+    expect(filter.isReplay(event('d', '5', false))).toBe(true)
+    expect(filter.isReplay(event('e', '5', false))).toBe(false)
+    expect(filter.caughtUp).toBe(true)
+  })
+
+  it('at the same point nothing is dropped; a point this tab never passed (it is behind) is unknown', () => {
+    const p = createStreamPosition()
+    p.event(event('a', '1', true))
+    expect(p.filterFrom({ id: '1', since: 0 })!.isReplay(event('b', '1', false))).toBe(false)
+    expect(p.filterFrom({ id: '1', since: 4 })).toBeUndefined()
+    expect(p.filterFrom({ id: '9', since: 0 })).toBeUndefined()
   })
 })
 
