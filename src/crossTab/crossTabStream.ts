@@ -476,7 +476,8 @@ export function createCrossTabStream<TData>(
   }
 
   function fromLeader(message: Message & LeaderMessage): void {
-    const verdict = judge({ term, leader: leaderId, free: term === 0, asked }, message, me)
+    // An ended group is started again by whichever tab connects first: its term may be any.
+    const verdict = judge({ term, leader: leaderId, free: term === 0 || ended, asked }, message, me)
     if (lead) {
       // Only a successor's welcome replaces us (a steal also rejects our lock request).
       if (verdict !== 'new' || message.e <= term) return

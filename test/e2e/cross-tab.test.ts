@@ -362,6 +362,40 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     }
   })
 
+  it('a group that ended (204) is started again by a newly opened tab, and the tabs that saw later terms come back with it', async () => {
+    const group = await openGroup(3)
+    try {
+      // A handover first, so the remaining tabs know a later term than a new tab's first one.
+      const first = await streamingGroup(group)
+      await first.leader.page.close()
+      const rest = first.rest
+      await until(async () => (await leaders(rest)) === 1, 5000, 'a new leader')
+      const states = await Promise.all(rest.map((t) => t.read()))
+      const leader = rest[states.findIndex((s) => s.tab === 'leader')]!
+      await first.publisher.stop()
+      server.setFault({ route: 'stream', fault: 'status:204', channel: group.channel })
+      await leader.h.reconnect(KEY)
+      await until(async () => (await Promise.all(rest.map((t) => t.read()))).every((s) => s.status === 'closed'), 5000, 'the group ended')
+      await sleep(1500)
+      const newcomer = await group.add()
+      await until(async () => (await Promise.all(rest.map((t) => t.read()))).every((s) => s.status === 'open'), 5000, 'the old tabs come back')
+      const marks = await Promise.all(rest.map(async (t) => (await t.read()).ids.length))
+      const pub = startPublisher(() => server, group.channel, 25)
+      await sleep(1000)
+      const sent = await pub.stop()
+      const all = [...rest, newcomer]
+      await until(async () => (await Promise.all(all.map((t) => t.read()))).every((s) => s.ids.at(-1) === sent.at(-1)), 5000, 'every tab has the last event').catch(() => {})
+      const after = await Promise.all(all.map((t) => t.read()))
+      const ledgers = after.map((s, i) => ledger(sent, s.ids.slice(i < rest.length ? marks[i] : 0).filter((id) => sent.includes(id))))
+      console.log(`[cross-tab] restart after 204: tabs=${after.map((s) => `${s.tab}/${s.status}`).join(',')}; ledgers=${JSON.stringify(ledgers)}`)
+      expect(ledgers.map((l) => [l.lost, l.duplicated])).toEqual(all.map(() => [0, 0]))
+      expect(after.filter((s) => s.tab === 'leader')).toHaveLength(1)
+      expect(group.open()).toHaveLength(1)
+    } finally {
+      await group.close()
+    }
+  })
+
   it('two scopes on the same url: two connections, and no event crosses', async () => {
     const group = await openGroup(2, { scope: 'alice' })
     try {

@@ -84,6 +84,11 @@ describe('terms: which leader a tab follows', () => {
     expect(judge(k, msg('welcome', 3, 'b'), 'me')).toBe('new')
   })
 
+  it("a tab whose group ended takes the welcome of whichever tab starts it again, whatever its term", () => {
+    expect(judge(known(5, 'a', { free: true }), msg('welcome', 1, 'newcomer'), 'me')).toBe('new')
+    expect(judge(known(5, 'a'), msg('welcome', 1, 'newcomer'), 'me')).toBe('ignore')
+  })
+
   it('a term no tab of the group could have reached moves nobody, unless it answers our own hello', () => {
     expect(judge(known(3, 'a'), msg('welcome', 1e9, 'forger'), 'me')).toBe('ask')
     expect(judge(known(3, 'a'), msg('event', 1e9, 'forger'), 'me')).toBe('ask')
