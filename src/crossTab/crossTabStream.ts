@@ -9,7 +9,7 @@ import type { callSafely } from '../core/reportError'
 import type { createListeners } from '../core/subscribable'
 import type { EventStreamSnapshot, PlatformEventTarget, StreamEvent } from '../core/types'
 import { crossTabGroupKey, crossTabName } from './groupKey'
-import { fromWire, judge, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WirePoint, type WireState } from './protocol'
+import { fromWire, judge, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WirePoint, type WireState, type WireStep } from './protocol'
 
 /**
  * The core's parts this chunk uses, handed over by the loader (`./lazy`) rather than imported, so
@@ -37,7 +37,10 @@ export const BEAT = 1000
 export const STALE = 4000
 
 /** Leaders' messages, with a term and a sequence number. */
-const LEADER_TYPES = new Set(['welcome', 'state', 'event', 'id', 'error', 'beat'])
+const LEADER_TYPES = new Set(['welcome', 'state', 'event', 'id', 'replay', 'error', 'beat'])
+
+/** Steps every tab keeps (with the position after each), so that a leader can fill a follower's gap. */
+const KEPT = 1000
 
 /**
  * One tab's member of a cross-tab group (see `crossTab` in `EventStreamOptions`), or `undefined`
@@ -71,7 +74,7 @@ export function createCrossTabStream<TData>(
   const platform = resolvePlatform(options.platform)
   const name = crossTabName(key)
   const me = platform.random().toString(36).slice(2) + platform.now().toString(36)
-  const { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
+  const { parse, onEvent: onEventCallback, onError: onErrorCallback, onGap } = options
   const listeners = createListeners()
   let snapshot = initial
 
@@ -101,6 +104,11 @@ export function createCrossTabStream<TData>(
   const position = createStreamPosition(options.lastEventId)
   /** The `seq` of the last step taken from the leader (or of the welcome), `undefined` before joining. */
   let seq: number | undefined
+  /** The last `KEPT` steps this tab took, each with the position after it. */
+  let kept: Array<{ at: WirePoint; step: WireStep }> = []
+  /** We miss steps and asked the leader for them (`resend`): steps wait until the answer. */
+  let missing = false
+  let missingAt = 0
   /** After a re-base that found us ahead of the new leader: the steps we delivered already. */
   let catchUp: ReplayFilter | undefined
   /** The term of the leader we follow (or of ours), 0 before we know one. */
@@ -229,7 +237,10 @@ export function createCrossTabStream<TData>(
     if (lead) {
       post({ t: 'beat' })
       updateGroupVisibility()
-    } else if (running && !hidden()) {
+    } else if (running && missing && platform.monotonic() - missingAt >= BEAT) {
+      askForSteps()
+    }
+    if (!lead && running && !hidden()) {
       post({ t: 'vis', hidden: false })
       // Only a visible tab judges the silence: a hidden one's own timers are throttled too.
       // A tab that never heard a leader knows no position to resume from: it never steals.
@@ -314,6 +325,26 @@ export function createCrossTabStream<TData>(
   }
 
   const point = () => ({ id: position.id, since: position.since })
+  const samePoint = (a: WirePoint, b: WirePoint) => a.id === b.id && a.since === b.since
+
+  function keep(step: WireStep): void {
+    if (kept.length >= KEPT) kept = kept.slice(KEPT / 2)
+    kept.push({ at: point(), step })
+  }
+
+  /** The steps we took after `at`, or `undefined` when `at` is not among the positions we kept. */
+  function stepsAfter(at: WirePoint): WireStep[] | undefined {
+    if (samePoint(at, point())) return []
+    for (let i = kept.length - 1; i >= 0; i--) if (samePoint(kept[i]!.at, at)) return kept.slice(i + 1).map((k) => k.step)
+    return undefined
+  }
+
+  /** Asks the leader for the steps after our position; steps wait until it answers (asked again each beat). */
+  function askForSteps(): void {
+    missing = true
+    missingAt = platform.monotonic()
+    post({ t: 'resend', at: point() })
+  }
 
   /** The position handed to our leader stream: it moves ours and tells the group each step. */
   function relaying(target: StreamPosition, mine: () => boolean): StreamPosition {
@@ -329,13 +360,16 @@ export function createCrossTabStream<TData>(
         if (!mine()) return
         target.event(raw)
         seq = (seq ?? 0) + 1
-        post({ t: 'event', type: raw.type, data: raw.data, id: raw.lastEventId, own: raw.hasOwnId })
+        const step: WireStep = { t: 'event', type: raw.type, data: raw.data, id: raw.lastEventId, own: raw.hasOwnId }
+        keep(step)
+        post(step)
         lead!.postedId = raw.lastEventId
       },
       idOnly(id) {
         if (!mine()) return
         target.idOnly(id)
         seq = (seq ?? 0) + 1
+        keep({ t: 'id', id })
         post({ t: 'id', id })
         lead!.postedId = id
       },
@@ -469,6 +503,13 @@ export function createCrossTabStream<TData>(
       case 'reconnect':
         lead?.stream.reconnect()
         return
+      case 'resend': {
+        if (!lead) return
+        const steps = stepsAfter(message.at)
+        if (steps) return post({ t: 'replay', to: message.from, at: message.at, steps, gap: false })
+        const oldest = kept[0]
+        return post({ t: 'replay', to: message.from, at: oldest ? oldest.at : point(), steps: kept.slice(1).map((k) => k.step), gap: true })
+      }
     }
     const leaderMessage = message as Message & LeaderMessage
     if (!LEADER_TYPES.has(leaderMessage.t) || typeof leaderMessage.e !== 'number' || typeof leaderMessage.seq !== 'number') return
@@ -511,10 +552,26 @@ export function createCrossTabStream<TData>(
         return applyState(message.state)
       case 'event':
       case 'id':
-        // Within a term, steps come in `seq` order: a number already taken is a repeat.
-        if (seq === undefined || message.seq <= seq) return
+        // Within a term, steps come in `seq` order: a number already taken is a repeat, a number
+        // past the next one a gap (a paused tab missed messages): ask for what is missing.
+        if (seq === undefined || message.seq <= seq || missing) return
+        if (message.seq > seq + 1) return askForSteps()
         seq = message.seq
         return step(message)
+      case 'replay':
+        if (message.to !== me || !missing) return
+        if (message.gap) {
+          // The leader no longer holds our position: what came between is lost for this tab.
+          const gap = { lastEventId: position.id, resumedAt: message.at.id }
+          position.moveTo(message.at)
+          kept = []
+          catchUp = undefined
+          if (onGap) callSafely(onGap, gap)
+        } else if (!samePoint(message.at, point())) return askForSteps()
+        missing = false
+        for (const item of message.steps) step(item)
+        seq = message.seq
+        return
       case 'error':
         callSafely(onErrorCallback, rebuilt(message.error)!)
         return
@@ -530,29 +587,34 @@ export function createCrossTabStream<TData>(
   function rebase(message: { seq: number; at: WirePoint; latest: WireEvent | undefined }): void {
     const { at } = message
     catchUp = undefined
+    missing = false
     const fresh = seq === undefined
-    if (fresh || position.id !== at.id || position.since !== at.since) {
-      const filter = fresh ? undefined : position.filterFrom(at)
-      if (filter) catchUp = filter
-      else {
-        position.moveTo(at)
-        if (message.latest) deliver(message.latest, true)
-      }
-    }
     seq = message.seq
+    if (fresh) {
+      position.moveTo(at)
+      kept = []
+      if (message.latest) deliver(message.latest, true)
+    } else if (!samePoint(at, point())) {
+      const filter = position.filterFrom(at)
+      if (filter) catchUp = filter
+      // Behind the new leader (or too far ahead to tell): fill the gap from what it kept.
+      else askForSteps()
+    }
     set({ lastEventId: position.id })
   }
 
   /** One step relayed by the leader: moves our position and, for an event, delivers it. */
-  function step(message: ({ t: 'event' } & WireEvent) | { t: 'id'; id: string }): void {
+  function step(message: WireStep): void {
     if (message.t === 'id') {
       if (replayed(() => catchUp!.isReplayedId(message.id))) return
       position.idOnly(message.id)
+      keep({ t: 'id', id: message.id })
       return set({ lastEventId: message.id })
     }
     const raw = { type: message.type, data: message.data, lastEventId: message.id, hasOwnId: message.own }
     if (replayed(() => catchUp!.isReplay(raw))) return
     position.event(raw)
+    keep({ t: 'event', type: raw.type, data: raw.data, id: raw.lastEventId, own: raw.hasOwnId })
     deliver({ type: raw.type, data: raw.data, id: raw.lastEventId })
   }
 

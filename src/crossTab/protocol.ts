@@ -23,6 +23,8 @@ export type Message = { g: string; from: string } & (
   | { t: 'bye' }
   /** A follower's `reconnect()`: the leader reconnects. */
   | { t: 'reconnect' }
+  /** A follower missed steps (a gap in `seq`, or behind a new leader): the steps after `at`, please. */
+  | { t: 'resend'; at: WirePoint }
   | LeaderMessage
 )
 
@@ -33,6 +35,12 @@ export type LeaderMessage = { e: number; seq: number } & (
   | ({ t: 'event' } & WireEvent)
   /** An id-only block: it moves the group's position as an event does. */
   | { t: 'id'; id: string }
+  /**
+   * The answer to a `resend` (to `to`): the steps after `at` up to this message's `seq`. With
+   * `gap`, the leader no longer holds the follower's position: `at` is the oldest it holds, the
+   * follower reports the gap (`onGap`) and goes on from there.
+   */
+  | { t: 'replay'; to: string; at: WirePoint; steps: WireStep[]; gap: boolean }
   | { t: 'error'; error: WireError }
   /** Nothing else to say, but alive: followers take over a leader they have not heard for a while. */
   | { t: 'beat' }
@@ -46,6 +54,9 @@ export interface WireEvent {
   /** Whether the event's own block carried the id (the transport's `hasOwnId`; unset when it cannot tell). */
   own?: boolean | undefined
 }
+
+/** A step of the stream as relayed: an event, or an id-only block. */
+export type WireStep = ({ t: 'event' } & WireEvent) | { t: 'id'; id: string }
 
 /** A stream position (see core/position.ts): the last id and the events since it. */
 export interface WirePoint {

@@ -396,6 +396,27 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     }
   })
 
+  it('a follower paused for a moment (CDP Debugger.pause) misses messages: the leader resends them, nothing lost or repeated', async () => {
+    const group = await openGroup(3)
+    try {
+      const { publisher, rest } = await streamingGroup(group)
+      const follower = rest[0]!
+      const cdp = await group.context.newCDPSession(follower.page)
+      await cdp.send('Debugger.enable')
+      const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
+      await cdp.send('Debugger.pause')
+      await paused
+      await sleep(1500)
+      await cdp.send('Debugger.resume')
+      await sleep(1000)
+      const sent = await publisher.stop()
+      await expectEveryPageGotEverything(group.tabs, sent, 'paused follower')
+      expect(await leaders(group.tabs)).toBe(1)
+    } finally {
+      await group.close()
+    }
+  })
+
   it('two scopes on the same url: two connections, and no event crosses', async () => {
     const group = await openGroup(2, { scope: 'alice' })
     try {

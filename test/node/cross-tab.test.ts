@@ -347,3 +347,70 @@ describe('a group of streams (in-process locks and Node BroadcastChannel)', () =
     expect(server.openStreams).toBe(2)
   })
 })
+
+/** Node's BroadcastChannel, with a switch that makes one tab miss what is posted (a paused page). */
+class TapChannel extends BroadcastChannel {
+  static all: TapChannel[] = []
+  deaf = false
+  constructor(name: string) {
+    super(name)
+    TapChannel.all.push(this)
+  }
+  // eslint-disable-next-line accessor-pairs
+  override set onmessage(listener: ((event: MessageEvent) => void) | null) {
+    super.onmessage = listener && ((event: MessageEvent) => void (this.deaf || listener(event)))
+  }
+}
+
+describe('gaps in what a follower heard', () => {
+  /** Leader `a` and follower `b` on tapped channels: `deaf(true)` makes `b` miss messages. */
+  async function tapped(options: Partial<EventStreamOptions<string>> = {}) {
+    TapChannel.all = []
+    vi.stubGlobal('BroadcastChannel', TapChannel)
+    withHost()
+    const a = member()
+    a.stream.connect()
+    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
+    const b = member('alice', options)
+    b.stream.connect()
+    await until(() => snap(b).status === 'open', 5000, 'follower')
+    const channel = TapChannel.all.at(-1)!
+    return { a, b, deaf: (value: boolean) => void (channel.deaf = value) }
+  }
+
+  it('a follower that missed steps (seq jumps) gets them resent by the leader: nothing lost, in order', async () => {
+    const { a, b, deaf } = await tapped()
+    const sent = [server.publish()]
+    await until(() => b.events.length === 1, 5000, 'first event')
+    deaf(true)
+    for (let i = 0; i < 5; i++) sent.push(server.publish())
+    await until(() => a.events.length === 6, 5000, 'the leader has them')
+    await sleep(50)
+    deaf(false)
+    sent.push(server.publish())
+    await until(() => b.events.length >= 7, 5000, 'the follower catches up')
+    await sleep(100)
+    expect(b.events.map((e) => e.data)).toEqual(sent.map(String))
+  })
+
+  it('past what the leader keeps, the follower reports the gap through onGap and goes on with what the leader kept', async () => {
+    const gaps: Array<{ lastEventId: string | undefined; resumedAt: string | undefined }> = []
+    const { a, b, deaf } = await tapped({ onGap: (gap) => gaps.push(gap) })
+    const first = server.publish()
+    await until(() => b.events.length === 1, 5000, 'first event')
+    deaf(true)
+    for (let i = 0; i < 1100; i++) server.publish()
+    await until(() => a.events.length === 1101, 10_000, 'the leader has them')
+    await sleep(50)
+    deaf(false)
+    const next = server.publish()
+    await until(() => b.events.at(-1)?.data === String(next), 5000, 'the follower goes on')
+    const after = b.events.slice(1).map((e) => Number(e.data))
+    // The oldest step the leader kept is where the follower goes on from; everything after it comes, in order.
+    expect(gaps).toEqual([{ lastEventId: `e${first}`, resumedAt: `e${after[0]! - 1}` }])
+    expect(after).toEqual(Array.from({ length: next - after[0]! + 1 }, (_, i) => after[0]! + i))
+    expect(after.length).toBeLessThan(1001)
+    expect(snap(b).lastEventId).toBe(snap(a).lastEventId)
+  })
+})
+
