@@ -9,7 +9,7 @@ import type { callSafely } from '../core/reportError'
 import type { createListeners } from '../core/subscribable'
 import type { EventStreamSnapshot, PlatformEventTarget, StreamEvent } from '../core/types'
 import { crossTabGroupKey, crossTabName } from './groupKey'
-import { fromWire, judge, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WirePoint, type WireState, type WireStep } from './protocol'
+import { fromWire, isMessage, judge, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WirePoint, type WireState, type WireStep } from './protocol'
 
 /**
  * The core's parts this chunk uses, handed over by the loader (`./lazy`) rather than imported, so
@@ -36,8 +36,8 @@ export const BEAT = 1000
  */
 export const STALE = 4000
 
-/** Leaders' messages, with a term and a sequence number. */
-const LEADER_TYPES = new Set(['welcome', 'state', 'event', 'id', 'replay', 'error', 'beat'])
+/** Followers' `reconnect` requests the leader follows, at most one per this many ms. */
+const RECONNECT_EVERY = 1000
 
 /** Steps every tab keeps (with the position after each), so that a leader can fill a follower's gap. */
 const KEPT = 1000
@@ -109,6 +109,8 @@ export function createCrossTabStream<TData>(
   /** We miss steps and asked the leader for them (`resend`): steps wait until the answer. */
   let missing = false
   let missingAt = 0
+  /** When we (leading) last reconnected for a follower's request. */
+  let reconnectedAt = -Infinity
   /** After a re-base that found us ahead of the new leader: the steps we delivered already. */
   let catchUp: ReplayFilter | undefined
   /** The term of the leader we follow (or of ours), 0 before we know one. */
@@ -205,7 +207,7 @@ export function createCrossTabStream<TData>(
   function attach(): void {
     if (channel) return
     channel = new Channel(name)
-    channel.onmessage = (event) => receive(event.data as Message)
+    channel.onmessage = (event) => receive(event.data)
   }
 
   function detach(): void {
@@ -488,8 +490,8 @@ export function createCrossTabStream<TData>(
   // ---------------------------------------------------------------------------------------------
   // The channel
 
-  function receive(message: Message): void {
-    if (!message || message.g !== key || message.from === me) return
+  function receive(message: unknown): void {
+    if (!isMessage(message, key!, KEPT) || message.from === me) return
     switch (message.t) {
       case 'hello':
         noteVisibility(message.from, message.hidden)
@@ -500,9 +502,13 @@ export function createCrossTabStream<TData>(
       case 'bye':
         lead?.visible.delete(message.from)
         return updateGroupVisibility()
-      case 'reconnect':
-        lead?.stream.reconnect()
-        return
+      case 'reconnect': {
+        // At most one a second for the whole group, whoever asks.
+        const now = platform.monotonic()
+        if (!lead || now - reconnectedAt < RECONNECT_EVERY) return
+        reconnectedAt = now
+        return lead.stream.reconnect()
+      }
       case 'resend': {
         if (!lead) return
         const steps = stepsAfter(message.at)
@@ -511,9 +517,7 @@ export function createCrossTabStream<TData>(
         return post({ t: 'replay', to: message.from, at: oldest ? oldest.at : point(), steps: kept.slice(1).map((k) => k.step), gap: true })
       }
     }
-    const leaderMessage = message as Message & LeaderMessage
-    if (!LEADER_TYPES.has(leaderMessage.t) || typeof leaderMessage.e !== 'number' || typeof leaderMessage.seq !== 'number') return
-    fromLeader(leaderMessage)
+    fromLeader(message as Message & LeaderMessage)
   }
 
   function fromLeader(message: Message & LeaderMessage): void {

@@ -15,7 +15,7 @@ import {
   type Transport,
 } from 'use-event-stream/core'
 import { STREAM_DEFAULTS } from '../../src/core/eventStream'
-import { crossTabGroupKey } from '../../src/crossTab/groupKey'
+import { crossTabGroupKey, crossTabName } from '../../src/crossTab/groupKey'
 import { judge, type Known } from '../../src/crossTab/protocol'
 import { createStreamPosition } from '../../src/core/position'
 import { CountingTarget } from '../helpers/fakePlatform'
@@ -411,6 +411,65 @@ describe('gaps in what a follower heard', () => {
     expect(after).toEqual(Array.from({ length: next - after[0]! + 1 }, (_, i) => after[0]! + i))
     expect(after.length).toBeLessThan(1001)
     expect(snap(b).lastEventId).toBe(snap(a).lastEventId)
+  })
+})
+
+describe('messages nobody can trust (any script of the origin can post on the channel)', () => {
+  const groupName = () => crossTabName(crossTabGroupKey({ url: server.streamUrl, transport: 'fetch', crossTab: { scope: 'alice' } }, STREAM_DEFAULTS)!)
+
+  /** A same-origin script on the group's channel: hears what the tabs post, posts what it likes. */
+  function intruder() {
+    const channel = new BroadcastChannel(groupName())
+    const heard: Array<Record<string, any>> = []
+    channel.onmessage = (event) => heard.push((event as MessageEvent).data)
+    return { heard, post: (message: object) => channel.postMessage(message), close: () => channel.close() }
+  }
+
+  it('a forged message moves no tab: a term no tab reached, malformed fields under the leader\'s own name, NaN and unsafe numbers', async () => {
+    const { a, b } = await leaderAndFollower()
+    const spy = intruder()
+    try {
+      server.publish()
+      await until(() => b.events.length === 1 && spy.heard.some((m) => m.t === 'event'), 5000, 'an event heard')
+      const real = spy.heard.find((m) => m.t === 'event')!
+      const { g, from, e, seq } = real
+      const requests = server.streamRequests.length
+      const forged = { g, type: 'message', id: 'forged', own: true }
+      for (const message of [
+        { ...forged, from: 'forger', t: 'event', e: 1e9, seq: 1e9, data: 'forged' },
+        { ...forged, from: 'forger', t: 'welcome', e: 1e9, seq: 1e9, to: undefined, state: { status: 'open', attempt: 0, transport: 'fetch', openCount: 1 }, at: { id: 'forged', since: 0 } },
+        { ...forged, from, t: 'event', e, seq: seq + 1, data: 42 },
+        { ...forged, from, t: 'event', e, seq: 2 ** 60, data: 'forged' },
+        { ...forged, from, t: 'event', e: Number.NaN, seq: seq + 1, data: 'forged' },
+        { g, from: 'forger', t: 'beat', e: Number.NaN, seq: 0 },
+        { g, from, t: 'state', e, seq, state: { status: 'closed', attempt: 'x', transport: 'fetch', openCount: 1 } },
+      ]) spy.post(message)
+      await sleep(300)
+      const n = server.publish()
+      await until(() => b.events.length === 2, 5000, 'the next real event')
+      expect(b.events.map((ev) => ev.data)).toEqual([String(n - 1), String(n)])
+      expect([snap(a).tab, snap(b).tab, snap(b).status, snap(b).lastEventId]).toEqual(['leader', 'follower', 'open', `e${n}`])
+      expect(server.streamRequests.length).toBe(requests)
+    } finally {
+      spy.close()
+    }
+  })
+
+  it('reconnect requests are followed at most once a second for the whole group', async () => {
+    const { b } = await leaderAndFollower()
+    const spy = intruder()
+    try {
+      await until(() => spy.heard.length > 0, 5000, 'a message heard')
+      const { g } = spy.heard[0]!
+      const requests = server.streamRequests.length
+      b.stream.reconnect()
+      for (let i = 0; i < 20; i++) spy.post({ g, from: `forger-${i}`, t: 'reconnect' })
+      await sleep(500)
+      expect(server.streamRequests.length - requests).toBe(1)
+      await until(() => snap(b).status === 'open', 5000, 'open again')
+    } finally {
+      spy.close()
+    }
   })
 })
 
