@@ -8,7 +8,7 @@ import type { resolvePlatform } from '../core/platform'
 import type { callSafely } from '../core/reportError'
 import type { createListeners } from '../core/subscribable'
 import type { EventStreamSnapshot, PlatformEventTarget, StreamEvent } from '../core/types'
-import { crossTabGroupKey, crossTabName } from './groupKey'
+import { crossTabGroupKey, crossTabName, groupHash } from './groupKey'
 import { fromWire, isMessage, judge, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WirePoint, type WireState, type WireStep } from './protocol'
 
 /**
@@ -73,6 +73,8 @@ export function createCrossTabStream<TData>(
   if (key === undefined || !locks || !Channel) return undefined
   const platform = resolvePlatform(options.platform)
   const name = crossTabName(key)
+  /** What names the group in every message (the key hashed: never the url). */
+  const g = groupHash(key)
   const me = platform.random().toString(36).slice(2) + platform.now().toString(36)
   const { parse, onEvent: onEventCallback, onError: onErrorCallback, onGap } = options
   const listeners = createListeners()
@@ -156,7 +158,7 @@ export function createCrossTabStream<TData>(
   }
 
   function post(message: Partial<LeaderMessage> | Record<string, unknown>): void {
-    channel?.postMessage({ g: key, from: me, ...(lead ? { e: term, seq: seq ?? 0 } : {}), ...message })
+    channel?.postMessage({ g, from: me, ...(lead ? { e: term, seq: seq ?? 0 } : {}), ...message })
   }
 
   const hidden = () => platform.document?.visibilityState === 'hidden'
@@ -491,7 +493,7 @@ export function createCrossTabStream<TData>(
   // The channel
 
   function receive(message: unknown): void {
-    if (!isMessage(message, key!, KEPT) || message.from === me) return
+    if (!isMessage(message, g, KEPT) || message.from === me) return
     switch (message.t) {
       case 'hello':
         noteVisibility(message.from, message.hidden)

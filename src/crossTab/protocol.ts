@@ -6,8 +6,8 @@ import type { EventStreamStatus } from '../core/types'
  * event, the connection state and errors as fields. Never a token, a header, an option or a user
  * object: followers run their own `parse` on the raw data.
  *
- * Every message names its group (`g`, the group key: a message of another group is ignored even
- * if it arrived on this channel) and its sender (`from`, a random id per stream). Messages of the
+ * Every message names its group (`g`, a hash of the group key, see `groupHash`: a message of
+ * another group is ignored even if it arrived on this channel) and its sender (`from`, a random id per stream). Messages of the
  * leader carry its term (`e`: each new leader takes the highest term it has seen plus one, so a
  * follower can tell the current leader from a replaced one, see `judge`) and `seq`: the number of
  * steps (events and id-only blocks) the leader relayed, continued by each new leader from where it

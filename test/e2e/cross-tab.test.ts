@@ -430,15 +430,20 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
       expect(states.slice(0, 2).filter((s) => s.tab === 'leader')).toHaveLength(1)
       expect(states.slice(2).filter((s) => s.tab === 'leader')).toHaveLength(1)
       expect(group.open()).toHaveLength(2)
-      // Each scope's pages talk on a channel of their own, and every message names its group.
+      // Each scope's pages talk on a channel of their own, named by the protocol version and a
+      // hash of the group, and every message names its group by that hash: never the url.
       const channels = await Promise.all(group.tabs.map((t) => t.h.channels()))
-      const scopeOf = (message: string) => JSON.parse(JSON.parse(message).g)[0]
+      const groupOf = (message: string) => JSON.parse(message).g
       expect(channels[0]!.names).toEqual(channels[1]!.names)
       expect(channels[2]!.names).toEqual(channels[3]!.names)
       expect(channels[0]!.names).not.toEqual(channels[2]!.names)
       for (const [i, c] of channels.entries()) {
         expect(c.posted.length).toBeGreaterThan(0)
-        expect(new Set(c.posted.map(scopeOf))).toEqual(new Set([i < 2 ? 'alice' : 'bob']))
+        expect(c.names).toHaveLength(1)
+        expect(c.names[0]).toMatch(/^use-event-stream\/v2\/[0-9a-z]+$/)
+        expect(new Set(c.posted.map(groupOf))).toEqual(new Set([c.names[0]!.split('/').at(-1)]))
+        expect(c.posted.some((text) => text.includes(group.channel) || text.includes(server.url))).toBe(false)
+        expect(groupOf(c.posted[0]!)).not.toBe(groupOf(channels[i < 2 ? 2 : 0]!.posted[0]!))
       }
     } finally {
       await group.close()

@@ -473,3 +473,33 @@ describe('messages nobody can trust (any script of the origin can post on the ch
   })
 })
 
+describe('names on the wire', () => {
+  it('the channel and lock are named by the protocol version and a hash of the group key; messages carry the hash, never the url', async () => {
+    const key = crossTabGroupKey({ url: 'https://app.example/api/stream?channel=a&apiKey=s3cr3t', crossTab: { scope: 'alice' } }, STREAM_DEFAULTS)!
+    expect(crossTabName(key)).toMatch(/^use-event-stream\/v2\/[0-9a-z]{1,11}$/)
+    expect(crossTabName(key)).not.toContain('s3cr3t')
+    expect(crossTabName(key)).toBe(crossTabName(key))
+    expect(crossTabName(key)).not.toBe(crossTabName(crossTabGroupKey({ url: 'https://app.example/api/stream?channel=b&apiKey=s3cr3t', crossTab: { scope: 'alice' } }, STREAM_DEFAULTS)!))
+    // What a group of streams posts.
+    withHost()
+    const url = `${server.streamUrl}?apiKey=s3cr3t`
+    const spy = new BroadcastChannel(crossTabName(crossTabGroupKey({ url, transport: 'fetch', crossTab: { scope: 'alice' } }, STREAM_DEFAULTS)!))
+    const heard: string[] = []
+    spy.onmessage = (event) => heard.push(JSON.stringify((event as MessageEvent).data))
+    try {
+      const a = member('alice', { url })
+      a.stream.connect()
+      await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
+      const b = member('alice', { url })
+      b.stream.connect()
+      await until(() => snap(b).status === 'open', 5000, 'follower')
+      server.publish()
+      await until(() => b.events.length === 1, 5000, 'event')
+      expect(heard.length).toBeGreaterThan(2)
+      for (const text of heard) expect(/s3cr3t|127\.0\.0\.1|alice/.test(text)).toBe(false)
+    } finally {
+      spy.close()
+    }
+  })
+})
+
