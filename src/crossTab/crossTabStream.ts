@@ -386,7 +386,9 @@ export function createCrossTabStream<TData>(
   function wireState(stream: EventStream<string>): WireState {
     const s = stream.getSnapshot()
     return {
-      status: s.status,
+      // A leader's stream is `idle` only until the `connect()` that follows its creation: the
+      // group sees a connection on its way, never an `idle` between two leaders.
+      status: s.status === 'idle' ? 'connecting' : s.status,
       error: s.error && toWire(s.error, errorId(s.error)),
       attempt: s.attempt,
       retryAt: s.retryAt,

@@ -139,6 +139,7 @@ async function handover(exit: Exit) {
   const group = await openGroup(4)
   try {
     const { publisher, leader, rest, before } = await streamingGroup(group)
+    const marks = await Promise.all(rest.map(async (t) => (await t.read()).statuses.length))
     const t0 = Date.now()
     if (exit === 'close the page') await leader.page.close()
     else {
@@ -156,6 +157,10 @@ async function handover(exit: Exit) {
     console.log(
       `[cross-tab] ${exit}: new leader after ${tookOver.at - t0} ms, resumed after id ${tookOver.lastEventId}; connections since: ${JSON.stringify(resumed.map((c) => ({ lastEventId: c.lastEventId, via: c.lastEventIdVia, replayed: c.replayed })))}`,
     )
+    // What the followers showed meanwhile: the new leader connecting, never `idle`.
+    const shown = after.map((s, i) => s.statuses.slice(marks[i]))
+    console.log(`[cross-tab] ${exit}: statuses shown during the handover: ${JSON.stringify(shown)}`)
+    for (const statuses of shown) expect(statuses).not.toContain('idle')
     expect(tookOver.at - t0).toBeLessThan(1000)
     expect(resumed).toHaveLength(1)
     expect(resumed[0]!.lastEventId).toBe(tookOver.lastEventId)
@@ -240,11 +245,11 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     }
   })
 
-  it('close the leader page: a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID', async () => {
+  it('close the leader page: a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID, followers never shown idle', async () => {
     await handover('close the page')
   })
 
-  it('crash the leader page (CDP Page.crash): a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID', async () => {
+  it('crash the leader page (CDP Page.crash): a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID, followers never shown idle', async () => {
     await handover('crash the page')
   })
 
