@@ -258,7 +258,49 @@ export function createCrossTabStream<TData>(
     else post({ t: 'vis', hidden: isHidden })
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // The back/forward cache: a page kept there is frozen. It leaves the group while it is (a leader
+  // hands the lock over at once instead of starving the group until a follower takes over; its
+  // channel is closed, so no message evicts it from the cache) and joins again when it is shown.
+
+  let stopPageWatch: (() => void) | undefined
+  /** What this tab was doing when its page went into the cache. */
+  let away: 'running' | 'ended' | undefined
+
+  function watchPage(): void {
+    const page = platform.window
+    if (!page || stopPageWatch) return
+    const hide = (event?: { persisted?: boolean }) => void (event?.persisted && leavePage())
+    const show = (event?: { persisted?: boolean }) => void (event?.persisted && backToPage())
+    page.addEventListener('pagehide', hide)
+    page.addEventListener('pageshow', show)
+    stopPageWatch = () => {
+      page.removeEventListener('pagehide', hide)
+      page.removeEventListener('pageshow', show)
+      stopPageWatch = undefined
+    }
+  }
+
+  function leavePage(): void {
+    if (!running && !ended) return
+    away = running ? 'running' : 'ended'
+    if (running) post({ t: 'bye' })
+    stopRunning(false)
+    set({ tab: 'follower' })
+  }
+
+  function backToPage(): void {
+    const was = away
+    away = undefined
+    if (was === 'running') startRunning()
+    else if (was === 'ended') {
+      ended = true
+      attach()
+    }
+  }
+
   function startRunning(): void {
+    watchPage()
     running = true
     ended = false
     heard = false
@@ -664,6 +706,8 @@ export function createCrossTabStream<TData>(
   return {
     connect,
     close() {
+      stopPageWatch?.()
+      away = undefined
       stopDormancy?.()
       stopDormancy = undefined
       if (running) post({ t: 'bye' })

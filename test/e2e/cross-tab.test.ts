@@ -3,7 +3,10 @@
 // `createEventStream({ crossTab: { scope } })` with its own token manager, against the reference
 // server on 127.0.0.1. Node keeps the server half of each ledger (ids published, the server's
 // connection list and token count), the pages the client half (ids delivered, `tab`, requests).
+import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chromium } from 'playwright-core'
+import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
 import {
@@ -552,6 +555,78 @@ describe('crossTab in Chromium: where the server puts ids on some events only', 
       expect(resumed).toHaveLength(1)
     } finally {
       await group.close()
+    }
+  })
+})
+
+// Playwright turns the back/forward cache off, and Chromium never keeps a `Cache-Control:
+// no-store` page in it (the shared harness server's pages are): this suite has a browser with the
+// cache on, and serves the harness page cacheable, with a second page to navigate to.
+describe('crossTab in Chromium with the back/forward cache', () => {
+  let cacheBrowser: Browser
+  let cacheSite: Server
+  let cacheUrl = ''
+
+  beforeAll(async () => {
+    const [script, launched] = await Promise.all([bundleHarness(), chromium.launch({ ...chromiumLaunchOptions(), ignoreDefaultArgs: ['--disable-back-forward-cache'] })])
+    cacheBrowser = launched
+    const html = '<!doctype html><html><head><meta charset="utf-8"><title>loading</title></head><body><div id="out"></div><script type="module" src="/harness.js"></script></body></html>'
+    cacheSite = createServer((req, res) => {
+      if (req.url === '/harness.js') return void res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(script)
+      if (req.url === '/elsewhere') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>elsewhere</title>')
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html)
+    })
+    await new Promise<void>((resolve) => cacheSite.listen(0, '127.0.0.1', resolve))
+    const address = cacheSite.address()
+    cacheUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`
+  })
+
+  afterAll(async () => {
+    await cacheBrowser?.close()
+    cacheSite?.closeAllConnections()
+    await new Promise<void>((resolve) => (cacheSite ? cacheSite.close(() => resolve()) : resolve()))
+  })
+
+  it('a leader navigated away hands over at once; back again (restored from the cache) it follows, and no tab loses or repeats an event', async () => {
+    const context = await cacheBrowser.newContext()
+    const channel = `seq-crosstab-${++groupSeq}`
+    try {
+      const tabs: Tab[] = []
+      for (let i = 0; i < 3; i++) {
+        const page = await context.newPage()
+        await page.goto(cacheUrl)
+        await page.waitForFunction(() => document.title === 'harness ready', undefined, { timeout: 10_000 })
+        const h = harnessOf(page)
+        await h.open({ key: KEY, transport: 'fetch', streamUrl: `${server.url}/stream?channel=${channel}`, tokenUrl: `${server.url}/auth/sse-token?ttl=30`, apiKey: server.apiKey, crossTab: { scope: 'alice' } })
+        const tab: Tab = { page, console: [], h, read: () => h.read(KEY) }
+        tabs.push(tab)
+        await until(async () => (await tab.read()).status === 'open', 10_000, `page ${i + 1} open`)
+      }
+      const publisher = startPublisher(() => server, channel, 25)
+      await until(async () => (await tabs.at(-1)!.read()).ids.length > 10, 10_000, 'events flowing')
+      const states = await Promise.all(tabs.map((t) => t.read()))
+      const leader = tabs[states.findIndex((s) => s.tab === 'leader')]!
+      const rest = tabs.filter((t) => t !== leader)
+      await leader.page.evaluate(() => addEventListener('pageshow', (event) => ((window as any).restored = event.persisted)))
+      const t0 = Date.now()
+      await leader.page.goto(`${cacheUrl}elsewhere`)
+      await until(async () => (await leaders(rest)) === 1, 5000, 'a new leader')
+      const handover = Date.now() - t0
+      await sleep(1000)
+      await leader.page.goBack({ waitUntil: 'commit' })
+      await until(async () => (await leader.page.evaluate(() => (window as any).restored)) !== undefined, 5000, 'the page shown again')
+      const restored = await leader.page.evaluate(() => (window as any).restored)
+      await until(async () => (await leader.read()).status === 'open', 5000, 'the restored page follows')
+      await sleep(1000)
+      const sent = await publisher.stop()
+      console.log(`[cross-tab] bfcache: handover after ${handover} ms; restored from the cache: ${restored}`)
+      expect(restored).toBe(true)
+      expect(handover).toBeLessThan(1000)
+      await expectEveryPageGotEverything(tabs, sent, 'bfcache')
+      expect(await leaders(tabs)).toBe(1)
+      expect((await leader.read()).tab).toBe('follower')
+    } finally {
+      await context.close()
     }
   })
 })
