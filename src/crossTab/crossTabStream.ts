@@ -474,6 +474,9 @@ export function createCrossTabStream<TData>(
     lead = undefined
     current.unsubscribe()
     current.stream.close()
+    // `leader` means holding the lock and its connection: the connection is gone (the lock, when
+    // lingering, is held only so that nobody reconnects).
+    set({ tab: 'follower' })
     if (!linger) return current.release()
     const timer = platform.setTimeout(() => lingering?.(), BEAT)
     lingering = () => {

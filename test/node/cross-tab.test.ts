@@ -246,7 +246,8 @@ describe('a group of streams (in-process locks and Node BroadcastChannel)', () =
     const n = server.publish()
     await until(() => b.events.length === 1, 5000, 'event')
     a.stream.close()
-    expect(snap(a)).toMatchObject({ status: 'closed', tab: 'leader' })
+    // It holds neither the lock nor a connection any more.
+    expect(snap(a)).toMatchObject({ status: 'closed', tab: 'follower' })
     await until(() => snap(b).tab === 'leader' && snap(b).status === 'open', 5000, 'handover')
     expect(server.streamRequests.at(-1)!.lastEventId).toBe(`e${n}`)
     const m = server.publish()
@@ -282,12 +283,29 @@ describe('a group of streams (in-process locks and Node BroadcastChannel)', () =
     await sleep(1500)
     // One request, the one answered 204: the follower did not take the lock over and try again.
     expect(server.streamRequests.slice(requests).map((r) => r.status)).toEqual([204])
-    expect([snap(a).tab, snap(b).tab]).toEqual(['leader', 'follower'])
+    // Nobody holds a connection: nobody is the leader.
+    expect([snap(a).tab, snap(b).tab]).toEqual(['follower', 'follower'])
     refuse = undefined
     b.stream.reconnect()
     await until(() => snap(a).status === 'open' && snap(b).status === 'open', 5000, 'group back')
     expect([snap(a).tab, snap(b).tab]).toEqual(['follower', 'leader'])
     expect(server.streamRequests.length).toBe(requests + 2)
+  })
+
+  it('a group ended and started again at once by another member never shows two leaders', async () => {
+    const { a, b } = await leaderAndFollower()
+    let most = 0
+    const count = () => void (most = Math.max(most, [snap(a), snap(b)].filter((s) => s.tab === 'leader').length))
+    a.stream.subscribe(count)
+    b.stream.subscribe(count)
+    refuse = 204
+    a.stream.reconnect()
+    await until(() => snap(a).status === 'closed' && snap(b).status === 'closed', 5000, 'group closed')
+    refuse = undefined
+    b.stream.reconnect()
+    await until(() => snap(a).status === 'open' && snap(b).status === 'open', 5000, 'group back')
+    expect([snap(a).tab, snap(b).tab].sort()).toEqual(['follower', 'leader'])
+    expect(most).toBe(1)
   })
 
   it('pauseWhenHidden pauses the group only when every member is hidden', async () => {
