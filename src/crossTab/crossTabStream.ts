@@ -3,13 +3,19 @@ import type { EventStreamError } from '../core/errors'
 import type { EventStream, EventStreamOptions, STREAM_DEFAULTS } from '../core/eventStream'
 import type { watchLifecycle } from '../core/lifecycle'
 import type { parseEventData } from '../core/parseEvent'
-import type { createStreamPosition, ReplayFilter, StreamPosition } from '../core/position'
+import type { createStreamPosition } from '../core/position'
 import type { resolvePlatform } from '../core/platform'
 import type { callSafely } from '../core/reportError'
 import type { createListeners } from '../core/subscribable'
-import type { EventStreamSnapshot, PlatformEventTarget, StreamEvent } from '../core/types'
+import type { EventStreamSnapshot, Platform, StreamEvent } from '../core/types'
+import { createElection, DEFAULT_TIMINGS, type CrossTabTimings } from './election'
+import { createFollower } from './follower'
 import { crossTabGroupKey, crossTabName, groupHash } from './groupKey'
-import { fromWire, isMessage, judge, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WirePoint, type WireState, type WireStep } from './protocol'
+import { createGroupVisibility } from './groupVisibility'
+import { startLeaderTerm, type LeaderTerm } from './leader'
+import { fromWire, judge, type LeaderMessage, type Message, type WireError, type WireEvent, type WireState } from './protocol'
+import { createStepLog, KEPT, pointOf } from './steps'
+import { isMessage } from './validate'
 
 /**
  * The core's parts this chunk uses, handed over by the loader (`./lazy`) rather than imported, so
@@ -27,34 +33,27 @@ export type CoreParts = readonly [
 ]
 
 
-/** The leader says something at least this often (ms). */
-export const BEAT = 1000
+export type { CrossTabTimings }
+
 /**
- * A visible follower that heard nothing from the leader for this long (plus up to one beat of
- * jitter, so two followers rarely take over at once) takes the lock over: the leader is frozen,
- * hung, or a background tab whose timers the browser throttles.
+ * A platform (see `EventStreamOptions.platform`) may carry the group's timings: tests run the
+ * protocol on a virtual clock with short ones.
  */
-export const STALE = 4000
-
-/** Followers' `reconnect` requests the leader follows, at most one per this many ms. */
-const RECONNECT_EVERY = 1000
-
-/** Steps every tab keeps (with the position after each), so that a leader can fill a follower's gap. */
-const KEPT = 1000
+export type CrossTabPlatform = Partial<Platform> & { crossTabTimings?: Partial<CrossTabTimings> }
 
 /**
  * One tab's member of a cross-tab group (see `crossTab` in `EventStreamOptions`), or `undefined`
- * when the options form no group (see `crossTabGroupKey`): an `EventStream`
- * whose events and status come either from a stream of its own (`tab: 'leader'`: it holds the
- * group's Web Lock, connects with its own token manager and broadcasts what its stream does), or
- * from the leader over the group's `BroadcastChannel` (`tab: 'follower'`).
+ * when the options form no group (see `crossTabGroupKey`): an `EventStream` whose events and status
+ * come either from a stream of its own (`tab: 'leader'`: it holds the group's Web Lock, connects
+ * with its own token manager and relays what its stream does, see `./leader`), or from the leader
+ * over the group's `BroadcastChannel` (`tab: 'follower'`, see `./follower`). Who leads is the
+ * election's (`./election`); the messages and which leader to believe, the protocol's
+ * (`./protocol`, `./validate`).
  *
- * Election: every member queues for the lock; the browser grants it to one, and to the next one in
- * the queue when the holder releases it: `close()`, the tab going away or crashing. The new leader
- * starts a real stream from the last event id the group saw (`makeLeader`), so a server that
- * replays after `Last-Event-ID` fills the gap. Every tab's position is the group's (each step is
- * relayed), so the new leader resumes from exactly where the group is; a follower takes steps in
- * the leader's `seq` order and re-bases on each new term (see `rebase`).
+ * Every tab's position is the group's (each step is relayed), so a new leader resumes from exactly
+ * where the group is; a follower takes steps in the leader's `seq` order and re-bases on each new
+ * term. This file composes those parts: the tab's snapshot, its membership (channel, ticker,
+ * lifecycle, the back/forward cache) and the public surface.
  */
 export function createCrossTabStream<TData>(
   options: EventStreamOptions<TData>,
@@ -72,6 +71,8 @@ export function createCrossTabStream<TData>(
   const Channel = globalThis.BroadcastChannel
   if (key === undefined || !locks || !Channel) return undefined
   const platform = resolvePlatform(options.platform)
+  const timings: CrossTabTimings = { ...DEFAULT_TIMINGS, ...(options.platform as CrossTabPlatform | undefined)?.crossTabTimings }
+  const { beat } = timings
   const name = crossTabName(key)
   /** What names the group in every message (the key hashed: never the url). */
   const g = groupHash(key)
@@ -85,16 +86,13 @@ export function createCrossTabStream<TData>(
   /** The group ended (`closed` by the server, or `failed`): still listening, so a restart by any tab brings this one back. */
   let ended = false
   let channel: BroadcastChannel | undefined
-  /** Our place in the lock's queue; aborting it leaves the queue. */
-  let queued: AbortController | undefined
   let ticker: unknown
   let stopWatching: (() => void) | undefined
   let stopDormancy: (() => void) | undefined
-  /** Releases the lock of a term whose group ended (held one beat longer, see `stopLeading`). */
+  /** Releases the lock of a term whose group ended (held one beat longer, see `LeaderTerm.stop`). */
   let lingering: (() => void) | undefined
-  /** When a leader last spoke (monotonic ms), or when we started waiting for one. */
-  let heardAt = 0
-  let staleAfter = STALE
+  /** While this tab leads. */
+  let lead: LeaderTerm | undefined
 
   // The group as this tab knows it.
   /**
@@ -104,22 +102,10 @@ export function createCrossTabStream<TData>(
    * events without ids as a reconnecting stream does.
    */
   const position = createStreamPosition(options.lastEventId)
-  /** The `seq` of the last step taken from the leader (or of the welcome), `undefined` before joining. */
-  let seq: number | undefined
-  /** The last `KEPT` steps this tab took, each with the position after it. */
-  let kept: Array<{ at: WirePoint; step: WireStep }> = []
-  /** We miss steps and asked the leader for them (`resend`): steps wait until the answer. */
-  let missing = false
-  let missingAt = 0
-  /** When we (leading) last reconnected for a follower's request. */
-  let reconnectedAt = -Infinity
-  /** After a re-base that found us ahead of the new leader: the steps we delivered already. */
-  let catchUp: ReplayFilter | undefined
+  const log = createStepLog(position)
   /** The term of the leader we follow (or of ours), 0 before we know one. */
   let term = 0
   let leaderId: string | undefined
-  /** We heard a leader since we started: only then may silence mean a stalled leader. */
-  let heard = false
   /** We asked for a welcome (`hello`) and have not had one since. */
   let asked = false
   let askedAt = -Infinity
@@ -133,21 +119,6 @@ export function createCrossTabStream<TData>(
   let errorCount = 0
   const errorId = (error: EventStreamError) => errorIds.get(error) ?? (errorIds.set(error, `${me}.${++errorCount}`), errorIds.get(error)!)
 
-  /** While this tab leads. */
-  let lead:
-    | {
-        stream: EventStream<string>
-        release: () => void
-        unsubscribe: () => void
-        /** The state the group was last told, and the last event id it was sent (with an event or a state). */
-        posted: WireState | undefined
-        postedId: string | undefined
-        /** Followers whose page is visible, by id, with when they last said so. */
-        visible: Map<string, number>
-        groupDocument: GroupDocument | undefined
-      }
-    | undefined
-
   function set(patch: Partial<EventStreamSnapshot<TData>>): void {
     for (const field in patch) {
       if (!Object.is((snapshot as any)[field], (patch as any)[field])) {
@@ -157,11 +128,33 @@ export function createCrossTabStream<TData>(
     }
   }
 
-  function post(message: Partial<LeaderMessage> | Record<string, unknown>): void {
-    channel?.postMessage({ g, from: me, ...(lead ? { e: term, seq: seq ?? 0 } : {}), ...message })
+  function post(message: object): void {
+    channel?.postMessage({ g, from: me, ...(lead ? { e: term, seq: follower.seq ?? 0 } : {}), ...message })
   }
 
   const hidden = () => platform.document?.visibilityState === 'hidden'
+
+  const follower = createFollower({
+    position,
+    log,
+    deliver,
+    showId: (id) => set({ lastEventId: id }),
+    ask: (at) => post({ t: 'resend', at }),
+    gap: (gap) => void (onGap && callSafely(onGap, gap)),
+    monotonic: () => platform.monotonic(),
+    beat,
+  })
+
+  const election = createElection({
+    locks,
+    name,
+    platform,
+    timings,
+    granted: startLeading,
+    wanted: () => running,
+    // Another tab took the lock over: follow it.
+    lost: () => void (lead && stepDown()),
+  })
 
   // ---------------------------------------------------------------------------------------------
   // Events, as the leader's stream dispatched them, through this tab's own `parse`
@@ -218,21 +211,8 @@ export function createCrossTabStream<TData>(
   }
 
   /** Queues for the lock (or takes it from a silent leader) and asks the leader for the group's state. */
-  function join(steal = false): void {
-    queued?.abort()
-    const controller = new AbortController()
-    queued = controller
-    const granted = (): Promise<void> | undefined => {
-      if (queued !== controller || !running) return undefined
-      return new Promise<void>((release) => startLeading(release))
-    }
-    // A steal cannot be combined with a signal; it is granted at once, and `granted` drops it when
-    // this tab has left meanwhile. A lock taken from us rejects the request: follow again.
-    locks.request(name, steal ? { steal: true } : { signal: controller.signal }, granted).then(undefined, () => {
-      if (lead && queued === controller) stepDown()
-    })
-    heardAt = platform.monotonic()
-    staleAfter = STALE + platform.random() * BEAT
+  function join(): void {
+    election.join()
     asked = true
     post({ t: 'hello', hidden: hidden() })
   }
@@ -240,21 +220,20 @@ export function createCrossTabStream<TData>(
   function tick(): void {
     if (lead) {
       post({ t: 'beat' })
-      updateGroupVisibility()
-    } else if (running && missing && platform.monotonic() - missingAt >= BEAT) {
-      askForSteps()
+      lead.visibility?.update(hidden())
+    } else if (running) {
+      follower.tick()
+      if (!hidden()) {
+        post({ t: 'vis', hidden: false })
+        // Only a visible tab judges the silence: a hidden one's own timers are throttled too.
+        election.judgeSilence()
+      }
     }
-    if (!lead && running && !hidden()) {
-      post({ t: 'vis', hidden: false })
-      // Only a visible tab judges the silence: a hidden one's own timers are throttled too.
-      // A tab that never heard a leader knows no position to resume from: it never steals.
-      if (heard && platform.monotonic() - heardAt > staleAfter) join(true)
-    }
-    ticker = platform.setTimeout(tick, BEAT)
+    ticker = platform.setTimeout(tick, beat)
   }
 
   function onVisibility(isHidden: boolean): void {
-    if (lead) updateGroupVisibility()
+    if (lead) lead.visibility?.update(isHidden)
     else post({ t: 'vis', hidden: isHidden })
   }
 
@@ -286,7 +265,6 @@ export function createCrossTabStream<TData>(
     away = running ? 'running' : 'ended'
     if (running) post({ t: 'bye' })
     stopRunning(false)
-    set({ tab: 'follower' })
   }
 
   function backToPage(): void {
@@ -303,22 +281,21 @@ export function createCrossTabStream<TData>(
     watchPage()
     running = true
     ended = false
-    heard = false
+    election.reset()
     // Until the election settles.
     set({ tab: 'follower' })
     stopDormancy?.()
     stopDormancy = undefined
     attach()
     stopWatching ??= watchLifecycle(platform, { visibility: onVisibility })
-    if (ticker === undefined) ticker = platform.setTimeout(tick, BEAT)
+    if (ticker === undefined) ticker = platform.setTimeout(tick, beat)
     join()
   }
 
   /** Stops everything this tab does for the group; `ended`: the group ended, keep listening. */
   function stopRunning(ended: boolean): void {
     running = false
-    queued?.abort()
-    queued = undefined
+    election.leave()
     stopLeading(ended)
     stopWatching?.()
     stopWatching = undefined
@@ -326,6 +303,7 @@ export function createCrossTabStream<TData>(
     ticker = undefined
     if (!ended) {
       lingering?.()
+      lingering = undefined
       detach()
     }
   }
@@ -340,179 +318,50 @@ export function createCrossTabStream<TData>(
     leaderId = me
     openedBefore += leaderOpenCount
     leaderOpenCount = 0
-    seq ??= 0
-    catchUp = undefined
-    const groupDocument = options.pauseWhenHidden === undefined ? undefined : createGroupDocument(hidden())
-    let stream: EventStream<string> | undefined
-    const mine = () => !!stream && lead?.stream === stream
-    stream = makeLeader({
-      ...options,
-      // The group's position: the stream resumes from it, and every step it delivers moves it and
-      // goes to the group as it happens (id-only blocks too), so every tab's position stays the
-      // leader's.
-      position: relaying(position, mine),
-      parse: undefined,
-      onEvent(event) {
-        if (!mine()) return
-        deliver({ type: event.type, data: event.raw, id: event.id })
+    follower.lead()
+    lead = startLeaderTerm(
+      {
+        options: { ...options, onEvent: undefined, onError: undefined, onGap } as EventStreamOptions<string>,
+        makeLeader,
+        position,
+        log,
+        follower,
+        post,
+        deliver,
+        reportError: (error) => callSafely(onErrorCallback, error),
+        show(state, error, lastEventId) {
+          mirror(state, error)
+          set({ lastEventId })
+        },
+        end: endGroup,
+        errorId,
+        platform,
+        beat,
+        visibility: options.pauseWhenHidden === undefined ? undefined : createGroupVisibility(platform, hidden(), timings.stale),
       },
-      onError(error) {
-        if (!mine()) return
-        post({ t: 'error', error: toWire(error, errorId(error)) })
-        callSafely(onErrorCallback, error)
-      },
-      platform: groupDocument ? { ...options.platform, document: groupDocument } : options.platform,
-    })
-    lead = { stream, release, unsubscribe: () => {}, posted: undefined, postedId: undefined, visible: new Map(), groupDocument }
-    lead.unsubscribe = stream.subscribe(() => leaderChanged(stream))
+      release,
+    )
     set({ tab: 'leader' })
-    post({ t: 'welcome', to: undefined, state: wireState(stream), latest, at: point() })
-    stream.connect()
+    post(welcome(lead, undefined))
+    lead.stream.connect()
   }
 
-  const point = () => ({ id: position.id, since: position.since })
-  const samePoint = (a: WirePoint, b: WirePoint) => a.id === b.id && a.since === b.since
+  const welcome = (term: LeaderTerm, to: string | undefined) => ({ t: 'welcome', to, state: term.state(), latest, at: pointOf(position) })
 
-  function keep(step: WireStep): void {
-    if (kept.length >= KEPT) kept = kept.slice(KEPT / 2)
-    kept.push({ at: point(), step })
-  }
-
-  /** The steps we took after `at`, or `undefined` when `at` is not among the positions we kept. */
-  function stepsAfter(at: WirePoint): WireStep[] | undefined {
-    if (samePoint(at, point())) return []
-    for (let i = kept.length - 1; i >= 0; i--) if (samePoint(kept[i]!.at, at)) return kept.slice(i + 1).map((k) => k.step)
-    return undefined
-  }
-
-  /** Asks the leader for the steps after our position; steps wait until it answers (asked again each beat). */
-  function askForSteps(): void {
-    missing = true
-    missingAt = platform.monotonic()
-    post({ t: 'resend', at: point() })
-  }
-
-  /** The position handed to our leader stream: it moves ours and tells the group each step. */
-  function relaying(target: StreamPosition, mine: () => boolean): StreamPosition {
-    return {
-      get id() {
-        return target.id
-      },
-      get since() {
-        return target.since
-      },
-      // A replaced term's stream delivers nothing: its steps move nothing.
-      event(raw) {
-        if (!mine()) return
-        target.event(raw)
-        seq = (seq ?? 0) + 1
-        const step: WireStep = { t: 'event', type: raw.type, data: raw.data, id: raw.lastEventId, own: raw.hasOwnId }
-        keep(step)
-        post(step)
-        lead!.postedId = raw.lastEventId
-      },
-      idOnly(id) {
-        if (!mine()) return
-        target.idOnly(id)
-        seq = (seq ?? 0) + 1
-        keep({ t: 'id', id })
-        post({ t: 'id', id })
-        lead!.postedId = id
-      },
-      moveTo: (at) => target.moveTo(at),
-      filterFrom: (at) => target.filterFrom(at),
-      resume: () => target.resume(),
-    }
-  }
-
-  function wireState(stream: EventStream<string>): WireState {
-    const s = stream.getSnapshot()
-    return {
-      // A leader's stream is `idle` only until the `connect()` that follows its creation: the
-      // group sees a connection on its way, never an `idle` between two leaders.
-      status: s.status === 'idle' ? 'connecting' : s.status,
-      error: s.error && toWire(s.error, errorId(s.error)),
-      attempt: s.attempt,
-      retryAt: s.retryAt,
-      transport: s.transport,
-      openCount: s.openCount,
-      lastEventId: s.lastEventId,
-    }
-  }
-
-  /** Our stream changed: show it, tell the group, and end the group with it. */
-  function leaderChanged(stream: EventStream<string>): void {
-    const current = lead
-    if (current?.stream !== stream) return
-    const state = wireState(stream)
-    const s = stream.getSnapshot()
-    mirror(state, s.error)
-    set({ lastEventId: s.lastEventId })
-    // Every event moves the last event id: the event message said so already.
-    const posted = current.posted
-    const changed =
-      !posted ||
-      state.lastEventId !== current.postedId ||
-      posted.error?.id !== state.error?.id ||
-      (['status', 'attempt', 'retryAt', 'transport', 'openCount'] as const).some((field) => posted[field] !== state[field])
-    if (changed) {
-      current.posted = state
-      current.postedId = state.lastEventId
-      post({ t: 'state', state })
-    }
-    if (state.status === 'closed' || state.status === 'failed') endGroup(s.error)
-  }
-
-  /**
-   * Hands the connection back: our stream closes without a word to the group, the lock goes to the
-   * next tab. After the group ended (`linger`), the lock is held one beat longer: the members hear
-   * of the end and leave the lock's queue before anyone is granted it (and would connect again).
-   */
+  /** Ends our term (see `LeaderTerm.stop`); `leader` means holding the lock and its connection. */
   function stopLeading(linger = false): void {
     const current = lead
     if (!current) return
     lead = undefined
-    current.unsubscribe()
-    current.stream.close()
-    // `leader` means holding the lock and its connection: the connection is gone (the lock, when
-    // lingering, is held only so that nobody reconnects).
+    const release = current.stop(linger)
+    if (release) lingering = release
     set({ tab: 'follower' })
-    if (!linger) return current.release()
-    const timer = platform.setTimeout(() => lingering?.(), BEAT)
-    lingering = () => {
-      lingering = undefined
-      platform.clearTimeout(timer)
-      current.release()
-    }
   }
 
   /** Another tab leads now (it took the lock over, or we saw its newer term): follow it. */
   function stepDown(): void {
     stopLeading()
-    set({ tab: 'follower' })
     if (running) join()
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // pauseWhenHidden: the group is hidden only when every member is
-
-  function updateGroupVisibility(): void {
-    const current = lead
-    if (!current?.groupDocument) return
-    const now = platform.monotonic()
-    let anyVisible = !hidden()
-    for (const [id, at] of current.visible) {
-      if (now - at > STALE) current.visible.delete(id)
-      else anyVisible = true
-    }
-    current.groupDocument.update(!anyVisible)
-  }
-
-  function noteVisibility(from: string, isHidden: boolean): void {
-    if (!lead) return
-    if (isHidden) lead.visible.delete(from)
-    else lead.visible.set(from, platform.monotonic())
-    updateGroupVisibility()
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -543,28 +392,17 @@ export function createCrossTabStream<TData>(
     if (!isMessage(message, g, KEPT) || message.from === me) return
     switch (message.t) {
       case 'hello':
-        noteVisibility(message.from, message.hidden)
-        if (lead) post({ t: 'welcome', to: message.from, state: wireState(lead.stream), latest, at: point() })
+        lead?.visibility?.note(message.from, message.hidden)
+        if (lead) post(welcome(lead, message.from))
         return
       case 'vis':
-        return noteVisibility(message.from, message.hidden)
+        return lead?.visibility?.note(message.from, message.hidden)
       case 'bye':
-        lead?.visible.delete(message.from)
-        return updateGroupVisibility()
-      case 'reconnect': {
-        // At most one a second for the whole group, whoever asks.
-        const now = platform.monotonic()
-        if (!lead || now - reconnectedAt < RECONNECT_EVERY) return
-        reconnectedAt = now
-        return lead.stream.reconnect()
-      }
-      case 'resend': {
-        if (!lead) return
-        const steps = stepsAfter(message.at)
-        if (steps) return post({ t: 'replay', to: message.from, at: message.at, steps, gap: false })
-        const oldest = kept[0]
-        return post({ t: 'replay', to: message.from, at: oldest ? oldest.at : point(), steps: kept.slice(1).map((k) => k.step), gap: true })
-      }
+        return lead?.visibility?.forget(message.from)
+      case 'reconnect':
+        return lead?.reconnectFor()
+      case 'resend':
+        return lead?.resend(message.from, message.at)
     }
     fromLeader(message as Message & LeaderMessage)
   }
@@ -579,7 +417,6 @@ export function createCrossTabStream<TData>(
     }
     if (verdict === 'ignore') return
     if (verdict === 'ask') return askForWelcome()
-    heardAt = platform.monotonic()
     if (verdict === 'new') {
       if (ended) {
         // The group was started again by another tab.
@@ -592,38 +429,22 @@ export function createCrossTabStream<TData>(
         leaderOpenCount = 0
       }
       leaderId = message.from
-      heard = true
       asked = false
     }
+    election.heard()
     if (!running) return
     switch (message.t) {
       case 'welcome':
-        if (verdict === 'new') rebase(message)
+        if (verdict === 'new') follower.rebase(message)
         if (message.to === undefined) post({ t: 'vis', hidden: hidden() })
         return applyState(message.state)
       case 'state':
         return applyState(message.state)
       case 'event':
       case 'id':
-        // Within a term, steps come in `seq` order: a number already taken is a repeat, a number
-        // past the next one a gap (a paused tab missed messages): ask for what is missing.
-        if (seq === undefined || message.seq <= seq || missing) return
-        if (message.seq > seq + 1) return askForSteps()
-        seq = message.seq
-        return step(message)
+        return follower.take(message)
       case 'replay':
-        if (message.to !== me || !missing) return
-        if (message.gap) {
-          // The leader no longer holds our position: what came between is lost for this tab.
-          const gap = { lastEventId: position.id, resumedAt: message.at.id }
-          position.moveTo(message.at)
-          kept = []
-          catchUp = undefined
-          if (onGap) callSafely(onGap, gap)
-        } else if (!samePoint(message.at, point())) return askForSteps()
-        missing = false
-        for (const item of message.steps) step(item)
-        seq = message.seq
+        if (message.to === me) follower.replay(message)
         return
       case 'error':
         callSafely(onErrorCallback, rebuilt(message.error)!)
@@ -631,57 +452,10 @@ export function createCrossTabStream<TData>(
     }
   }
 
-  /**
-   * A new term (or this tab joining): the leader's numbering starts at the welcome's `seq`, from
-   * the group position `at`. A tab at `at` goes on; one ahead of it (it delivered steps the new
-   * leader has not: the old leader's last messages) drops the steps it already delivered as the
-   * new leader relays them again; one that joins, or is behind, starts from `at`.
-   */
-  function rebase(message: { seq: number; at: WirePoint; latest: WireEvent | undefined }): void {
-    const { at } = message
-    catchUp = undefined
-    missing = false
-    const fresh = seq === undefined
-    seq = message.seq
-    if (fresh) {
-      position.moveTo(at)
-      kept = []
-      if (message.latest) deliver(message.latest, true)
-    } else if (!samePoint(at, point())) {
-      const filter = position.filterFrom(at)
-      if (filter) catchUp = filter
-      // Behind the new leader (or too far ahead to tell): fill the gap from what it kept.
-      else askForSteps()
-    }
-    set({ lastEventId: position.id })
-  }
-
-  /** One step relayed by the leader: moves our position and, for an event, delivers it. */
-  function step(message: WireStep): void {
-    if (message.t === 'id') {
-      if (replayed(() => catchUp!.isReplayedId(message.id))) return
-      position.idOnly(message.id)
-      keep({ t: 'id', id: message.id })
-      return set({ lastEventId: message.id })
-    }
-    const raw = { type: message.type, data: message.data, lastEventId: message.id, hasOwnId: message.own }
-    if (replayed(() => catchUp!.isReplay(raw))) return
-    position.event(raw)
-    keep({ t: 'event', type: raw.type, data: raw.data, id: raw.lastEventId, own: raw.hasOwnId })
-    deliver({ type: raw.type, data: raw.data, id: raw.lastEventId })
-  }
-
-  /** True for a step we delivered before a re-base (see `rebase`). */
-  function replayed(check: () => boolean): boolean {
-    if (catchUp && !catchUp.caughtUp && check()) return true
-    catchUp = undefined
-    return false
-  }
-
   /** A newer term than we can accept on our own: ask its leader for a welcome (once a beat). */
   function askForWelcome(): void {
     const now = platform.monotonic()
-    if (!running || now - askedAt < BEAT) return
+    if (!running || now - askedAt < beat) return
     askedAt = now
     asked = true
     post({ t: 'hello', hidden: hidden() })
@@ -729,25 +503,3 @@ export function createCrossTabStream<TData>(
 }
 
 const isEnd = (state: WireState) => state.status === 'closed' || state.status === 'failed'
-
-/** A document for the leader's stream whose visibility is the group's: hidden when every member is. */
-interface GroupDocument extends PlatformEventTarget {
-  visibilityState: 'visible' | 'hidden'
-  update(hidden: boolean): void
-}
-
-function createGroupDocument(hidden: boolean): GroupDocument {
-  const listeners = new Set<() => void>()
-  const document: GroupDocument = {
-    visibilityState: hidden ? 'hidden' : 'visible',
-    addEventListener: (type, listener) => void (type === 'visibilitychange' && listeners.add(listener)),
-    removeEventListener: (_type, listener) => void listeners.delete(listener),
-    update(isHidden) {
-      const state = isHidden ? 'hidden' : 'visible'
-      if (document.visibilityState === state) return
-      document.visibilityState = state
-      for (const listener of Array.from(listeners)) listener()
-    },
-  }
-  return document
-}
