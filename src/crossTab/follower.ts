@@ -125,6 +125,7 @@ export function createFollower(parts: FollowerParts): Follower {
         position.moveTo(message.at)
         log.clear()
         catchUp = undefined
+        parts.showId(position.id)
         parts.gap(gap)
       } else if (!samePoint(message.at, pointOf(position))) return askForSteps()
       missing = false
