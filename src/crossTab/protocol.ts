@@ -99,11 +99,11 @@ export function fromWire(error: WireError, ErrorClass: typeof EventStreamError):
  * - `current`: the leader this tab follows, in the term it knows: take it.
  * - `new`: a welcome that starts a term this tab accepts: re-base on it (see the welcome's `at`
  *   and `seq`). Accepted: any term while the tab is `free` (it knows no leader yet, or its group
- *   ended), the successor of the known term (`known + 1`), the known term from another sender
- *   (two tabs took over at once: the later welcome wins, as the later one holds the lock), and
- *   any newer term addressed to this tab in answer to its own `hello` (`asked`).
- * - `ask`: a newer term this tab cannot accept on its own (it missed that term's welcome): ask
- *   the leader for one (`hello`).
+ *   ended), the successor of the known term (`known + 1`), and the known term from another
+ *   sender or any newer term when addressed to this tab in answer to its own `hello` (`asked`).
+ * - `ask`: a term this tab cannot accept on its own: a newer one (it missed that term's welcome),
+ *   or the known one from another sender (two tabs took over at once; the one holding the lock
+ *   answers): ask the leader for a welcome (`hello`).
  * - `ignore`: a replaced leader's late message, another tab's welcome, or a term no tab of the
  *   group could have reached (one forged message moves no tab).
  */
@@ -120,11 +120,11 @@ export function judge(known: Known, message: { t: string; e: number; from: strin
   const { e } = message
   if (message.t !== 'welcome') {
     if (e === known.term && message.from === known.leader) return 'current'
-    return e > known.term ? 'ask' : 'ignore'
+    return e >= known.term ? 'ask' : 'ignore'
   }
   if (message.to !== undefined && message.to !== me) return 'ignore'
   if (known.free || e === known.term + 1) return 'new'
-  if (e === known.term) return message.from === known.leader && message.to === undefined ? 'current' : 'new'
-  if (e > known.term) return message.to === me && known.asked ? 'new' : 'ask'
+  if (e === known.term && message.from === known.leader && message.to === undefined) return 'current'
+  if (e >= known.term) return message.to === me && known.asked ? 'new' : 'ask'
   return 'ignore'
 }
