@@ -425,6 +425,47 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     }
   })
 
+  it('forged messages from a same-origin page move no tab: terms no tab reached, a term that is not a number, malformed fields, and 20 reconnect requests cost one reconnect', async () => {
+    const group = await openGroup(3)
+    try {
+      const { publisher, before } = await streamingGroup(group)
+      const { page } = await openHarnessPage(group.context, site)
+      const outsider = harnessOf(page)
+      const name = (await group.tabs[0]!.h.channels()).names[0]!
+      await outsider.eavesdrop(name)
+      await until(async () => (await outsider.overheard()).some((m) => JSON.parse(m).t === 'event'), 5000, 'an event overheard')
+      const real = JSON.parse((await outsider.overheard()).find((m) => JSON.parse(m).t === 'event')!)
+      const { g, from, e, seq } = real
+      const state = { status: 'open', attempt: 0, transport: 'fetch', openCount: 1 }
+      const forged = [
+        { g, from: 'forger', t: 'event', e: 1e9, seq: 1e9, type: 'message', data: '{"n":-1}', id: '999999' },
+        { g, from: 'forger', t: 'welcome', e: 1e9, seq: 1e9, state, at: { id: '999999', since: 0 } },
+        { g, from: 'forger', t: 'welcome', e, seq: 1e9, state, at: { id: '999999', since: 0 } },
+        { g, from, t: 'event', e, seq: seq + 1, type: 'message', data: 42 },
+        { g, from: 'forger', t: 'beat', e: null, seq: 0 },
+        ...Array.from({ length: 20 }, (_, i) => ({ g, from: `forger-${i}`, t: 'reconnect' })),
+      ]
+      await page.evaluate(
+        ([channelName, messages]) => {
+          const channel = new BroadcastChannel(channelName as string)
+          for (const message of messages as object[]) channel.postMessage(message)
+          channel.close()
+        },
+        [name, forged] as const,
+      )
+      await sleep(1500)
+      const sent = await publisher.stop()
+      const states = await expectEveryPageGotEverything(group.tabs, sent, 'forged messages')
+      const since = group.connections().slice(before)
+      console.log(`[cross-tab] forged messages: connections since: ${since.length}; tabs=${states.map((s) => s.tab).join(',')}`)
+      expect(since.length).toBeLessThanOrEqual(1)
+      expect(states.filter((s) => s.tab === 'leader')).toHaveLength(1)
+      for (const s of states) expect(s.ids).not.toContain('999999')
+    } finally {
+      await group.close()
+    }
+  })
+
   it('two scopes on the same url: two connections, and no event crosses', async () => {
     const group = await openGroup(2, { scope: 'alice' })
     try {
