@@ -9,6 +9,12 @@ import type { StepLog } from './steps'
 
 /** Followers' `reconnect` requests the leader follows, at most one per this many ms. */
 const RECONNECT_EVERY = 1000
+/**
+ * `resend` requests answered per beat: a replay can be a thousand steps, so a flood of requests
+ * (any script of the origin can post them) must not become a flood of replays. Followers ask
+ * again each beat until answered.
+ */
+const RESENDS_PER_BEAT = 20
 
 /** What a leader's term needs from its tab. */
 export interface LeaderParts {
@@ -60,6 +66,8 @@ export function startLeaderTerm(parts: LeaderParts, release: () => void): Leader
   let posted: WireState | undefined
   let postedId: string | undefined
   let reconnectedAt = -Infinity
+  let resendsFrom = -Infinity
+  let resends = 0
 
   const relay = (step: WireStep, id: string | undefined) => {
     follower.next()
@@ -149,6 +157,12 @@ export function startLeaderTerm(parts: LeaderParts, release: () => void): Leader
     visibility,
     state,
     resend(to, at) {
+      const now = platform.monotonic()
+      if (now - resendsFrom >= parts.beat) {
+        resendsFrom = now
+        resends = 0
+      }
+      if (++resends > RESENDS_PER_BEAT) return
       const steps = log.after(at)
       if (steps) return post({ t: 'replay', to, at, steps, gap: false })
       const oldest = log.oldest()

@@ -209,10 +209,25 @@ export function createLab(options: { timings?: Partial<CrossTabTimings>; seed?: 
     }
   }
 
+  /** A same-origin script on the channel `name`: hears what the tabs post and posts what it likes. */
+  function intruder(name: string) {
+    const heard: Array<Record<string, any>> = []
+    const state: TabState = { stalled: false, gone: false, waiting: [], onGone: [] }
+    const entry = { name, tab: state, deliver: (data: unknown) => void heard.push(data as Record<string, any>) }
+    channels.add(entry)
+    return {
+      heard,
+      post(message: object) {
+        for (const other of channels) if (other !== entry && other.name === name) clock.platform.setTimeout(() => other.deliver(structuredClone(message)), 0)
+      },
+    }
+  }
+
   return {
     clock,
     timings,
     tab,
+    intruder,
     publish,
     idOnly,
     locks,

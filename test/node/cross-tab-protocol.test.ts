@@ -2,6 +2,8 @@
 // with in-memory channels and locks, a replaying log with ids on some events, and short timings
 // (a beat of 100 ms, staleness of 400 ms) passed through the platform. Every wait is virtual.
 import { afterEach, describe, expect, it } from 'vitest'
+import { STREAM_DEFAULTS } from '../../src/core/eventStream'
+import { crossTabGroupKey, crossTabName } from '../../src/crossTab/groupKey'
 import { createLab, ledgerOf, type LabTab } from '../helpers/crossTabLab'
 
 const open: LabTab[] = []
@@ -105,5 +107,25 @@ describe('the cross-tab protocol on the virtual clock', () => {
     await lab.advance(200)
     expect(tabs.map((t) => t.stream.getSnapshot().status)).toEqual(['open', 'open', 'open'])
     expect(tabs.map(tabOf)).toEqual(['follower', 'follower', 'leader'])
+  })
+
+  it('a flood of resend requests is answered at most 20 times a beat; a follower that was not answered asks again and gets its steps', async () => {
+    const { lab, tabs } = await group(2)
+    const spy = lab.intruder(crossTabName(crossTabGroupKey({ url: 'https://app.example/stream', crossTab: { scope: 'alice' }, transport: 'fetch' }, STREAM_DEFAULTS)!))
+    lab.publish({ id: true })
+    await lab.advance(20)
+    const g = spy.heard[0]!.g
+    for (let i = 0; i < 100; i++) spy.post({ g, from: `forger-${i}`, t: 'resend', at: { id: 'e1', since: 0 } })
+    await lab.advance(10)
+    expect(spy.heard.filter((m) => m.t === 'replay').length).toBe(20)
+    // A follower that missed steps meanwhile still gets them (it asks again the next beat).
+    tabs[1]!.stall()
+    for (let i = 0; i < 5; i++) lab.publish()
+    await lab.advance(20)
+    tabs[1]!.resume()
+    for (let i = 0; i < 100; i++) spy.post({ g, from: `forger-${i}`, t: 'resend', at: { id: 'e1', since: 0 } })
+    lab.publish()
+    await lab.advance(500)
+    expect(ledgerOf(lab.sent, data(tabs[1]!))).toEqual({ lost: 0, duplicated: 0 })
   })
 })
