@@ -34,6 +34,18 @@ export interface StreamPosition {
   /** Records an id-only block (`id:` without data) this stream received (not a replay). */
   idOnly(id: string): void
   /**
+   * Puts the position at `point`, knowing nothing of the steps before it: a cross-tab follower that
+   * joins a group starts where the group is, so that it resumes from there if it leads later.
+   */
+  moveTo(point: { id: string | undefined; since: number }): void
+  /**
+   * A filter over the steps this position went through after `point` (the last `HISTORY_LIMIT`
+   * steps are kept): what a stream resuming from `point` repeats before it brings anything new.
+   * A cross-tab follower that is ahead of its new leader drops those. `undefined` when `point` is
+   * not among the positions kept: older than the history, or ahead of this one (a gap).
+   */
+  filterFrom(point: { id: string | undefined; since: number }): ReplayFilter | undefined
+  /**
    * A filter for a new connection resuming from here (`Last-Event-ID: filter.lastEventId`). Until
    * that connection delivers its first step, whatever this stream delivers meanwhile (the old
    * connection of an overlap rotation) is added to what the filter expects to be repeated.
@@ -64,6 +76,8 @@ type Step =
 
 /** Content of the events after the id kept for matching; older ones are matched by count alone. */
 const CONTENT_LIMIT = 1000
+/** Steps kept for `filterFrom`, across ids. */
+const HISTORY_LIMIT = 1000
 /** Steps delivered by an old connection while a new one connects (overlap) that a filter remembers. */
 const OVERLAP_LIMIT = 10_000
 
@@ -88,8 +102,12 @@ export function createStreamPosition(initialId?: string): StreamPosition {
   let tail: Step[] = []
   /** The filter of a connection that has not delivered yet (at most one is being established). */
   let pending: (ReplayFilter & { expect(step: Step): void; started: boolean }) | undefined
+  /** The last `HISTORY_LIMIT` steps, each with the position after it (for `filterFrom`). */
+  let history: Step[] = []
 
   const feed = (step: Step) => {
+    if (history.length >= HISTORY_LIMIT) history = history.slice(HISTORY_LIMIT / 2)
+    history.push(step)
     if (pending && !pending.started) pending.expect(step)
     else pending = undefined
   }
@@ -118,12 +136,30 @@ export function createStreamPosition(initialId?: string): StreamPosition {
       }
       feed({ kind: 'event', id, since, type: raw.type, data: raw.data })
     },
+    filterFrom(point) {
+      const after = (step: Step) => step.id === point.id && (step.kind === 'id' ? 0 : step.since) === point.since
+      let from = history.length
+      if (id !== point.id || since !== point.since) {
+        from = -1
+        for (let i = history.length - 1; i >= 0 && from < 0; i--) if (after(history[i]!)) from = i + 1
+        if (from < 0) return undefined
+      }
+      return createReplayFilter(point.id, undefined, 0, history.slice(from), point.since)
+    },
     idOnly(next) {
       id = next
       since = 0
       tail = []
       head = undefined
       feed({ kind: 'id', id: next })
+    },
+    moveTo(point) {
+      id = point.id
+      since = point.since
+      tail = []
+      head = undefined
+      pending = undefined
+      history = []
     },
     resume() {
       const filter = createReplayFilter(id, head, since - tail.length, tail.slice())
@@ -138,6 +174,7 @@ function createReplayFilter(
   uncertainHead: { type: string; data: string } | undefined,
   uncounted: number,
   expected: Step[],
+  startSince = 0,
 ): ReplayFilter & { expect(step: Step): void; started: boolean } {
   // Nothing to resume from: the server sends only what is new.
   let caughtUp = !resumable(from)
@@ -147,7 +184,7 @@ function createReplayFilter(
   let skip = uncounted
   let next = 0
   /** The resumed connection's own position, computed as the stream computes its own. */
-  let at: { id: string | undefined; since: number } = { id: from, since: 0 }
+  let at: { id: string | undefined; since: number } = { id: from, since: startSince }
 
   const done = () => {
     if (!head && skip === 0 && next === expected.length) finish()

@@ -3,12 +3,19 @@ import type { EventStreamError } from '../core/errors'
 import type { EventStream, EventStreamOptions, STREAM_DEFAULTS } from '../core/eventStream'
 import type { watchLifecycle } from '../core/lifecycle'
 import type { parseEventData } from '../core/parseEvent'
+import type { createStreamPosition } from '../core/position'
 import type { resolvePlatform } from '../core/platform'
 import type { callSafely } from '../core/reportError'
 import type { createListeners } from '../core/subscribable'
-import type { EventStreamSnapshot, PlatformEventTarget, StreamEvent } from '../core/types'
-import { crossTabGroupKey, crossTabName } from './groupKey'
-import { createSequence, fromWire, toWire, type LeaderMessage, type Message, type WireError, type WireEvent, type WireState } from './protocol'
+import type { EventStreamSnapshot, Platform, StreamEvent } from '../core/types'
+import { createElection, DEFAULT_TIMINGS, type CrossTabTimings } from './election'
+import { createFollower } from './follower'
+import { crossTabGroupKey, crossTabName, groupHash } from './groupKey'
+import { createGroupVisibility } from './groupVisibility'
+import { startLeaderTerm, type LeaderTerm } from './leader'
+import { fromWire, judge, type LeaderMessage, type Message, type WireError, type WireEvent, type WireState } from './protocol'
+import { createStepLog, KEPT, pointOf } from './steps'
+import { isMessage } from './validate'
 
 /**
  * The core's parts this chunk uses, handed over by the loader (`./lazy`) rather than imported, so
@@ -22,33 +29,31 @@ export type CoreParts = readonly [
   watchLifecycle: typeof watchLifecycle,
   defaults: typeof STREAM_DEFAULTS,
   parseEventData: typeof parseEventData,
+  createStreamPosition: typeof createStreamPosition,
 ]
 
 
-/** The leader says something at least this often (ms). */
-export const BEAT = 1000
-/**
- * A visible follower that heard nothing from the leader for this long (plus up to one beat of
- * jitter, so two followers rarely take over at once) takes the lock over: the leader is frozen,
- * hung, or a background tab whose timers the browser throttles.
- */
-export const STALE = 4000
+export type { CrossTabTimings }
 
-/** Leaders' messages, with a term and a sequence number. */
-const LEADER_TYPES = new Set(['welcome', 'state', 'event', 'error', 'beat'])
+/**
+ * A platform (see `EventStreamOptions.platform`) may carry the group's timings: tests run the
+ * protocol on a virtual clock with short ones.
+ */
+export type CrossTabPlatform = Partial<Platform> & { crossTabTimings?: Partial<CrossTabTimings> }
 
 /**
  * One tab's member of a cross-tab group (see `crossTab` in `EventStreamOptions`), or `undefined`
- * when the options form no group (see `crossTabGroupKey`): an `EventStream`
- * whose events and status come either from a stream of its own (`tab: 'leader'`: it holds the
- * group's Web Lock, connects with its own token manager and broadcasts what its stream does), or
- * from the leader over the group's `BroadcastChannel` (`tab: 'follower'`).
+ * when the options form no group (see `crossTabGroupKey`): an `EventStream` whose events and status
+ * come either from a stream of its own (`tab: 'leader'`: it holds the group's Web Lock, connects
+ * with its own token manager and relays what its stream does, see `./leader`), or from the leader
+ * over the group's `BroadcastChannel` (`tab: 'follower'`, see `./follower`). Who leads is the
+ * election's (`./election`); the messages and which leader to believe, the protocol's
+ * (`./protocol`, `./validate`).
  *
- * Election: every member queues for the lock; the browser grants it to one, and to the next one in
- * the queue when the holder releases it: `close()`, the tab going away or crashing. The new leader
- * starts a real stream from the last event id the group saw (`makeLeader`), so a server that
- * replays after `Last-Event-ID` fills the gap; the sequence numbers (see `createSequence`) drop
- * what two leaders both sent.
+ * Every tab's position is the group's (each step is relayed), so a new leader resumes from exactly
+ * where the group is; a follower takes steps in the leader's `seq` order and re-bases on each new
+ * term. This file composes those parts: the tab's snapshot, its membership (channel, ticker,
+ * lifecycle, the back/forward cache) and the public surface.
  */
 export function createCrossTabStream<TData>(
   options: EventStreamOptions<TData>,
@@ -56,7 +61,7 @@ export function createCrossTabStream<TData>(
   makeLeader: (options: EventStreamOptions<string>) => EventStream<string>,
   core: CoreParts,
 ): EventStream<TData> | undefined {
-  const [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, defaults, parseEventData] = core
+  const [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, defaults, parseEventData, createStreamPosition] = core
   const scope = options.crossTab && options.crossTab.scope
   // Bad input: the stream fails at `connect()` with a typed error, as it does for a bad url.
   const invalid = typeof scope !== 'string' || !scope
@@ -66,9 +71,13 @@ export function createCrossTabStream<TData>(
   const Channel = globalThis.BroadcastChannel
   if (key === undefined || !locks || !Channel) return undefined
   const platform = resolvePlatform(options.platform)
+  const timings: CrossTabTimings = { ...DEFAULT_TIMINGS, ...(options.platform as CrossTabPlatform | undefined)?.crossTabTimings }
+  const { beat } = timings
   const name = crossTabName(key)
+  /** What names the group in every message (the key hashed: never the url). */
+  const g = groupHash(key)
   const me = platform.random().toString(36).slice(2) + platform.now().toString(36)
-  const { parse, onEvent: onEventCallback, onError: onErrorCallback } = options
+  const { parse, onEvent: onEventCallback, onError: onErrorCallback, onGap } = options
   const listeners = createListeners()
   let snapshot = initial
 
@@ -77,21 +86,29 @@ export function createCrossTabStream<TData>(
   /** The group ended (`closed` by the server, or `failed`): still listening, so a restart by any tab brings this one back. */
   let ended = false
   let channel: BroadcastChannel | undefined
-  /** Our place in the lock's queue; aborting it leaves the queue. */
-  let queued: AbortController | undefined
   let ticker: unknown
   let stopWatching: (() => void) | undefined
   let stopDormancy: (() => void) | undefined
-  /** Releases the lock of a term whose group ended (held one beat longer, see `stopLeading`). */
+  /** Releases the lock of a term whose group ended (held one beat longer, see `LeaderTerm.stop`). */
   let lingering: (() => void) | undefined
-  /** When a leader last spoke (monotonic ms), or when we started waiting for one. */
-  let heardAt = 0
-  let staleAfter = STALE
+  /** While this tab leads. */
+  let lead: LeaderTerm | undefined
 
   // The group as this tab knows it.
-  const sequence = createSequence()
+  /**
+   * Where the group's stream is, as far as this tab delivered it: moved by every step this tab
+   * delivers, whether its own stream's (leading) or relayed (following), so that any tab that
+   * takes the lead resumes from exactly where the group is and drops the server's replays of
+   * events without ids as a reconnecting stream does.
+   */
+  const position = createStreamPosition(options.lastEventId)
+  const log = createStepLog(position)
+  /** The term of the leader we follow (or of ours), 0 before we know one. */
   let term = 0
   let leaderId: string | undefined
+  /** We asked for a welcome (`hello`) and have not had one since. */
+  let asked = false
+  let askedAt = -Infinity
   /** Connections opened under earlier leaders, so `openCount` never goes back. */
   let openedBefore = 0
   let leaderOpenCount = 0
@@ -102,21 +119,6 @@ export function createCrossTabStream<TData>(
   let errorCount = 0
   const errorId = (error: EventStreamError) => errorIds.get(error) ?? (errorIds.set(error, `${me}.${++errorCount}`), errorIds.get(error)!)
 
-  /** While this tab leads. */
-  let lead:
-    | {
-        stream: EventStream<string>
-        release: () => void
-        unsubscribe: () => void
-        /** The state the group was last told, and the last event id it was sent (with an event or a state). */
-        posted: WireState | undefined
-        postedId: string | undefined
-        /** Followers whose page is visible, by id, with when they last said so. */
-        visible: Map<string, number>
-        groupDocument: GroupDocument | undefined
-      }
-    | undefined
-
   function set(patch: Partial<EventStreamSnapshot<TData>>): void {
     for (const field in patch) {
       if (!Object.is((snapshot as any)[field], (patch as any)[field])) {
@@ -126,11 +128,33 @@ export function createCrossTabStream<TData>(
     }
   }
 
-  function post(message: Partial<LeaderMessage> | Record<string, unknown>): void {
-    channel?.postMessage({ g: key, from: me, ...(lead ? { e: term, seq: sequence.last ?? 0 } : {}), ...message })
+  function post(message: object): void {
+    channel?.postMessage({ g, from: me, ...(lead ? { e: term, seq: follower.seq ?? 0 } : {}), ...message })
   }
 
   const hidden = () => platform.document?.visibilityState === 'hidden'
+
+  const follower = createFollower({
+    position,
+    log,
+    deliver,
+    showId: (id) => set({ lastEventId: id }),
+    ask: (at) => post({ t: 'resend', at }),
+    gap: (gap) => void (onGap && callSafely(onGap, gap)),
+    monotonic: () => platform.monotonic(),
+    beat,
+  })
+
+  const election = createElection({
+    locks,
+    name,
+    platform,
+    timings,
+    granted: startLeading,
+    wanted: () => running,
+    // Another tab took the lock over: follow it.
+    lost: () => void (lead && stepDown()),
+  })
 
   // ---------------------------------------------------------------------------------------------
   // Events, as the leader's stream dispatched them, through this tab's own `parse`
@@ -178,7 +202,7 @@ export function createCrossTabStream<TData>(
   function attach(): void {
     if (channel) return
     channel = new Channel(name)
-    channel.onmessage = (event) => receive(event.data as Message)
+    channel.onmessage = (event) => receive(event.data)
   }
 
   function detach(): void {
@@ -187,59 +211,91 @@ export function createCrossTabStream<TData>(
   }
 
   /** Queues for the lock (or takes it from a silent leader) and asks the leader for the group's state. */
-  function join(steal = false): void {
-    queued?.abort()
-    const controller = new AbortController()
-    queued = controller
-    const granted = (): Promise<void> | undefined => {
-      if (queued !== controller || !running) return undefined
-      return new Promise<void>((release) => startLeading(release))
-    }
-    // A steal cannot be combined with a signal; it is granted at once, and `granted` drops it when
-    // this tab has left meanwhile. A lock taken from us rejects the request: follow again.
-    locks.request(name, steal ? { steal: true } : { signal: controller.signal }, granted).then(undefined, () => {
-      if (lead && queued === controller) stepDown()
-    })
-    heardAt = platform.monotonic()
-    staleAfter = STALE + platform.random() * BEAT
+  function join(): void {
+    election.join()
+    asked = true
     post({ t: 'hello', hidden: hidden() })
   }
 
   function tick(): void {
     if (lead) {
       post({ t: 'beat' })
-      updateGroupVisibility()
-    } else if (running && !hidden()) {
-      post({ t: 'vis', hidden: false })
-      // Only a visible tab judges the silence: a hidden one's own timers are throttled too.
-      if (platform.monotonic() - heardAt > staleAfter) join(true)
+      lead.visibility?.update(hidden())
+    } else if (running) {
+      follower.tick()
+      if (!hidden()) {
+        post({ t: 'vis', hidden: false })
+        // Only a visible tab judges the silence: a hidden one's own timers are throttled too.
+        election.judgeSilence()
+      }
     }
-    ticker = platform.setTimeout(tick, BEAT)
+    ticker = platform.setTimeout(tick, beat)
   }
 
   function onVisibility(isHidden: boolean): void {
-    if (lead) updateGroupVisibility()
+    if (lead) lead.visibility?.update(isHidden)
     else post({ t: 'vis', hidden: isHidden })
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // The back/forward cache: a page kept there is frozen. It leaves the group while it is (a leader
+  // hands the lock over at once instead of starving the group until a follower takes over; its
+  // channel is closed, so no message evicts it from the cache) and joins again when it is shown.
+
+  let stopPageWatch: (() => void) | undefined
+  /** What this tab was doing when its page went into the cache. */
+  let away: 'running' | 'ended' | undefined
+
+  function watchPage(): void {
+    const page = platform.window
+    if (!page || stopPageWatch) return
+    const hide = (event?: { persisted?: boolean }) => void (event?.persisted && leavePage())
+    const show = (event?: { persisted?: boolean }) => void (event?.persisted && backToPage())
+    page.addEventListener('pagehide', hide)
+    page.addEventListener('pageshow', show)
+    stopPageWatch = () => {
+      page.removeEventListener('pagehide', hide)
+      page.removeEventListener('pageshow', show)
+      stopPageWatch = undefined
+    }
+  }
+
+  function leavePage(): void {
+    if (!running && !ended) return
+    away = running ? 'running' : 'ended'
+    if (running) post({ t: 'bye' })
+    stopRunning(false)
+  }
+
+  function backToPage(): void {
+    const was = away
+    away = undefined
+    if (was === 'running') startRunning()
+    else if (was === 'ended') {
+      ended = true
+      attach()
+    }
+  }
+
   function startRunning(): void {
+    watchPage()
     running = true
     ended = false
+    election.reset()
     // Until the election settles.
     set({ tab: 'follower' })
     stopDormancy?.()
     stopDormancy = undefined
     attach()
     stopWatching ??= watchLifecycle(platform, { visibility: onVisibility })
-    if (ticker === undefined) ticker = platform.setTimeout(tick, BEAT)
+    if (ticker === undefined) ticker = platform.setTimeout(tick, beat)
     join()
   }
 
   /** Stops everything this tab does for the group; `ended`: the group ended, keep listening. */
   function stopRunning(ended: boolean): void {
     running = false
-    queued?.abort()
-    queued = undefined
+    election.leave()
     stopLeading(ended)
     stopWatching?.()
     stopWatching = undefined
@@ -247,6 +303,7 @@ export function createCrossTabStream<TData>(
     ticker = undefined
     if (!ended) {
       lingering?.()
+      lingering = undefined
       detach()
     }
   }
@@ -261,118 +318,50 @@ export function createCrossTabStream<TData>(
     leaderId = me
     openedBefore += leaderOpenCount
     leaderOpenCount = 0
-    sequence.start(0)
-    const groupDocument = options.pauseWhenHidden === undefined ? undefined : createGroupDocument(hidden())
-    const stream = makeLeader({
-      ...options,
-      // The group's resume point: the last event id any member delivered up to our `seq`.
-      lastEventId: snapshot.lastEventId,
-      parse: undefined,
-      onEvent(event) {
-        if (lead?.stream !== stream) return
-        const raw: WireEvent = { type: event.type, data: event.raw, id: event.id }
-        sequence.admit((sequence.last ?? 0) + 1)
-        post({ t: 'event', ...raw })
-        lead.postedId = raw.id
-        deliver(raw)
+    follower.lead()
+    lead = startLeaderTerm(
+      {
+        options: { ...options, onEvent: undefined, onError: undefined, onGap } as EventStreamOptions<string>,
+        makeLeader,
+        position,
+        log,
+        follower,
+        post,
+        deliver,
+        reportError: (error) => callSafely(onErrorCallback, error),
+        show(state, error, lastEventId) {
+          mirror(state, error)
+          set({ lastEventId })
+        },
+        end: endGroup,
+        errorId,
+        platform,
+        beat,
+        visibility: options.pauseWhenHidden === undefined ? undefined : createGroupVisibility(platform, hidden(), timings.stale),
       },
-      onError(error) {
-        if (lead?.stream !== stream) return
-        post({ t: 'error', error: toWire(error, errorId(error)) })
-        callSafely(onErrorCallback, error)
-      },
-      platform: groupDocument ? { ...options.platform, document: groupDocument } : options.platform,
-    })
-    lead = { stream, release, unsubscribe: () => {}, posted: undefined, postedId: undefined, visible: new Map(), groupDocument }
-    lead.unsubscribe = stream.subscribe(() => leaderChanged(stream))
+      release,
+    )
     set({ tab: 'leader' })
-    post({ t: 'welcome', to: undefined, state: wireState(stream), latest })
-    stream.connect()
+    post(welcome(lead, undefined))
+    lead.stream.connect()
   }
 
-  function wireState(stream: EventStream<string>): WireState {
-    const s = stream.getSnapshot()
-    return {
-      status: s.status,
-      error: s.error && toWire(s.error, errorId(s.error)),
-      attempt: s.attempt,
-      retryAt: s.retryAt,
-      transport: s.transport,
-      openCount: s.openCount,
-      lastEventId: s.lastEventId,
-    }
-  }
+  const welcome = (term: LeaderTerm, to: string | undefined) => ({ t: 'welcome', to, state: term.state(), latest, at: pointOf(position) })
 
-  /** Our stream changed: show it, tell the group, and end the group with it. */
-  function leaderChanged(stream: EventStream<string>): void {
-    const current = lead
-    if (current?.stream !== stream) return
-    const state = wireState(stream)
-    const s = stream.getSnapshot()
-    mirror(state, s.error)
-    set({ lastEventId: s.lastEventId })
-    // Every event moves the last event id: the event message said so already.
-    const posted = current.posted
-    const changed =
-      !posted ||
-      state.lastEventId !== current.postedId ||
-      posted.error?.id !== state.error?.id ||
-      (['status', 'attempt', 'retryAt', 'transport', 'openCount'] as const).some((field) => posted[field] !== state[field])
-    if (changed) {
-      current.posted = state
-      current.postedId = state.lastEventId
-      post({ t: 'state', state })
-    }
-    if (state.status === 'closed' || state.status === 'failed') endGroup(s.error)
-  }
-
-  /**
-   * Hands the connection back: our stream closes without a word to the group, the lock goes to the
-   * next tab. After the group ended (`linger`), the lock is held one beat longer: the members hear
-   * of the end and leave the lock's queue before anyone is granted it (and would connect again).
-   */
+  /** Ends our term (see `LeaderTerm.stop`); `leader` means holding the lock and its connection. */
   function stopLeading(linger = false): void {
     const current = lead
     if (!current) return
     lead = undefined
-    current.unsubscribe()
-    current.stream.close()
-    if (!linger) return current.release()
-    const timer = platform.setTimeout(() => lingering?.(), BEAT)
-    lingering = () => {
-      lingering = undefined
-      platform.clearTimeout(timer)
-      current.release()
-    }
+    const release = current.stop(linger)
+    if (release) lingering = release
+    set({ tab: 'follower' })
   }
 
   /** Another tab leads now (it took the lock over, or we saw its newer term): follow it. */
   function stepDown(): void {
     stopLeading()
-    set({ tab: 'follower' })
     if (running) join()
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // pauseWhenHidden: the group is hidden only when every member is
-
-  function updateGroupVisibility(): void {
-    const current = lead
-    if (!current?.groupDocument) return
-    const now = platform.monotonic()
-    let anyVisible = !hidden()
-    for (const [id, at] of current.visible) {
-      if (now - at > STALE) current.visible.delete(id)
-      else anyVisible = true
-    }
-    current.groupDocument.update(!anyVisible)
-  }
-
-  function noteVisibility(from: string, isHidden: boolean): void {
-    if (!lead) return
-    if (isHidden) lead.visible.delete(from)
-    else lead.visible.set(from, platform.monotonic())
-    updateGroupVisibility()
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -399,76 +388,77 @@ export function createCrossTabStream<TData>(
   // ---------------------------------------------------------------------------------------------
   // The channel
 
-  function receive(message: Message): void {
-    if (!message || message.g !== key || message.from === me) return
+  function receive(message: unknown): void {
+    if (!isMessage(message, g, KEPT) || message.from === me) return
     switch (message.t) {
       case 'hello':
-        noteVisibility(message.from, message.hidden)
-        if (lead) post({ t: 'welcome', to: message.from, state: wireState(lead.stream), latest })
+        lead?.visibility?.note(message.from, message.hidden)
+        if (lead) post(welcome(lead, message.from))
         return
       case 'vis':
-        return noteVisibility(message.from, message.hidden)
+        return lead?.visibility?.note(message.from, message.hidden)
       case 'bye':
-        lead?.visible.delete(message.from)
-        return updateGroupVisibility()
+        return lead?.visibility?.forget(message.from)
       case 'reconnect':
-        lead?.stream.reconnect()
-        return
+        return lead?.reconnectFor()
+      case 'resend':
+        return lead?.resend(message.from, message.at)
     }
-    const leaderMessage = message as Message & LeaderMessage
-    if (!LEADER_TYPES.has(leaderMessage.t) || typeof leaderMessage.e !== 'number' || typeof leaderMessage.seq !== 'number') return
-    fromLeader(leaderMessage)
+    fromLeader(message as Message & LeaderMessage)
   }
 
   function fromLeader(message: Message & LeaderMessage): void {
-    // A replaced leader's late messages are ignored; a newer term means someone else leads now.
-    if (message.e < term) return
+    // An ended group is started again by whichever tab connects first: its term may be any.
+    const verdict = judge({ term, leader: leaderId, free: term === 0 || ended, asked }, message, me)
     if (lead) {
-      if (message.e === term) return
+      // Only a successor's welcome replaces us (a steal also rejects our lock request).
+      if (verdict !== 'new' || message.e <= term) return
       stepDown()
     }
-    if (message.e > term || message.from !== leaderId) {
+    if (verdict === 'ignore') return
+    if (verdict === 'ask') return askForWelcome()
+    if (verdict === 'new') {
+      if (ended) {
+        // The group was started again by another tab.
+        if (isEnd((message as { state: WireState }).state)) return
+        startRunning()
+      }
       term = message.e
+      if (message.from !== leaderId) {
+        openedBefore += leaderOpenCount
+        leaderOpenCount = 0
+      }
       leaderId = message.from
-      openedBefore += leaderOpenCount
-      leaderOpenCount = 0
+      asked = false
     }
-    heardAt = platform.monotonic()
-    if (ended) {
-      // The group was started again by another tab.
-      if (message.t !== 'welcome' || isEnd(message.state)) return
-      startRunning()
-    }
+    election.heard()
     if (!running) return
     switch (message.t) {
-      case 'welcome': {
-        if (message.to !== undefined && message.to !== me) return
-        // Our own member of the group may be further than this leader (it had more of the previous
-        // leader's messages): keep our place; the events it replays are dropped by `seq`.
-        const before = sequence.last
-        if (before === undefined || message.seq >= before) {
-          sequence.start(message.seq)
-          if (message.latest && (before === undefined || message.seq > before)) deliver(message.latest, true)
-          set({ lastEventId: message.state.lastEventId })
-        }
+      case 'welcome':
+        if (verdict === 'new') follower.rebase(message)
         if (message.to === undefined) post({ t: 'vis', hidden: hidden() })
         return applyState(message.state)
-      }
-      case 'state': {
-        const last = sequence.last
-        if (last !== undefined && message.seq >= last) {
-          sequence.start(message.seq)
-          set({ lastEventId: message.state.lastEventId })
-        }
+      case 'state':
         return applyState(message.state)
-      }
       case 'event':
-        if (sequence.admit(message.seq)) deliver({ type: message.type, data: message.data, id: message.id })
+      case 'id':
+        return follower.take(message)
+      case 'replay':
+        if (message.to === me) follower.replay(message)
         return
       case 'error':
         callSafely(onErrorCallback, rebuilt(message.error)!)
         return
     }
+  }
+
+  /** A newer term than we can accept on our own: ask its leader for a welcome (once a beat). */
+  function askForWelcome(): void {
+    const now = platform.monotonic()
+    if (!running || now - askedAt < beat) return
+    askedAt = now
+    asked = true
+    post({ t: 'hello', hidden: hidden() })
   }
 
   function applyState(state: WireState): void {
@@ -493,6 +483,8 @@ export function createCrossTabStream<TData>(
   return {
     connect,
     close() {
+      stopPageWatch?.()
+      away = undefined
       stopDormancy?.()
       stopDormancy = undefined
       if (running) post({ t: 'bye' })
@@ -511,25 +503,3 @@ export function createCrossTabStream<TData>(
 }
 
 const isEnd = (state: WireState) => state.status === 'closed' || state.status === 'failed'
-
-/** A document for the leader's stream whose visibility is the group's: hidden when every member is. */
-interface GroupDocument extends PlatformEventTarget {
-  visibilityState: 'visible' | 'hidden'
-  update(hidden: boolean): void
-}
-
-function createGroupDocument(hidden: boolean): GroupDocument {
-  const listeners = new Set<() => void>()
-  const document: GroupDocument = {
-    visibilityState: hidden ? 'hidden' : 'visible',
-    addEventListener: (type, listener) => void (type === 'visibilitychange' && listeners.add(listener)),
-    removeEventListener: (_type, listener) => void listeners.delete(listener),
-    update(isHidden) {
-      const state = isHidden ? 'hidden' : 'visible'
-      if (document.visibilityState === state) return
-      document.visibilityState = state
-      for (const listener of Array.from(listeners)) listener()
-    },
-  }
-  return document
-}

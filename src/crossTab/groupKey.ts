@@ -31,5 +31,27 @@ export function crossTabGroupKey(
   return JSON.stringify([crossTab.scope, url.href, events, transport])
 }
 
-/** The name of the group's `BroadcastChannel` and of its Web Lock. */
-export const crossTabName = (key: string) => `use-event-stream ${key}`
+/**
+ * The group's name on the wire: a 53-bit hash of its key (cyrb53), so that neither the channel and
+ * lock names nor any message carries the url (whose query may hold credentials other than the
+ * token).
+ */
+export function groupHash(key: string): string {
+  let h1 = 0xdeadbeef
+  let h2 = 0x41c6ce57
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i)
+    h1 = Math.imul(h1 ^ c, 2654435761)
+    h2 = Math.imul(h2 ^ c, 1597334677)
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)
+}
+
+/**
+ * The name of the group's `BroadcastChannel` and of its Web Lock. The protocol version is part of
+ * it: tabs running an older bundle after a deploy form a group of their own instead of
+ * misreading this one's messages.
+ */
+export const crossTabName = (key: string) => `use-event-stream/v2/${groupHash(key)}`

@@ -8,6 +8,7 @@ import { STREAM_DEFAULTS, type EventStream, type EventStreamOptions } from '../c
 import { watchLifecycle } from '../core/lifecycle'
 import { resolvePlatform } from '../core/platform'
 import { parseEventData } from '../core/parseEvent'
+import { createStreamPosition } from '../core/position'
 import { callSafely } from '../core/reportError'
 import { createListeners } from '../core/subscribable'
 import type { EventStreamSnapshot } from '../core/types'
@@ -35,7 +36,7 @@ export function createCrossTabEventStream<TData>(options: EventStreamOptions<TDa
   const loaded = import('./crossTabStream')
     .then(
       ({ createCrossTabStream }) =>
-        createCrossTabStream(options, idle, makeStream, [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, STREAM_DEFAULTS, parseEventData]) ?? solo,
+        createCrossTabStream(options, idle, makeStream, [EventStreamError, resolvePlatform, callSafely, createListeners, watchLifecycle, STREAM_DEFAULTS, parseEventData, createStreamPosition]) ?? solo,
       // The chunk did not load (offline, a deploy replaced it): this tab streams on its own.
       () => solo,
     )

@@ -6,11 +6,13 @@ import type { EventStreamStatus } from '../core/types'
  * event, the connection state and errors as fields. Never a token, a header, an option or a user
  * object: followers run their own `parse` on the raw data.
  *
- * Every message names its group (`g`, the group key: a message of another group is ignored even
- * if it arrived on this channel) and its sender (`from`, a random id per stream). Messages of the
+ * Every message names its group (`g`, a hash of the group key, see `groupHash`: a message of
+ * another group is ignored even if it arrived on this channel) and its sender (`from`, a random id per stream). Messages of the
  * leader carry its term (`e`: each new leader takes the highest term it has seen plus one, so a
- * follower can tell the current leader from a replaced one) and `seq`: the number of events the
- * group has delivered so far, continued by each new leader from where it saw the group.
+ * follower can tell the current leader from a replaced one, see `judge`) and `seq`: the number of
+ * steps (events and id-only blocks) the leader relayed, continued by each new leader from where it
+ * saw the group. A follower takes steps in `seq` order within a term; on a new term it re-bases on
+ * the welcome's position (`at`) and `seq` instead of comparing numbers across terms.
  */
 export type Message = { g: string; from: string } & (
   | /** A tab joins; the leader answers with a `welcome` addressed to it. */
@@ -21,14 +23,24 @@ export type Message = { g: string; from: string } & (
   | { t: 'bye' }
   /** A follower's `reconnect()`: the leader reconnects. */
   | { t: 'reconnect' }
+  /** A follower missed steps (a gap in `seq`, or behind a new leader): the steps after `at`, please. */
+  | { t: 'resend'; at: WirePoint }
   | LeaderMessage
 )
 
 export type LeaderMessage = { e: number; seq: number } & (
   | /** The group's state, to one joiner (`to`) or to everyone (a new leader). */
-  { t: 'welcome'; to: string | undefined; state: WireState; latest: WireEvent | undefined }
+  { t: 'welcome'; to: string | undefined; state: WireState; latest: WireEvent | undefined; at: WirePoint }
   | { t: 'state'; state: WireState }
   | ({ t: 'event' } & WireEvent)
+  /** An id-only block: it moves the group's position as an event does. */
+  | { t: 'id'; id: string }
+  /**
+   * The answer to a `resend` (to `to`): the steps after `at` up to this message's `seq`. With
+   * `gap`, the leader no longer holds the follower's position: `at` is the oldest it holds, the
+   * follower reports the gap (`onGap`) and goes on from there.
+   */
+  | { t: 'replay'; to: string; at: WirePoint; steps: WireStep[]; gap: boolean }
   | { t: 'error'; error: WireError }
   /** Nothing else to say, but alive: followers take over a leader they have not heard for a while. */
   | { t: 'beat' }
@@ -39,6 +51,17 @@ export interface WireEvent {
   type: string
   data: string
   id: string | undefined
+  /** Whether the event's own block carried the id (the transport's `hasOwnId`; unset when it cannot tell). */
+  own?: boolean | undefined
+}
+
+/** A step of the stream as relayed: an event, or an id-only block. */
+export type WireStep = ({ t: 'event' } & WireEvent) | { t: 'id'; id: string }
+
+/** A stream position (see core/position.ts): the last id and the events since it. */
+export interface WirePoint {
+  id: string | undefined
+  since: number
 }
 
 /** The leader's connection: what a follower's snapshot mirrors. */
@@ -72,36 +95,36 @@ export function fromWire(error: WireError, ErrorClass: typeof EventStreamError):
 }
 
 /**
- * The group's event order as one tab sees it. A tab delivers an event only when its `seq` is
- * beyond the last one it delivered: after a handover the new leader numbers the events it resumes
- * with from where it saw the group, so an event both leaders sent (the old one's last messages
- * racing the new one's replay) is delivered once, whatever its SSE id (ids are opaque, and may be
- * missing). A tab that joins takes the group's number as its start (`start`) and delivers only
- * what comes after it: no partial history.
+ * What a tab does with a leader's message, by its term (`e`) and sender:
+ * - `current`: the leader this tab follows, in the term it knows: take it.
+ * - `new`: a welcome that starts a term this tab accepts: re-base on it (see the welcome's `at`
+ *   and `seq`). Accepted: any term while the tab is `free` (it knows no leader yet, or its group
+ *   ended), the successor of the known term (`known + 1`), and the known term from another
+ *   sender or any newer term when addressed to this tab in answer to its own `hello` (`asked`).
+ * - `ask`: a term this tab cannot accept on its own: a newer one (it missed that term's welcome),
+ *   or the known one from another sender (two tabs took over at once; the one holding the lock
+ *   answers): ask the leader for a welcome (`hello`).
+ * - `ignore`: a replaced leader's late message, another tab's welcome, or a term no tab of the
+ *   group could have reached (one forged message moves no tab).
  */
-export interface Sequence {
-  /** The `seq` of the last event delivered (or of the start), `undefined` before the tab joined. */
-  readonly last: number | undefined
-  /** Joins at `seq` unless already further: returns true when the tab moved forward. */
-  start(seq: number): boolean
-  /** True (and moves on) for an event to deliver; false for a duplicate or before `start`. */
-  admit(seq: number): boolean
+export type Verdict = 'current' | 'new' | 'ask' | 'ignore'
+
+export interface Known {
+  term: number
+  leader: string | undefined
+  free: boolean
+  asked: boolean
 }
 
-export function createSequence(last?: number): Sequence {
-  return {
-    get last() {
-      return last
-    },
-    start(seq) {
-      if (last !== undefined && seq <= last) return false
-      last = seq
-      return true
-    },
-    admit(seq) {
-      if (last === undefined || seq <= last) return false
-      last = seq
-      return true
-    },
+export function judge(known: Known, message: { t: string; e: number; from: string; to?: string | undefined }, me: string): Verdict {
+  const { e } = message
+  if (message.t !== 'welcome') {
+    if (e === known.term && message.from === known.leader) return 'current'
+    return e >= known.term ? 'ask' : 'ignore'
   }
+  if (message.to !== undefined && message.to !== me) return 'ignore'
+  if (known.free || e === known.term + 1) return 'new'
+  if (e === known.term && message.from === known.leader && message.to === undefined) return 'current'
+  if (e >= known.term) return message.to === me && known.asked ? 'new' : 'ask'
+  return 'ignore'
 }

@@ -3,7 +3,10 @@
 // `createEventStream({ crossTab: { scope } })` with its own token manager, against the reference
 // server on 127.0.0.1. Node keeps the server half of each ledger (ids published, the server's
 // connection list and token count), the pages the client half (ids delivered, `tab`, requests).
+import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chromium } from 'playwright-core'
+import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
 import {
@@ -60,7 +63,7 @@ interface Group {
 const KEY = 'shared'
 
 /** `n` pages of one context, each streaming `channel` with `crossTab: { scope }` (tokens live `ttl` s). */
-async function openGroup(n: number, options: { scope?: string; ttl?: number } = {}): Promise<Group> {
+async function openGroup(n: number, options: { scope?: string; ttl?: number; ledgerBy?: 'id' | 'data' } = {}): Promise<Group> {
   const context = await browser.newContext()
   const channel = `seq-crosstab-${++groupSeq}`
   const tabs: Tab[] = []
@@ -73,6 +76,7 @@ async function openGroup(n: number, options: { scope?: string; ttl?: number } = 
       streamUrl: `${server.url}/stream?channel=${on}`,
       tokenUrl: `${server.url}/auth/sse-token?ttl=${options.ttl ?? 30}`,
       apiKey: server.apiKey,
+      ...(options.ledgerBy ? { ledgerBy: options.ledgerBy } : {}),
       ...(crossTab ? { crossTab } : {}),
     })
     const tab: Tab = { page, console, h, read: () => h.read(KEY) }
@@ -138,6 +142,7 @@ async function handover(exit: Exit) {
   const group = await openGroup(4)
   try {
     const { publisher, leader, rest, before } = await streamingGroup(group)
+    const marks = await Promise.all(rest.map(async (t) => (await t.read()).statuses.length))
     const t0 = Date.now()
     if (exit === 'close the page') await leader.page.close()
     else {
@@ -155,6 +160,10 @@ async function handover(exit: Exit) {
     console.log(
       `[cross-tab] ${exit}: new leader after ${tookOver.at - t0} ms, resumed after id ${tookOver.lastEventId}; connections since: ${JSON.stringify(resumed.map((c) => ({ lastEventId: c.lastEventId, via: c.lastEventIdVia, replayed: c.replayed })))}`,
     )
+    // What the followers showed meanwhile: the new leader connecting, never `idle`.
+    const shown = after.map((s, i) => s.statuses.slice(marks[i]))
+    console.log(`[cross-tab] ${exit}: statuses shown during the handover: ${JSON.stringify(shown)}`)
+    for (const statuses of shown) expect(statuses).not.toContain('idle')
     expect(tookOver.at - t0).toBeLessThan(1000)
     expect(resumed).toHaveLength(1)
     expect(resumed[0]!.lastEventId).toBe(tookOver.lastEventId)
@@ -239,11 +248,11 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     }
   })
 
-  it('close the leader page: a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID', async () => {
+  it('close the leader page: a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID, followers never shown idle', async () => {
     await handover('close the page')
   })
 
-  it('crash the leader page (CDP Page.crash): a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID', async () => {
+  it('crash the leader page (CDP Page.crash): a new leader within 1 s, nothing lost or repeated, resumed from the right Last-Event-ID, followers never shown idle', async () => {
     await handover('crash the page')
   })
 
@@ -324,6 +333,139 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     }
   })
 
+  it('a tab opened while the leader is stalled does not take over; a follower that heard the leader does, from the group position with a newer term: nothing lost or repeated anywhere', async () => {
+    const group = await openGroup(3)
+    try {
+      const { publisher, leader, rest, before } = await streamingGroup(group)
+      const cdp = await group.context.newCDPSession(leader.page)
+      await cdp.send('Debugger.enable')
+      const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
+      await cdp.send('Debugger.pause')
+      await paused
+      // The newcomer hears no welcome from the stalled leader: it must not lead from nowhere.
+      const { page, console: lines } = await openHarnessPage(group.context, site)
+      const h = harnessOf(page)
+      await h.open({ key: KEY, transport: 'fetch', streamUrl: `${server.url}/stream?channel=${group.channel}`, tokenUrl: `${server.url}/auth/sse-token?ttl=30`, apiKey: server.apiKey, crossTab: { scope: 'alice' } })
+      const newcomer: Tab = { page, console: lines, h, read: () => h.read(KEY) }
+      await until(async () => (await leaders([...rest, newcomer])) === 1, 10_000, 'a follower takes over')
+      const states = await Promise.all([...rest, newcomer].map((t) => t.read()))
+      expect(states.at(-1)!.tab).toBe('follower')
+      await until(async () => (await newcomer.read()).status === 'open', 5000, 'the newcomer follows')
+      await cdp.send('Debugger.resume')
+      await until(async () => (await leader.read()).tab === 'follower', 5000, 'the stalled page follows')
+      await sleep(500)
+      const sent = await publisher.stop()
+      await expectEveryPageGotEverything(rest, sent, 'newcomer during a stall')
+      const fresh = await newcomer.read()
+      const from = sent.indexOf(fresh.ids[0]!)
+      const newcomerLedger = ledger(sent.slice(from), fresh.ids)
+      const old = ledger(sent, (await leader.read()).ids)
+      console.log(`[cross-tab] newcomer during a stall: newcomer from event ${from}: lost=${newcomerLedger.lost} duplicated=${newcomerLedger.duplicated}; the stalled page duplicated=${old.duplicated}; connections since: ${group.connections().length - before}`)
+      expect({ lost: newcomerLedger.lost, duplicated: newcomerLedger.duplicated, contiguous: contiguous(fresh.ids) }).toEqual({ lost: 0, duplicated: 0, contiguous: true })
+      expect(old.duplicated).toBe(0)
+      expect(group.connections().length - before).toBe(1)
+      expect(await leaders([...group.tabs, newcomer])).toBe(1)
+    } finally {
+      await group.close()
+    }
+  })
+
+  it('a group that ended (204) is started again by a newly opened tab, and the tabs that saw later terms come back with it', async () => {
+    const group = await openGroup(3)
+    try {
+      // A handover first, so the remaining tabs know a later term than a new tab's first one.
+      const first = await streamingGroup(group)
+      await first.leader.page.close()
+      const rest = first.rest
+      await until(async () => (await leaders(rest)) === 1, 5000, 'a new leader')
+      const states = await Promise.all(rest.map((t) => t.read()))
+      const leader = rest[states.findIndex((s) => s.tab === 'leader')]!
+      await first.publisher.stop()
+      server.setFault({ route: 'stream', fault: 'status:204', channel: group.channel })
+      await leader.h.reconnect(KEY)
+      await until(async () => (await Promise.all(rest.map((t) => t.read()))).every((s) => s.status === 'closed'), 5000, 'the group ended')
+      await sleep(1500)
+      const newcomer = await group.add()
+      await until(async () => (await Promise.all(rest.map((t) => t.read()))).every((s) => s.status === 'open'), 5000, 'the old tabs come back')
+      const marks = await Promise.all(rest.map(async (t) => (await t.read()).ids.length))
+      const pub = startPublisher(() => server, group.channel, 25)
+      await sleep(1000)
+      const sent = await pub.stop()
+      const all = [...rest, newcomer]
+      await until(async () => (await Promise.all(all.map((t) => t.read()))).every((s) => s.ids.at(-1) === sent.at(-1)), 5000, 'every tab has the last event').catch(() => {})
+      const after = await Promise.all(all.map((t) => t.read()))
+      const ledgers = after.map((s, i) => ledger(sent, s.ids.slice(i < rest.length ? marks[i] : 0).filter((id) => sent.includes(id))))
+      console.log(`[cross-tab] restart after 204: tabs=${after.map((s) => `${s.tab}/${s.status}`).join(',')}; ledgers=${JSON.stringify(ledgers)}`)
+      expect(ledgers.map((l) => [l.lost, l.duplicated])).toEqual(all.map(() => [0, 0]))
+      expect(after.filter((s) => s.tab === 'leader')).toHaveLength(1)
+      expect(group.open()).toHaveLength(1)
+    } finally {
+      await group.close()
+    }
+  })
+
+  it('a follower paused for a moment (CDP Debugger.pause) misses messages: the leader resends them, nothing lost or repeated', async () => {
+    const group = await openGroup(3)
+    try {
+      const { publisher, rest } = await streamingGroup(group)
+      const follower = rest[0]!
+      const cdp = await group.context.newCDPSession(follower.page)
+      await cdp.send('Debugger.enable')
+      const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
+      await cdp.send('Debugger.pause')
+      await paused
+      await sleep(1500)
+      await cdp.send('Debugger.resume')
+      await sleep(1000)
+      const sent = await publisher.stop()
+      await expectEveryPageGotEverything(group.tabs, sent, 'paused follower')
+      expect(await leaders(group.tabs)).toBe(1)
+    } finally {
+      await group.close()
+    }
+  })
+
+  it('forged messages from a same-origin page move no tab: terms no tab reached, a term that is not a number, malformed fields, and 20 reconnect requests cost one reconnect', async () => {
+    const group = await openGroup(3)
+    try {
+      const { publisher, before } = await streamingGroup(group)
+      const { page } = await openHarnessPage(group.context, site)
+      const outsider = harnessOf(page)
+      const name = (await group.tabs[0]!.h.channels()).names[0]!
+      await outsider.eavesdrop(name)
+      await until(async () => (await outsider.overheard()).some((m) => JSON.parse(m).t === 'event'), 5000, 'an event overheard')
+      const real = JSON.parse((await outsider.overheard()).find((m) => JSON.parse(m).t === 'event')!)
+      const { g, from, e, seq } = real
+      const state = { status: 'open', attempt: 0, transport: 'fetch', openCount: 1 }
+      const forged = [
+        { g, from: 'forger', t: 'event', e: 1e9, seq: 1e9, type: 'message', data: '{"n":-1}', id: '999999' },
+        { g, from: 'forger', t: 'welcome', e: 1e9, seq: 1e9, state, at: { id: '999999', since: 0 } },
+        { g, from: 'forger', t: 'welcome', e, seq: 1e9, state, at: { id: '999999', since: 0 } },
+        { g, from, t: 'event', e, seq: seq + 1, type: 'message', data: 42 },
+        { g, from: 'forger', t: 'beat', e: null, seq: 0 },
+        ...Array.from({ length: 20 }, (_, i) => ({ g, from: `forger-${i}`, t: 'reconnect' })),
+      ]
+      await page.evaluate(
+        ([channelName, messages]) => {
+          const channel = new BroadcastChannel(channelName as string)
+          for (const message of messages as object[]) channel.postMessage(message)
+          channel.close()
+        },
+        [name, forged] as const,
+      )
+      await sleep(1500)
+      const sent = await publisher.stop()
+      const states = await expectEveryPageGotEverything(group.tabs, sent, 'forged messages')
+      const since = group.connections().slice(before)
+      console.log(`[cross-tab] forged messages: connections since: ${since.length}; tabs=${states.map((s) => s.tab).join(',')}`)
+      expect(since.length).toBeLessThanOrEqual(1)
+      expect(states.filter((s) => s.tab === 'leader')).toHaveLength(1)
+      for (const s of states) expect(s.ids).not.toContain('999999')
+    } finally {
+      await group.close()
+    }
+  })
+
   it('two scopes on the same url: two connections, and no event crosses', async () => {
     const group = await openGroup(2, { scope: 'alice' })
     try {
@@ -337,15 +479,20 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
       expect(states.slice(0, 2).filter((s) => s.tab === 'leader')).toHaveLength(1)
       expect(states.slice(2).filter((s) => s.tab === 'leader')).toHaveLength(1)
       expect(group.open()).toHaveLength(2)
-      // Each scope's pages talk on a channel of their own, and every message names its group.
+      // Each scope's pages talk on a channel of their own, named by the protocol version and a
+      // hash of the group, and every message names its group by that hash: never the url.
       const channels = await Promise.all(group.tabs.map((t) => t.h.channels()))
-      const scopeOf = (message: string) => JSON.parse(JSON.parse(message).g)[0]
+      const groupOf = (message: string) => JSON.parse(message).g
       expect(channels[0]!.names).toEqual(channels[1]!.names)
       expect(channels[2]!.names).toEqual(channels[3]!.names)
       expect(channels[0]!.names).not.toEqual(channels[2]!.names)
       for (const [i, c] of channels.entries()) {
         expect(c.posted.length).toBeGreaterThan(0)
-        expect(new Set(c.posted.map(scopeOf))).toEqual(new Set([i < 2 ? 'alice' : 'bob']))
+        expect(c.names).toHaveLength(1)
+        expect(c.names[0]).toMatch(/^use-event-stream\/v2\/[0-9a-z]+$/)
+        expect(new Set(c.posted.map(groupOf))).toEqual(new Set([c.names[0]!.split('/').at(-1)]))
+        expect(c.posted.some((text) => text.includes(group.channel) || text.includes(server.url))).toBe(false)
+        expect(groupOf(c.posted[0]!)).not.toBe(groupOf(channels[i < 2 ? 2 : 0]!.posted[0]!))
       }
     } finally {
       await group.close()
@@ -376,6 +523,151 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
       expect(openBefore).toHaveLength(2)
     } finally {
       await group.close()
+    }
+  })
+})
+
+/**
+ * Publishes `{"n":i}` on `channel` by hand, with an id only where `withId(i)` says: the test decides
+ * which event is the last one before a fault. The data strings are the ledger.
+ */
+function handPublisher(channel: string, withId: (i: number) => boolean) {
+  const sent: string[] = []
+  return {
+    sent,
+    publish(count: number) {
+      for (let k = 0; k < count; k++) {
+        const i = sent.length
+        const data = JSON.stringify({ n: i })
+        server.publish(channel, { data, sendId: withId(i) })
+        sent.push(data)
+      }
+    },
+  }
+}
+
+/** Per page: what it lost and what it got twice, by data (the events carry ids only now and then). */
+async function dataLedgers(tabs: readonly Tab[], sent: readonly string[], label: string) {
+  await until(
+    async () => {
+      for (const t of tabs) if ((await t.read()).ids.at(-1) !== sent.at(-1)) return false
+      return true
+    },
+    10_000,
+    `${label}: every page has the last event`,
+  ).catch(() => {
+    // The ledgers say what is missing.
+  })
+  await sleep(200)
+  const states = await Promise.all(tabs.map((t) => t.read()))
+  return states.map((s, i) => {
+    const l = ledger(sent, s.ids)
+    console.log(`[cross-tab] ${label} page ${i + 1} (${s.tab}): sent=${l.sent} received=${l.received} lost=${l.lost} duplicated=${l.duplicated}`)
+    return { page: i + 1, lost: l.lost, duplicated: l.duplicated }
+  })
+}
+
+describe('crossTab in Chromium: where the server puts ids on some events only', () => {
+  it('the leader crashes after events without ids: the new leader resumes from the group position, nobody gets a replay twice', async () => {
+    const group = await openGroup(4, { ledgerBy: 'data' })
+    try {
+      const pub = handPublisher(group.channel, (i) => i % 5 === 0)
+      // 13 events: the last id is on event 10, events 11 and 12 follow without one.
+      for (let i = 0; i < 13; i++) {
+        pub.publish(1)
+        await sleep(25)
+      }
+      await until(async () => (await Promise.all(group.tabs.map((t) => t.read()))).every((s) => s.ids.at(-1) === pub.sent.at(-1)), 10_000, 'every page has event 12')
+      const states = await Promise.all(group.tabs.map((t) => t.read()))
+      const leader = group.tabs[states.findIndex((s) => s.tab === 'leader')]!
+      const rest = group.tabs.filter((t) => t !== leader)
+      const before = group.connections().length
+      const cdp = await group.context.newCDPSession(leader.page)
+      void cdp.send('Page.crash').catch(() => {})
+      await until(async () => (await leaders(rest)) === 1, 5000, 'a new leader')
+      for (let i = 0; i < 12; i++) {
+        pub.publish(1)
+        await sleep(25)
+      }
+      const ledgers = await dataLedgers(rest, pub.sent, 'id-less handover')
+      const resumed = group.connections().slice(before)
+      console.log(`[cross-tab] id-less handover: connections since: ${JSON.stringify(resumed.map((c) => ({ lastEventId: c.lastEventId, replayed: c.replayed })))}`)
+      expect(ledgers).toEqual(rest.map((_, i) => ({ page: i + 1, lost: 0, duplicated: 0 })))
+      expect(resumed).toHaveLength(1)
+    } finally {
+      await group.close()
+    }
+  })
+})
+
+// Playwright turns the back/forward cache off, and Chromium never keeps a `Cache-Control:
+// no-store` page in it (the shared harness server's pages are): this suite has a browser with the
+// cache on, and serves the harness page cacheable, with a second page to navigate to.
+describe('crossTab in Chromium with the back/forward cache', () => {
+  let cacheBrowser: Browser
+  let cacheSite: Server
+  let cacheUrl = ''
+
+  beforeAll(async () => {
+    const [script, launched] = await Promise.all([bundleHarness(), chromium.launch({ ...chromiumLaunchOptions(), ignoreDefaultArgs: ['--disable-back-forward-cache'] })])
+    cacheBrowser = launched
+    const html = '<!doctype html><html><head><meta charset="utf-8"><title>loading</title></head><body><div id="out"></div><script type="module" src="/harness.js"></script></body></html>'
+    cacheSite = createServer((req, res) => {
+      if (req.url === '/harness.js') return void res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(script)
+      if (req.url === '/elsewhere') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>elsewhere</title>')
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html)
+    })
+    await new Promise<void>((resolve) => cacheSite.listen(0, '127.0.0.1', resolve))
+    const address = cacheSite.address()
+    cacheUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`
+  })
+
+  afterAll(async () => {
+    await cacheBrowser?.close()
+    cacheSite?.closeAllConnections()
+    await new Promise<void>((resolve) => (cacheSite ? cacheSite.close(() => resolve()) : resolve()))
+  })
+
+  it('a leader navigated away hands over at once; back again (restored from the cache) it follows, and no tab loses or repeats an event', async () => {
+    const context = await cacheBrowser.newContext()
+    const channel = `seq-crosstab-${++groupSeq}`
+    try {
+      const tabs: Tab[] = []
+      for (let i = 0; i < 3; i++) {
+        const page = await context.newPage()
+        await page.goto(cacheUrl)
+        await page.waitForFunction(() => document.title === 'harness ready', undefined, { timeout: 10_000 })
+        const h = harnessOf(page)
+        await h.open({ key: KEY, transport: 'fetch', streamUrl: `${server.url}/stream?channel=${channel}`, tokenUrl: `${server.url}/auth/sse-token?ttl=30`, apiKey: server.apiKey, crossTab: { scope: 'alice' } })
+        const tab: Tab = { page, console: [], h, read: () => h.read(KEY) }
+        tabs.push(tab)
+        await until(async () => (await tab.read()).status === 'open', 10_000, `page ${i + 1} open`)
+      }
+      const publisher = startPublisher(() => server, channel, 25)
+      await until(async () => (await tabs.at(-1)!.read()).ids.length > 10, 10_000, 'events flowing')
+      const states = await Promise.all(tabs.map((t) => t.read()))
+      const leader = tabs[states.findIndex((s) => s.tab === 'leader')]!
+      const rest = tabs.filter((t) => t !== leader)
+      await leader.page.evaluate(() => addEventListener('pageshow', (event) => ((window as any).restored = event.persisted)))
+      const t0 = Date.now()
+      await leader.page.goto(`${cacheUrl}elsewhere`)
+      await until(async () => (await leaders(rest)) === 1, 5000, 'a new leader')
+      const handover = Date.now() - t0
+      await sleep(1000)
+      await leader.page.goBack({ waitUntil: 'commit' })
+      await until(async () => (await leader.page.evaluate(() => (window as any).restored)) !== undefined, 5000, 'the page shown again')
+      const restored = await leader.page.evaluate(() => (window as any).restored)
+      await until(async () => (await leader.read()).status === 'open', 5000, 'the restored page follows')
+      await sleep(1000)
+      const sent = await publisher.stop()
+      console.log(`[cross-tab] bfcache: handover after ${handover} ms; restored from the cache: ${restored}`)
+      expect(restored).toBe(true)
+      expect(handover).toBeLessThan(1000)
+      await expectEveryPageGotEverything(tabs, sent, 'bfcache')
+      expect(await leaders(tabs)).toBe(1)
+      expect((await leader.read()).tab).toBe('follower')
+    } finally {
+      await context.close()
     }
   })
 })

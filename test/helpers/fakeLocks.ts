@@ -18,7 +18,8 @@ export interface FakeLocks {
 
 const abortError = () => Object.assign(new Error('The request was aborted'), { name: 'AbortError' })
 
-export function createFakeLocks(): FakeLocks {
+/** `schedule`: how a granted callback is queued as a task (default `setTimeout(fn, 0)`; a virtual clock's on the virtual clock). */
+export function createFakeLocks(schedule: (fn: () => void) => void = (fn) => void setTimeout(fn, 0)): FakeLocks {
   const holders = new Map<string, Request>()
   const queues = new Map<string, Request[]>()
 
@@ -31,7 +32,7 @@ export function createFakeLocks(): FakeLocks {
   function hold(name: string, request: Request): void {
     holders.set(name, request)
     // The callback runs as a task, as in browsers.
-    setTimeout(() => {
+    schedule(() => {
       let result: Promise<unknown>
       try {
         result = Promise.resolve(request.callback({ name, mode: 'exclusive' }))
@@ -42,7 +43,7 @@ export function createFakeLocks(): FakeLocks {
         (value) => release(name, request, () => request.resolve(value)),
         (error) => release(name, request, () => request.reject(error)),
       )
-    }, 0)
+    })
   }
 
   function release(name: string, request: Request, settle: () => void): void {

@@ -141,6 +141,17 @@ describe('the stream position (unit)', () => {
     expect(filter.isReplay(event('b', '9', false))).toBe(false)
   })
 
+  it('a position moved to a point (a tab joining a group) resumes from it and drops the events counted after its id', () => {
+    const position = createStreamPosition('0')
+    position.moveTo({ id: '5', since: 2 })
+    expect([position.id, position.since]).toEqual(['5', 2])
+    const filter = position.resume()
+    expect(filter.lastEventId).toBe('5')
+    expect(filter.isReplay(event('b', '5', false))).toBe(true)
+    expect(filter.isReplay(event('c', '5', false))).toBe(true)
+    expect(filter.isReplay(event('d', '5', false))).toBe(false)
+  })
+
   it('without an id there is nothing to resume from, so nothing is dropped', () => {
     const position = createStreamPosition()
     position.event(event('a', undefined, false))

@@ -1,0 +1,174 @@
+// Cross-tab sharing under random schedules in a real Chromium: each schedule opens 3–5 pages of one
+// browser context sharing a stream (`crossTab`), publishes an event every 25 ms with ids on some
+// events only (always on the first, so that there is a position to resume from), and meanwhile
+// opens pages, closes them, crashes them (CDP Page.crash) and stalls them (CDP Debugger.pause,
+// briefly or long enough for a follower to take over). Every page's ledger, from the first event
+// it received, must be 0 lost / 0 duplicated.
+//
+// Seeded: the seed is printed first. Replay a run with
+//   SEED=1234 npx vitest run --project e2e test/e2e/cross-tab-random.test.ts
+// (SCHEDULES=n changes the number of schedules, default 20; SCHEDULE=k runs only schedule k). The
+// seed fixes each schedule's steps and waits, not the browser's timing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, BrowserContext, CDPSession } from 'playwright-core'
+import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
+import { mulberry32 } from '../helpers/random'
+import { bundleHarness, harnessOf, launchChromium, ledger, openHarnessPage, serveHarness, sleep, startPublisher, until, type StaticSite, type StreamState } from './support'
+
+const SEED = process.env.SEED !== undefined && process.env.SEED !== '' ? Number(process.env.SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0
+const SCHEDULES = Number(process.env.SCHEDULES ?? 20)
+const ONLY = process.env.SCHEDULE !== undefined && process.env.SCHEDULE !== '' ? Number(process.env.SCHEDULE) : undefined
+console.log(`[cross-tab-random] SEED=${SEED} (replay: SEED=${SEED} npx vitest run --project e2e test/e2e/cross-tab-random.test.ts)`)
+
+const KEY = 'shared'
+let server: ReferenceServer
+let site: StaticSite
+let browser: Browser
+
+beforeAll(async () => {
+  server = await startReferenceServer({ host: '127.0.0.1', heartbeatMs: 300, log: () => {} })
+  const [script, launched] = await Promise.all([bundleHarness(), launchChromium()])
+  browser = launched
+  site = await serveHarness(script)
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await site?.close()
+  await server?.close()
+})
+
+interface Page {
+  name: string
+  read(): Promise<StreamState>
+  cdp(): Promise<CDPSession>
+  close(): Promise<void>
+  alive: boolean
+}
+
+async function openPage(context: BrowserContext, channel: string, name: string): Promise<Page> {
+  const { page } = await openHarnessPage(context, site)
+  const h = harnessOf(page)
+  await h.open({
+    key: KEY,
+    transport: 'fetch',
+    streamUrl: `${server.url}/stream?channel=${channel}`,
+    tokenUrl: `${server.url}/auth/sse-token?ttl=30`,
+    apiKey: server.apiKey,
+    ledgerBy: 'data',
+    crossTab: { scope: 'alice' },
+  })
+  let session: CDPSession | undefined
+  return {
+    name,
+    alive: true,
+    read: () => h.read(KEY),
+    cdp: async () => (session ??= await context.newCDPSession(page)),
+    close: () => page.close(),
+  }
+}
+
+type Action = 'open' | 'close' | 'crash' | 'stall' | 'long stall' | 'wait'
+
+async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: Array<{ page: string; lost: number; duplicated: number; received: number }>; leaders: number }> {
+  let h = SEED ^ 0x9e3779b9
+  h = Math.imul(h ^ index, 0x85ebca6b) >>> 0
+  const random = mulberry32(h)
+  const pick = <T,>(items: readonly T[]) => items[Math.floor(random() * items.length)]!
+  const context = await browser.newContext()
+  const channel = `seq-random-crosstab-${SEED}-${index}`
+  const steps: string[] = []
+  const pages: Page[] = []
+  let named = 0
+  const add = async () => {
+    const page = await openPage(context, channel, `p${++named}`)
+    pages.push(page)
+    return page
+  }
+  try {
+    const initial = 3 + Math.floor(random() * 3)
+    for (let i = 0; i < initial; i++) await add()
+    await until(async () => (await Promise.all(pages.map((p) => p.read()))).every((s) => s.status === 'open'), 10_000, 'every page open')
+    const idEvery = pick([1, 2, 3, 5])
+    const publisher = startPublisher(() => server, channel, 25, { sendId: (i) => i === 0 || random() < 1 / idEvery, ledgerBy: 'data' })
+    steps.push(`${initial} pages, ids on ~1/${idEvery}`)
+    await sleep(300)
+    const actions = 3 + Math.floor(random() * 3)
+    for (let a = 0; a < actions; a++) {
+      const alive = pages.filter((p) => p.alive)
+      const states = await Promise.all(alive.map((p) => p.read()))
+      const leader = alive[states.findIndex((s) => s.tab === 'leader')]
+      // Between 3 and 5 pages (2 after a page went away, before another opens).
+      const choices: Action[] = [
+        'stall',
+        'wait',
+        ...(alive.length < 5 ? (['open'] as const) : []),
+        ...(alive.length > 2 ? (['close', 'crash', 'crash'] as const) : []),
+        ...(random() < 0.25 ? (['long stall'] as const) : []),
+      ]
+      const action = pick(choices)
+      // Faults hit the leader half of the time: that is where the protocol works hardest.
+      const target = leader && random() < 0.5 ? leader : pick(alive)
+      steps.push(`${action}${action === 'open' || action === 'wait' ? '' : ` ${target.name}${target === leader ? ' (leader)' : ''}`}`)
+      switch (action) {
+        case 'open':
+          await add()
+          break
+        case 'close':
+          target.alive = false
+          await target.close()
+          break
+        case 'crash': {
+          target.alive = false
+          const cdp = await target.cdp()
+          void cdp.send('Page.crash').catch(() => {})
+          break
+        }
+        case 'stall':
+        case 'long stall': {
+          const cdp = await target.cdp()
+          await cdp.send('Debugger.enable')
+          const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
+          await cdp.send('Debugger.pause')
+          await paused
+          await sleep(action === 'stall' ? 200 + Math.floor(random() * 1000) : 5500)
+          await cdp.send('Debugger.resume')
+          break
+        }
+        case 'wait':
+          break
+      }
+      await sleep(200 + Math.floor(random() * 600))
+    }
+    await sleep(1000)
+    const sent = await publisher.stop()
+    const alive = pages.filter((p) => p.alive)
+    await until(async () => (await Promise.all(alive.map((p) => p.read()))).every((s) => s.ids.at(-1) === sent.at(-1)), 10_000, 'every page has the last event').catch(() => {})
+    const states = await Promise.all(alive.map((p) => p.read()))
+    const ledgers = states.map((s, i) => {
+      const from = Math.max(0, sent.indexOf(s.ids[0]!))
+      const l = ledger(sent.slice(from), s.ids)
+      return { page: alive[i]!.name, lost: l.lost, duplicated: l.duplicated, received: l.received }
+    })
+    const leaders = states.filter((s) => s.tab === 'leader').length
+    steps.push(`leaders at the end: ${leaders}`)
+    return { steps, ledgers, leaders }
+  } finally {
+    await context.close()
+  }
+}
+
+describe(`crossTab in Chromium under random schedules (SEED=${SEED})`, () => {
+  const indexes = ONLY !== undefined ? [ONLY] : Array.from({ length: SCHEDULES }, (_, i) => i)
+  it(`${indexes.length} schedules of 3–5 pages opening, closing, crashing and stalling: every page's ledger is 0 lost / 0 duplicated, one leader at the end`, async () => {
+    const failures: string[] = []
+    for (const index of indexes) {
+      const { steps, ledgers, leaders } = await runSchedule(index)
+      const bad: unknown[] = ledgers.filter((l) => l.lost !== 0 || l.duplicated !== 0 || l.received === 0)
+      if (leaders !== 1) bad.push({ leaders })
+      console.log(`[cross-tab-random] SEED=${SEED} SCHEDULE=${index}: ${steps.join('; ')} -> ${ledgers.map((l) => `${l.page} ${l.received}/${l.lost}/${l.duplicated}`).join(', ')}`)
+      if (bad.length) failures.push(`SEED=${SEED} SCHEDULE=${index}: ${steps.join('; ')}: ${JSON.stringify(bad)}`)
+    }
+    expect(failures).toEqual([])
+  }, 30 * 60_000)
+})
