@@ -39,12 +39,11 @@ export interface StreamPosition {
    */
   moveTo(point: { id: string | undefined; since: number }): void
   /**
-   * A filter over the steps this position went through after `point` (the last `HISTORY_LIMIT`
-   * steps are kept): what a stream resuming from `point` repeats before it brings anything new.
-   * A cross-tab follower that is ahead of its new leader drops those. `undefined` when `point` is
-   * not among the positions kept: older than the history, or ahead of this one (a gap).
+   * A filter for a stream that resumes from `point`, an earlier position of this one: `steps` are
+   * those delivered after it, each with the position after it (the caller keeps them). A cross-tab
+   * follower ahead of a new leader drops, with it, what the new leader relays again.
    */
-  filterFrom(point: { id: string | undefined; since: number }): ReplayFilter | undefined
+  filterAfter(point: { id: string | undefined; since: number }, steps: PositionStep[]): ReplayFilter
   /**
    * A filter for a new connection resuming from here (`Last-Event-ID: filter.lastEventId`). Until
    * that connection delivers its first step, whatever this stream delivers meanwhile (the old
@@ -69,15 +68,13 @@ export interface ReplayFilter {
   close(): void
 }
 
-/** A step the stream delivered after its position's id. */
-type Step =
+/** A step the stream delivered, with the position after it (what a replay filter expects). */
+export type PositionStep =
   | { kind: 'event'; id: string | undefined; since: number; type: string; data: string }
   | { kind: 'id'; id: string }
 
 /** Content of the events after the id kept for matching; older ones are matched by count alone. */
 const CONTENT_LIMIT = 1000
-/** Steps kept for `filterFrom`, across ids. */
-const HISTORY_LIMIT = 1000
 /** Steps delivered by an old connection while a new one connects (overlap) that a filter remembers. */
 const OVERLAP_LIMIT = 10_000
 
@@ -93,21 +90,18 @@ function ownership(raw: RawEvent, from: string | undefined): { own: boolean; unc
 
 const resumable = (id: string | undefined): id is string => !!id
 
+/** A position at `initialId` (none: the start of the stream). */
 export function createStreamPosition(initialId?: string): StreamPosition {
   let id = initialId
   let since = 0
   /** The event that changed the id when the transport could not tell whether it carried it. */
   let head: { type: string; data: string } | undefined
   /** The last `CONTENT_LIMIT` events after the id (their positions are `since - tail.length + 1 …`). */
-  let tail: Step[] = []
+  let tail: PositionStep[] = []
   /** The filter of a connection that has not delivered yet (at most one is being established). */
-  let pending: (ReplayFilter & { expect(step: Step): void; started: boolean }) | undefined
-  /** The last `HISTORY_LIMIT` steps, each with the position after it (for `filterFrom`). */
-  let history: Step[] = []
+  let pending: (ReplayFilter & { expect(step: PositionStep): void; started: boolean }) | undefined
 
-  const feed = (step: Step) => {
-    if (history.length >= HISTORY_LIMIT) history = history.slice(HISTORY_LIMIT / 2)
-    history.push(step)
+  const feed = (step: PositionStep) => {
     if (pending && !pending.started) pending.expect(step)
     else pending = undefined
   }
@@ -136,16 +130,6 @@ export function createStreamPosition(initialId?: string): StreamPosition {
       }
       feed({ kind: 'event', id, since, type: raw.type, data: raw.data })
     },
-    filterFrom(point) {
-      const after = (step: Step) => step.id === point.id && (step.kind === 'id' ? 0 : step.since) === point.since
-      let from = history.length
-      if (id !== point.id || since !== point.since) {
-        from = -1
-        for (let i = history.length - 1; i >= 0 && from < 0; i--) if (after(history[i]!)) from = i + 1
-        if (from < 0) return undefined
-      }
-      return createReplayFilter(point.id, undefined, 0, history.slice(from), point.since)
-    },
     idOnly(next) {
       id = next
       since = 0
@@ -159,8 +143,8 @@ export function createStreamPosition(initialId?: string): StreamPosition {
       tail = []
       head = undefined
       pending = undefined
-      history = []
     },
+    filterAfter: (point, steps) => createReplayFilter(point.id, undefined, 0, steps, point.since),
     resume() {
       const filter = createReplayFilter(id, head, since - tail.length, tail.slice())
       pending = filter
@@ -173,9 +157,9 @@ function createReplayFilter(
   from: string | undefined,
   uncertainHead: { type: string; data: string } | undefined,
   uncounted: number,
-  expected: Step[],
+  expected: PositionStep[],
   startSince = 0,
-): ReplayFilter & { expect(step: Step): void; started: boolean } {
+): ReplayFilter & { expect(step: PositionStep): void; started: boolean } {
   // Nothing to resume from: the server sends only what is new.
   let caughtUp = !resumable(from)
   let overflowed = false
@@ -200,7 +184,7 @@ function createReplayFilter(
   const filter = {
     lastEventId: resumable(from) ? from : undefined,
     started: false,
-    expect(step: Step) {
+    expect(step: PositionStep) {
       if (caughtUp) return
       if (expected.length >= OVERLAP_LIMIT) overflowed = true
       else expected.push(step)

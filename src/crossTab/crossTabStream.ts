@@ -65,12 +65,12 @@ export function createCrossTabStream<TData>(
   const scope = options.crossTab && options.crossTab.scope
   // Bad input: the stream fails at `connect()` with a typed error, as it does for a bad url.
   const invalid = typeof scope !== 'string' || !scope
-  const key = invalid ? '' : crossTabGroupKey(options, defaults)
+  const platform = resolvePlatform(options.platform)
+  const key = invalid ? '' : crossTabGroupKey(options, defaults, platform.location?.href)
   // The host's parts, as they are now (the loader checked they exist).
   const locks = globalThis.navigator?.locks
   const Channel = globalThis.BroadcastChannel
   if (key === undefined || !locks || !Channel) return undefined
-  const platform = resolvePlatform(options.platform)
   const timings: CrossTabTimings = { ...DEFAULT_TIMINGS, ...(options.platform as CrossTabPlatform | undefined)?.crossTabTimings }
   const { beat } = timings
   const name = crossTabName(key)

@@ -105,7 +105,7 @@ export function createFollower(parts: FollowerParts): Follower {
         log.clear()
         if (latest) parts.deliver(latest, true)
       } else if (!samePoint(at, pointOf(position))) {
-        const filter = position.filterFrom(at)
+        const filter = log.filterAfter(at)
         if (filter) catchUp = filter
         else askForSteps()
       }

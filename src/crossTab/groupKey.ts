@@ -4,21 +4,23 @@ import type { EventStreamOptions, STREAM_DEFAULTS } from '../core/eventStream'
  * The identity of a cross-tab group: tabs whose streams have the same key share one connection.
  * It is made of `crossTab.scope` (whose events these are), the url resolved against the page with
  * the token query parameter and the fragment removed (neither changes what the server sends), the
- * event types as a sorted set, and the transport option as given (`'auto'` and `'fetch'` are
- * different groups). `undefined` means "shares nothing": no `crossTab`, a `Transport` object (a
- * function cannot be compared across tabs), or a url that does not parse.
+ * event types as a sorted set, the transport option as given (`'auto'` and `'fetch'` are
+ * different groups), and the request's method and body (a subscription's filter is part of what
+ * the server sends). `undefined` means "shares nothing": no `crossTab`, a `Transport` object or a
+ * `body` function (a function cannot be compared across tabs), or a url that does not parse.
  *
  * Everything else (headers, credentials, reconnect settings, the token manager) is the leader's.
  * `defaults`: the core's `STREAM_DEFAULTS` (passed in: see `CoreParts`).
  */
 export function crossTabGroupKey(
-  options: Pick<EventStreamOptions<unknown>, 'crossTab' | 'url' | 'tokenQueryParam' | 'events' | 'transport'>,
+  options: Pick<EventStreamOptions<unknown>, 'crossTab' | 'url' | 'tokenQueryParam' | 'events' | 'transport' | 'method' | 'body'>,
   defaults: Pick<typeof STREAM_DEFAULTS, 'transport' | 'tokenQueryParam' | 'events'>,
-  base: string | undefined = (globalThis as { location?: { href: string } }).location?.href,
+  /** The page's address (the platform's `location.href`), against which a relative url resolves. */
+  base?: string,
 ): string | undefined {
-  const crossTab = options.crossTab
+  const { crossTab, body } = options
   const transport = options.transport ?? defaults.transport
-  if (!crossTab || typeof transport === 'object') return undefined
+  if (!crossTab || typeof transport === 'object' || typeof body === 'function') return undefined
   let url: URL
   try {
     url = new URL(options.url, base)
@@ -28,7 +30,8 @@ export function crossTabGroupKey(
   url.searchParams.delete(options.tokenQueryParam ?? defaults.tokenQueryParam)
   url.hash = ''
   const events = [...new Set(options.events ?? defaults.events)].sort()
-  return JSON.stringify([crossTab.scope, url.href, events, transport])
+  const method = (options.method ?? 'GET').toUpperCase()
+  return JSON.stringify([crossTab.scope, url.href, events, transport, method, typeof body === 'string' ? body : JSON.stringify(body)])
 }
 
 /**

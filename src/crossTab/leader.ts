@@ -97,7 +97,7 @@ export function startLeaderTerm(parts: LeaderParts, release: () => void): Leader
       relay({ t: 'id', id }, id)
     },
     moveTo: (at) => position.moveTo(at),
-    filterFrom: (at) => position.filterFrom(at),
+    filterAfter: (at, steps) => position.filterAfter(at, steps),
     resume: () => position.resume(),
   }
 

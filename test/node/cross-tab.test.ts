@@ -18,6 +18,7 @@ import { STREAM_DEFAULTS } from '../../src/core/eventStream'
 import { crossTabGroupKey, crossTabName } from '../../src/crossTab/groupKey'
 import { judge, type Known } from '../../src/crossTab/protocol'
 import { createStreamPosition } from '../../src/core/position'
+import { createStepLog } from '../../src/crossTab/steps'
 import { CountingTarget } from '../helpers/fakePlatform'
 import { createFakeLocks } from '../helpers/fakeLocks'
 import { startReplayServer, type ReplayServer } from '../helpers/replayServer'
@@ -28,7 +29,7 @@ const key = (options: Partial<EventStreamOptions<unknown>>, base = 'https://app.
 
 describe('the group key', () => {
   it('is scope, url without the token parameter, sorted event types and the transport option as given', () => {
-    expect(key({})).toBe(JSON.stringify(['alice', 'https://app.example/api/stream', ['message'], 'auto']))
+    expect(key({})).toBe(JSON.stringify(['alice', 'https://app.example/api/stream', ['message'], 'auto', 'GET', undefined]))
     // The url is resolved against the page, its token parameter and fragment do not count.
     expect(key({ url: 'https://app.example/api/stream?token=abc#x' })).toBe(key({}))
     expect(key({ url: '/api/stream?access=abc', tokenQueryParam: 'access' })).toBe(key({}))
@@ -42,6 +43,14 @@ describe('the group key', () => {
     expect(key({ transport: 'fetch' })).not.toBe(key({ transport: 'auto' }))
     // Another scope is another group.
     expect(key({ crossTab: { scope: 'bob' } })).not.toBe(key({}))
+  })
+
+  it('a request body and method are part of the group: tabs subscribing with different filters never share', () => {
+    expect(key({ method: 'POST', body: { topics: ['a'] } })).not.toBe(key({ method: 'POST', body: { topics: ['b'] } }))
+    expect(key({ method: 'post', body: { topics: ['a'] } })).toBe(key({ method: 'POST', body: { topics: ['a'] } }))
+    expect(key({ method: 'POST' })).not.toBe(key({}))
+    // A body function cannot be compared across tabs: such a stream shares nothing.
+    expect(key({ method: 'POST', body: () => ({ topics: ['a'] }) })).toBeUndefined()
   })
 
   it('options outside the key (headers, credentials, reconnect settings) do not split a group', () => {
@@ -99,18 +108,35 @@ describe('terms: which leader a tab follows', () => {
   })
 })
 
-describe('re-basing on a new leader (position.filterFrom)', () => {
+describe('re-basing on a new leader (the step log\'s filterAfter)', () => {
   const event = (data: string, lastEventId: string | undefined, hasOwnId?: boolean) => ({ type: 'message', data, lastEventId, hasOwnId })
+  /** A tab's position and step log, moved together as a tab moves them. */
+  function tab() {
+    const position = createStreamPosition()
+    const log = createStepLog(position)
+    return {
+      position,
+      log,
+      event(raw: ReturnType<typeof event>) {
+        position.event(raw)
+        log.keep({ t: 'event', type: raw.type, data: raw.data, id: raw.lastEventId, own: raw.hasOwnId })
+      },
+      idOnly(id: string) {
+        position.idOnly(id)
+        log.keep({ t: 'id', id })
+      },
+    }
+  }
 
   it('a follower ahead of the new leader drops exactly the steps it delivered after the leader\'s point', () => {
-    const p = createStreamPosition()
-    p.event(event('a', '1', true))
-    p.event(event('b', '1', false))
-    const leaderPoint = { id: p.id, since: p.since }
-    p.event(event('c', '1', false))
-    p.idOnly('5')
-    p.event(event('d', '5', false))
-    const filter = p.filterFrom(leaderPoint)!
+    const t = tab()
+    t.event(event('a', '1', true))
+    t.event(event('b', '1', false))
+    const leaderPoint = { id: t.position.id, since: t.position.since }
+    t.event(event('c', '1', false))
+    t.idOnly('5')
+    t.event(event('d', '5', false))
+    const filter = t.log.filterAfter(leaderPoint)!
     expect(filter.isReplay(event('c', '1', false))).toBe(true)
     expect(filter.isReplayedId('5')).toBe(true)
     expect(filter.isReplay(event('d', '5', false))).toBe(true)
@@ -119,11 +145,11 @@ describe('re-basing on a new leader (position.filterFrom)', () => {
   })
 
   it('at the same point nothing is dropped; a point this tab never passed (it is behind) is unknown', () => {
-    const p = createStreamPosition()
-    p.event(event('a', '1', true))
-    expect(p.filterFrom({ id: '1', since: 0 })!.isReplay(event('b', '1', false))).toBe(false)
-    expect(p.filterFrom({ id: '1', since: 4 })).toBeUndefined()
-    expect(p.filterFrom({ id: '9', since: 0 })).toBeUndefined()
+    const t = tab()
+    t.event(event('a', '1', true))
+    expect(t.log.filterAfter({ id: '1', since: 0 })!.isReplay(event('b', '1', false))).toBe(false)
+    expect(t.log.filterAfter({ id: '1', since: 4 })).toBeUndefined()
+    expect(t.log.filterAfter({ id: '9', since: 0 })).toBeUndefined()
   })
 })
 

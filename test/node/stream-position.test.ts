@@ -152,6 +152,19 @@ describe('the stream position (unit)', () => {
     expect(filter.isReplay(event('d', '5', false))).toBe(false)
   })
 
+  it('filterAfter expects the given steps after a point, each at its position, then passes everything', () => {
+    const filter = createStreamPosition().filterAfter({ id: '1', since: 1 }, [
+      { kind: 'event', id: '1', since: 2, type: 'message', data: 'c' },
+      { kind: 'id', id: '5' },
+      { kind: 'event', id: '5', since: 1, type: 'message', data: 'd' },
+    ])
+    expect(filter.lastEventId).toBe('1')
+    expect(filter.isReplay(event('c', '1', false))).toBe(true)
+    expect(filter.isReplayedId('5')).toBe(true)
+    expect(filter.isReplay(event('d', '5', false))).toBe(true)
+    expect(filter.isReplay(event('e', '5', false))).toBe(false)
+  })
+
   it('without an id there is nothing to resume from, so nothing is dropped', () => {
     const position = createStreamPosition()
     position.event(event('a', undefined, false))
