@@ -104,8 +104,11 @@ function contiguous(ids: readonly string[]): boolean {
   return ids.every((id, i) => i === 0 || Number(id) === Number(ids[i - 1]) + 1)
 }
 
-/** Waits until every page delivered every id in `sent`, then checks each page's ledger. */
-async function expectEveryPageGotEverything(tabs: readonly Tab[], sent: readonly string[], label: string): Promise<StreamState[]> {
+/**
+ * Waits (bounded) until every page delivered the last of `sent`, then reads each page's state and
+ * its ledger against `sent` (lost, duplicated), printing one line per page.
+ */
+async function pageLedgers(tabs: readonly Tab[], sent: readonly string[], label: string) {
   await until(
     async () => {
       for (const t of tabs) if ((await t.read()).ids.at(-1) !== sent.at(-1)) return false
@@ -114,16 +117,24 @@ async function expectEveryPageGotEverything(tabs: readonly Tab[], sent: readonly
     10_000,
     `${label}: every page has the last event`,
   ).catch(() => {
-    // The ledgers below say what is missing.
+    // The ledgers say what is missing.
   })
   await sleep(200)
   const states = await Promise.all(tabs.map((t) => t.read()))
-  states.forEach((s, i) => {
-    const l = ledger(sent, s.ids)
-    console.log(`[cross-tab] ${label} page ${i + 1} (${s.tab}): sent=${l.sent} received=${l.received} lost=${l.lost} duplicated=${l.duplicated}`)
-    expect({ page: i + 1, lost: l.lost, duplicated: l.duplicated, contiguous: contiguous(s.ids) }).toEqual({ page: i + 1, lost: 0, duplicated: 0, contiguous: true })
+  return states.map((state, i) => {
+    const l = ledger(sent, state.ids)
+    console.log(`[cross-tab] ${label} page ${i + 1} (${state.tab}): sent=${l.sent} received=${l.received} lost=${l.lost} duplicated=${l.duplicated}`)
+    return { state, page: i + 1, lost: l.lost, duplicated: l.duplicated }
   })
-  return states
+}
+
+/** Every page delivered every id in `sent`, contiguously: nothing lost, nothing repeated. */
+async function expectEveryPageGotEverything(tabs: readonly Tab[], sent: readonly string[], label: string): Promise<StreamState[]> {
+  const ledgers = await pageLedgers(tabs, sent, label)
+  for (const { state, page, lost, duplicated } of ledgers) {
+    expect({ page, lost, duplicated, contiguous: contiguous(state.ids) }).toEqual({ page, lost: 0, duplicated: 0, contiguous: true })
+  }
+  return ledgers.map((l) => l.state)
 }
 
 /** Starts publishing to the group, waits until its last tab streams, and finds who leads. */
@@ -548,23 +559,7 @@ function handPublisher(channel: string, withId: (i: number) => boolean) {
 
 /** Per page: what it lost and what it got twice, by data (the events carry ids only now and then). */
 async function dataLedgers(tabs: readonly Tab[], sent: readonly string[], label: string) {
-  await until(
-    async () => {
-      for (const t of tabs) if ((await t.read()).ids.at(-1) !== sent.at(-1)) return false
-      return true
-    },
-    10_000,
-    `${label}: every page has the last event`,
-  ).catch(() => {
-    // The ledgers say what is missing.
-  })
-  await sleep(200)
-  const states = await Promise.all(tabs.map((t) => t.read()))
-  return states.map((s, i) => {
-    const l = ledger(sent, s.ids)
-    console.log(`[cross-tab] ${label} page ${i + 1} (${s.tab}): sent=${l.sent} received=${l.received} lost=${l.lost} duplicated=${l.duplicated}`)
-    return { page: i + 1, lost: l.lost, duplicated: l.duplicated }
-  })
+  return (await pageLedgers(tabs, sent, label)).map(({ page, lost, duplicated }) => ({ page, lost, duplicated }))
 }
 
 describe('crossTab in Chromium: where the server puts ids on some events only', () => {

@@ -66,3 +66,13 @@ export function tokenFetcher(options: { ttl?: number } = {}): FetchToken & { cal
   )
   return fetchToken
 }
+
+/** The next stream request for `channel` is dropped by the server after `count` events. */
+export async function dropNextStreamAfter(channel: string, count: number): Promise<void> {
+  const response = await fetch(new URL('/__control/fault', serverUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ route: 'stream', fault: `drop-after:${count}`, count: 1, channel }),
+  })
+  if (!response.ok) throw new Error(`fault: HTTP ${response.status}`)
+}

@@ -5,7 +5,7 @@ import { SWRConfig } from 'swr'
 import useSWRSubscription, { type SWRSubscriptionOptions } from 'swr/subscription'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createEventStream, createTokenManager, EventStreamError, type TokenManager } from 'use-event-stream'
-import { connections, openConnections, publish, serverUrl, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
+import { connections, dropNextStreamAfter, openConnections, publish, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
 import { eventually, sleep } from '../helpers/wait'
 
 type Seq = { n: number }
@@ -41,15 +41,6 @@ function subscribeTo(tokens: TokenManager) {
 function App({ children }: { children: React.ReactNode }) {
   // A cache of its own per test: SWR's default cache is global.
   return <SWRConfig value={{ provider: () => new Map() }}>{children}</SWRConfig>
-}
-
-async function dropNextStreamAfter(channel: string, count: number): Promise<void> {
-  const response = await fetch(new URL('/__control/fault', serverUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ route: 'stream', fault: `drop-after:${count}`, count: 1, channel }),
-  })
-  if (!response.ok) throw new Error(`fault: HTTP ${response.status}`)
 }
 
 describe('useSWRSubscription fed by the stream', () => {

@@ -6,7 +6,7 @@ import { QueryClient, QueryClientProvider, experimental_streamedQuery as streame
 import { afterEach, describe, expect, it } from 'vitest'
 import { TokenProvider, createEventStream, createTokenManager, useEventStream, type TokenManager } from 'use-event-stream'
 import { iterateEvents } from 'use-event-stream/core'
-import { connections, openConnections, publish, serverUrl, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
+import { connections, dropNextStreamAfter, openConnections, publish, streamUrl, tokenFetcher, uniqueChannel } from './helpers'
 import { eventually, sleep } from '../helpers/wait'
 
 type Seq = { n: number }
@@ -24,16 +24,6 @@ function newQueryClient(): QueryClient {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } })
   clients.push(client)
   return client
-}
-
-/** The next stream request for `channel` is dropped by the server after `count` events. */
-async function dropNextStreamAfter(channel: string, count: number): Promise<void> {
-  const response = await fetch(new URL('/__control/fault', serverUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ route: 'stream', fault: `drop-after:${count}`, count: 1, channel }),
-  })
-  if (!response.ok) throw new Error(`fault: HTTP ${response.status}`)
 }
 
 describe('experimental_streamedQuery fed by iterateEvents', () => {

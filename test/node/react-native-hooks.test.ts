@@ -8,30 +8,12 @@ import { createElement, act } from 'react'
 import { create, type ReactTestRenderer } from 'react-test-renderer'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { fetchTokenFrom, TokenProvider, useEventStream, useToken } from 'use-event-stream'
-import { createReactNativePlatform, type AppStateLike } from 'use-event-stream/react-native'
+import { createReactNativePlatform } from 'use-event-stream/react-native'
+import { fakeAppState } from '../helpers/fakeAppState'
 import { useReferenceServer } from '../helpers/referenceServer'
 import { createStreamingFetch } from '../helpers/streamingFetch'
 import { sleep, until } from '../helpers/wait'
 
-/** `react-native`'s AppState as the OS drives it, here driven by the test. */
-function fakeAppState() {
-  const listeners = new Set<(state: string) => void>()
-  const appState = {
-    currentState: 'active' as string,
-    addEventListener(_type: 'change', listener: (state: string) => void) {
-      listeners.add(listener)
-      return { remove: () => void listeners.delete(listener) }
-    },
-  } satisfies AppStateLike
-  return {
-    appState,
-    set(state: string) {
-      appState.currentState = state
-      for (const listener of Array.from(listeners)) listener(state)
-    },
-    subscriptions: () => listeners.size,
-  }
-}
 
 describe('TokenProvider and useEventStream under react-test-renderer with the React Native platform', () => {
   const server = useReferenceServer({ heartbeatMs: 200 })

@@ -4,31 +4,10 @@
 // background, resumes in the foreground and waits for the network exactly as in a browser tab.
 import { describe, expect, it } from 'vitest'
 import { createEventStreamWith } from 'use-event-stream/core'
-import { createReactNativePlatform, type AppStateLike } from 'use-event-stream/react-native'
+import { createReactNativePlatform } from 'use-event-stream/react-native'
 import { createMockTransport } from 'use-event-stream/testing'
+import { fakeAppState } from '../helpers/fakeAppState'
 import { createFakePlatform } from '../helpers/fakePlatform'
-
-/** What `react-native`'s AppState offers, driven by the test; counts its subscriptions. */
-function fakeAppState(initial: string | null = 'active') {
-  const listeners = new Set<(state: string) => void>()
-  const appState = {
-    currentState: initial,
-    addEventListener(type: 'change', listener: (state: string) => void) {
-      if (type !== 'change') throw new Error(`unexpected AppState event ${type}`)
-      listeners.add(listener)
-      return { remove: () => void listeners.delete(listener) }
-    },
-  } satisfies AppStateLike
-  return {
-    appState,
-    /** The OS moves the app to `state`: React Native updates `currentState`, then tells listeners. */
-    set(state: string) {
-      appState.currentState = state
-      for (const listener of Array.from(listeners)) listener(state)
-    },
-    subscriptions: () => listeners.size,
-  }
-}
 
 /** A connectivity source as an app wires one (NetInfo, expo-network): a listener set and a value. */
 function fakeConnectivity(initial = true) {
