@@ -29,7 +29,7 @@ export function resolveTransport(options: Pick<EventStreamOptions<unknown>, 'tra
  * there is one. `platform` may be omitted to predict the choice without touching the host (server
  * rendering): the host is then assumed to have both.
  */
-export function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens' | 'headers' | 'method' | 'body'>, platform?: Platform): TransportName {
+function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens' | 'headers' | 'method' | 'body'>, platform?: Platform): TransportName {
   const needsFetch =
     !!options.tokens || (!!options.headers && Object.keys(options.headers).length > 0) || options.body !== undefined || (options.method ?? 'GET').toUpperCase() !== 'GET'
   if (!platform) return needsFetch ? 'fetch' : 'eventsource'

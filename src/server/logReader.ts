@@ -189,7 +189,7 @@ export interface LogSource {
 }
 
 /** How many entries a reader below the window fetches per `older()` call. */
-export const OLDER_BATCH = 100
+const OLDER_BATCH = 100
 
 /** Where a read starts, as the log parsed it from the client's id. */
 export interface ReadPlan {

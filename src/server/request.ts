@@ -20,7 +20,7 @@ function isWebRequest(request: AnyRequest): request is Request {
 }
 
 /** A header's value, `undefined` when absent; repeated Node headers take the first value. */
-export function readHeader(request: AnyRequest, name: string): string | undefined {
+function readHeader(request: AnyRequest, name: string): string | undefined {
   if (isWebRequest(request)) return request.headers.get(name) ?? undefined
   const value = request.headers[name.toLowerCase()]
   return Array.isArray(value) ? value[0] : value

@@ -7,6 +7,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { ReferenceServer } from '../../reference-server/server'
 import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
 import type { OpenConfig, StreamRequest, StreamState, TransportRun, TransportRunConfig, WakeReport } from './page/harness'
+import { sleep, until } from '../helpers/wait'
 
 export type { OpenConfig, StreamRequest, StreamState, TransportRun, TransportRunConfig, WakeReport }
 
@@ -101,17 +102,8 @@ export async function openHarnessPage(context: BrowserContext, site: StaticSite)
   return { page, console: lines }
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** Polls `predicate` (bounded); throws with `what` on timeout. */
-export async function until(predicate: () => boolean | Promise<boolean>, timeout: number, what: string): Promise<void> {
-  const started = Date.now()
-  for (;;) {
-    if (await predicate()) return
-    if (Date.now() - started > timeout) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
-    await sleep(25)
-  }
-}
+// The suites' one `sleep` and one polling loop, re-exported for the Chromium suites' imports.
+export { sleep, until }
 
 /**
  * Publishes `{"n":i}` on `channel` every `interval` ms until stopped; the ids (or, with

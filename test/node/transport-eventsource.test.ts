@@ -19,7 +19,7 @@ import { resolvePlatform } from '../../src/core/platform'
 import { createEventSourceTransport } from '../../src/transports/eventSourceTransport'
 import { connectionsOf, mintSseToken } from '../helpers/referenceClient'
 import { refusedUrl, startScriptedServer, transportOptions, type Handler, type ScriptedServer } from '../helpers/scriptedServer'
-import { sleep } from '../helpers/wait'
+import { sleep, until } from '../helpers/wait'
 
 /* ---------------------------------------------------------------------------------------------
  * Recording harness
@@ -81,7 +81,7 @@ function connect(url: string | URL, overrides: Partial<TransportConnectOptions> 
   })
   const events = () => log.flatMap((e) => (e[0] === 'event' ? [e[1]] : []))
   const waitForEvents = async (n: number) => {
-    for (let i = 0; i < 400 && events().length < n; i++) await sleep(5)
+    await until(() => events().length >= n, 2000, `${n} events`)
     return events()
   }
   return { log, ended, abort, events, waitForEvents }
@@ -130,7 +130,7 @@ describe('eventsource transport, scripted server', () => {
     route = (_req, res) => sse(res)
     const token = 'a+b/c=d&e f.g'
     const c = connect(`${base}/stream?channel=ticker&token=stale&lastEventId=1`, { token, lastEventId: 'é 5' })
-    for (let i = 0; i < 200 && c.log.length === 0; i++) await sleep(5)
+    await until(() => c.log.length > 0, 1000, 'the connection to report')
     c.abort()
     const url = seen[0]!.url
     expect(url.searchParams.getAll('token')).toEqual([token])
@@ -142,12 +142,12 @@ describe('eventsource transport, scripted server', () => {
   it('honours custom parameter names and leaves the URL alone without token or id', async () => {
     route = (_req, res) => sse(res)
     const c = connect(`${base}/stream?x=1`, { token: 'jwt', tokenQueryParam: 'access_token', lastEventIdQueryParam: 'since', lastEventId: '9' })
-    for (let i = 0; i < 200 && c.log.length === 0; i++) await sleep(5)
+    await until(() => c.log.length > 0, 1000, 'the connection to report')
     c.abort()
     expect(Object.fromEntries(seen[0]!.url.searchParams)).toEqual({ x: '1', access_token: 'jwt', since: '9' })
 
     const plain = connect(`${base}/plain?x=1`)
-    for (let i = 0; i < 200 && plain.log.length === 0; i++) await sleep(5)
+    await until(() => plain.log.length > 0, 1000, 'the plain connection to report')
     plain.abort()
     expect(seen[1]!.url.search).toBe('?x=1')
   })
@@ -452,7 +452,7 @@ describe('status probe after a browser-like EventSource failed before opening', 
   it('aborting the connection while the probe is in flight aborts the probe and reports nothing', async () => {
     answers = [status(500), () => {}] // the probe never gets an answer
     const c = connect(`${base}/stream`, browserLike())
-    for (let i = 0; i < 400 && seen.length < 2; i++) await sleep(5)
+    await until(() => seen.length >= 2, 2000, 'the probe request')
     expect(seen).toHaveLength(2)
     c.abort()
     await expect(Promise.race([seen[1]!.closed.then(() => 'closed'), sleep(2000).then(() => 'still open')])).resolves.toBe('closed')

@@ -11,7 +11,7 @@ import { resolvePlatform } from '../../src/core/platform'
 import { createFetchTransport } from '../../src/transports/fetchTransport'
 import { connectionsOf, mintSseToken } from '../helpers/referenceClient'
 import { refusedUrl, startScriptedServer, transportOptions, type Handler, type ScriptedServer } from '../helpers/scriptedServer'
-import { sleep } from '../helpers/wait'
+import { sleep, until } from '../helpers/wait'
 
 /* ---------------------------------------------------------------------------------------------
  * Scripted server
@@ -509,7 +509,7 @@ describe('failures and abort (trap 9)', () => {
   it('is silent after abort mid-stream and closes the connection', async () => {
     route = (_req, res) => (sse(res), res.write('data: 1\n\n'))
     const c = connect()
-    for (let i = 0; i < 200 && c.events().length === 0; i++) await sleep(5)
+    await until(() => c.events().length > 0, 1000, 'the first event')
     expect(c.log.map((e) => (e[0] === 'error' ? e[1].message : e[0]))).toEqual(['open', 'activity', 'event'])
     c.abort()
     await seen[0]!.closed
@@ -541,7 +541,7 @@ describe('fetch transport, reference server', () => {
   const channel = () => `seq-fetch-${process.pid}-${Date.now()}-${++n}`
   const streamUrl = (query: Record<string, string>) => new URL(`${serverUrl}/stream?${new URLSearchParams(query)}`)
   const waitFor = async (c: ReturnType<typeof connect>, count: number) => {
-    for (let i = 0; i < 400 && c.events().length < count; i++) await sleep(5)
+    await until(() => c.events().length >= count, 2000, `${count} events`)
     return c.events()
   }
 
@@ -616,7 +616,7 @@ describe('fetch transport, reference server', () => {
   it('parses a stream dripped one byte per chunk', async () => {
     const ch = channel()
     const c = connect({ url: streamUrl({ channel: ch, fault: 'drip:3', retry: '1500' }), token })
-    for (let i = 0; i < 400 && !c.log.some((e) => e[0] === 'retry'); i++) await sleep(5)
+    await until(() => c.log.some((e) => e[0] === 'retry'), 2000, 'the retry field')
     c.abort()
     expect(c.log.filter((e) => e[0] === 'retry')).toEqual([['retry', 1500]])
     // `retry: 1500` alone is 12 bytes, written one every 3 ms. On a loaded machine the socket
