@@ -85,6 +85,8 @@ export async function measureSizes({ dist = false } = {}) {
   const react = await bundle(reactEntry, { alias, splitting: true })
   // The React Native platform is its own entry: a web app using the hooks must not ship it.
   if (react.inputs.some((i) => i.includes('reactNative'))) notes.push('The React entry bundles src/reactNative: apps that never import use-event-stream/react-native pay for it.')
+  // Async iteration is a module of its own: the hooks (and TanStack Query or SWR recipes that do not iterate) never ship it.
+  if (react.inputs.some((i) => i.endsWith('core/iterate.ts'))) notes.push('The React entry bundles src/core/iterate.ts: apps that never call iterateEvents pay for it.')
   const hasFetch = react.inputs.some((i) => /fetch-event-source|fetchTransport/.test(i)) || react.code.includes('Bearer ')
   if (!hasFetch) notes.push('React entry bundle does not contain the fetch transport: the row is meant to include both transports.')
   rows.push({
@@ -154,6 +156,7 @@ export async function measureSizes({ dist = false } = {}) {
       'createEventStream (both transports)': await piece(`import { createEventStream } from 'use-event-stream/core'; export const f = (url) => createEventStream({ url })`),
       'token manager + fetchTokenFrom': await piece(`import { createTokenManager, fetchTokenFrom } from 'use-event-stream/core'; export const f = (u) => createTokenManager({ fetchToken: fetchTokenFrom(u) })`),
       'React Native platform (its own entry, use-event-stream/react-native; not in the React entry)': await piece(`export { createReactNativePlatform } from 'use-event-stream/react-native'`),
+      'iterateEvents (async iteration, TanStack Query streamedQuery; not in the React entry)': await piece(`export { iterateEvents } from 'use-event-stream/core'`),
       'cross-tab chunk (lazy, loaded only with crossTab)': rows.find((r) => r.id === 'bundle-react-crosstab')?.detail.lazyChunk?.gzip,
     }
   }
