@@ -118,7 +118,7 @@ export function createStreamRegistry(options: StreamRegistryOptions): StreamRegi
   const registry: StreamRegistry = {
     gracePeriod: options.gracePeriod ?? DEFAULT_GRACE_PERIOD,
     keyOf(url, streamOptions) {
-      return JSON.stringify([urlKey(url, streamOptions.tokenQueryParam ?? 'token'), ...STREAM_KEY_OPTIONS.map((name) => keyPart(streamOptions[name] ?? (STREAM_DEFAULTS as Partial<SharedStreamOptions>)[name], idOf))])
+      return JSON.stringify([urlKey(url, streamOptions.tokenQueryParam ?? STREAM_DEFAULTS.tokenQueryParam), ...STREAM_KEY_OPTIONS.map((name) => keyPart(streamOptions[name] ?? (STREAM_DEFAULTS as Partial<SharedStreamOptions>)[name], idOf))])
     },
     acquire(key, streamOptions, sink) {
       let entry = entries.get(key)

@@ -16,6 +16,7 @@ export { createEventStreamWith, idleSnapshot, type EventStream, type EventStream
 export {
   createStreamRegistry,
   DEFAULT_GRACE_PERIOD,
+  STREAM_KEY_OPTIONS,
   type Lease,
   type RegistryEntry,
   type SharedStreamOptions,

@@ -1,4 +1,4 @@
-import type { EventStreamOptions, EventStreamSnapshot, StreamEvent, TokenManager } from 'use-event-stream/core'
+import type { EventStreamOptions, EventStreamSnapshot, STREAM_KEY_OPTIONS, StreamEvent, TokenManager } from 'use-event-stream/core'
 
 /** Turns one event's data string into a value. A throw gives a `'parse'` error; the stream goes on. */
 export type EventParser<T = unknown> = (data: string, event: { type: string; id: string | undefined }) => T
@@ -19,36 +19,21 @@ export type EventsOf<M extends EventParsers> = {
 /** `false` (default): render on every change. `'frame'`: at most once per animation frame. A number: at most once per that many ms. */
 export type BatchOption = false | 'frame' | number
 
+/** The options of the stream key the hook takes as the core does (`tokens` and `events` have forms of their own here). */
+type KeyOptionPassedThrough = Exclude<(typeof STREAM_KEY_OPTIONS)[number], 'tokens' | 'events'>
+
 /**
  * Connection options passed through to the core's `createEventStream` (see `EventStreamOptions`).
  *
- * `transport`, `withCredentials`, `headers`, `method`, `body` (a function by identity), `tokenQueryParam`, `lastEventIdQueryParam`,
- * `reconnect`, `idleTimeout`, `rotation`, `pauseWhenHidden`, `maxLineLength`, `maxEventSize` and
- * `crossTab` (default: the `TokenProvider`'s `crossTab`) are part of the stream key (compared by value; a `Transport` object by identity): changing one
- * reconnects, and hooks share a connection only when they agree on all of them. `lastEventId` and `platform` are
- * read once, when the connection is created. `onError` and `onGap` are read fresh on every call.
+ * The options of the stream key (`STREAM_KEY_OPTIONS`: `transport`, `withCredentials`, `headers`,
+ * `method`, `body`, the query parameter names, `reconnect`, `idleTimeout`, `rotation`,
+ * `pauseWhenHidden`, `maxLineLength`, `maxEventSize` and `crossTab`, whose default is the
+ * `TokenProvider`'s) are compared by value (a `Transport` object or a `body` function by
+ * identity): changing one reconnects, and hooks share a connection only when they agree on all of
+ * them. `lastEventId` and `platform` are read once, when the connection is created. `onError` and
+ * `onGap` are read fresh on every call.
  */
-export type PassThroughOptions = Pick<
-  EventStreamOptions<unknown>,
-  | 'transport'
-  | 'withCredentials'
-  | 'headers'
-  | 'method'
-  | 'body'
-  | 'tokenQueryParam'
-  | 'lastEventIdQueryParam'
-  | 'reconnect'
-  | 'idleTimeout'
-  | 'rotation'
-  | 'pauseWhenHidden'
-  | 'maxLineLength'
-  | 'maxEventSize'
-  | 'lastEventId'
-  | 'platform'
-  | 'onError'
-  | 'onGap'
-  | 'crossTab'
->
+export type PassThroughOptions = Pick<EventStreamOptions<unknown>, KeyOptionPassedThrough | 'lastEventId' | 'platform' | 'onError' | 'onGap'>
 
 /** Options of `useEventStream` shared by both forms (`events` as a list or as a map of parsers). */
 export interface UseEventStreamBaseOptions<TEvent> extends PassThroughOptions {

@@ -1,5 +1,5 @@
 import { useCallback, useContext, useInsertionEffect, useState, useSyncExternalStore } from 'react'
-import { DEFAULT_GRACE_PERIOD, resolveTransport, type SharedStreamOptions, type StreamEvent, type StreamRegistry, type TokenManager } from 'use-event-stream/core'
+import { DEFAULT_GRACE_PERIOD, resolveTransport, STREAM_KEY_OPTIONS, type SharedStreamOptions, type StreamEvent, type StreamRegistry, type TokenManager } from 'use-event-stream/core'
 import { createHookStore, type HookCallbacks, type StreamConfig } from './hookStore'
 import { TokenContext } from './TokenProvider'
 import type {
@@ -124,26 +124,12 @@ function isList(events: readonly string[] | EventParsers): events is readonly st
  * runs during render.
  */
 function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManager | undefined, crossTab: AnyOptions['crossTab'], registry: StreamRegistry): StreamConfig {
-  const connection: SharedStreamOptions = {
-    url,
-    transport: options.transport,
-    tokens,
-    tokenQueryParam: options.tokenQueryParam,
-    lastEventIdQueryParam: options.lastEventIdQueryParam,
-    withCredentials: options.withCredentials,
-    headers: options.headers,
-    method: options.method,
-    body: options.body,
-    events: options.events === undefined ? undefined : isList(options.events) ? options.events : Object.keys(options.events),
-    reconnect: options.reconnect,
-    idleTimeout: options.idleTimeout,
-    rotation: options.rotation,
-    pauseWhenHidden: options.pauseWhenHidden,
-    maxLineLength: options.maxLineLength,
-    maxEventSize: options.maxEventSize,
-    lastEventId: options.lastEventId,
-    platform: options.platform,
-    crossTab,
-  }
+  const connection: SharedStreamOptions = { url, lastEventId: options.lastEventId, platform: options.platform }
+  for (const name of STREAM_KEY_OPTIONS) (connection as Record<string, unknown>)[name] = options[name as keyof AnyOptions]
+  // The hook's own forms of these: a token manager from the provider (or none), `events` as a
+  // list or as the keys of a map of parsers, and the provider's `crossTab` by default.
+  connection.tokens = tokens
+  connection.events = options.events === undefined ? undefined : isList(options.events) ? options.events : Object.keys(options.events)
+  connection.crossTab = crossTab
   return { key: registry.keyOf(url, connection), options: () => connection }
 }
