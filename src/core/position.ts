@@ -105,6 +105,13 @@ export function createStreamPosition(initialId?: string): StreamPosition {
     if (pending && !pending.started) pending.expect(step)
     else pending = undefined
   }
+  /** A new id (or a point handed over): nothing is known of the events after it yet. */
+  const startAt = (nextId: string | undefined, nextSince: number) => {
+    id = nextId
+    since = nextSince
+    tail = []
+    head = undefined
+  }
 
   return {
     get id() {
@@ -116,32 +123,24 @@ export function createStreamPosition(initialId?: string): StreamPosition {
     event(raw) {
       const { own, uncertain } = ownership(raw, id)
       if (own) {
-        id = raw.lastEventId
-        since = 0
-        tail = []
-        head = uncertain ? { type: raw.type, data: raw.data } : undefined
-      } else {
-        since++
-        // Without an id nothing resumes from here: no content to keep.
-        if (resumable(id)) {
-          if (tail.length >= CONTENT_LIMIT) tail = tail.slice(CONTENT_LIMIT / 2)
-          tail.push({ kind: 'event', id, since, type: raw.type, data: raw.data })
-        }
+        startAt(raw.lastEventId, 0)
+        if (uncertain) head = { type: raw.type, data: raw.data }
+      } else since++
+      // One step object per event, read by the tail and by a filter being established alike.
+      const step: PositionStep = { kind: 'event', id, since, type: raw.type, data: raw.data }
+      // Without an id nothing resumes from here: no content to keep.
+      if (!own && resumable(id)) {
+        if (tail.length >= CONTENT_LIMIT) tail = tail.slice(CONTENT_LIMIT / 2)
+        tail.push(step)
       }
-      feed({ kind: 'event', id, since, type: raw.type, data: raw.data })
+      feed(step)
     },
     idOnly(next) {
-      id = next
-      since = 0
-      tail = []
-      head = undefined
+      startAt(next, 0)
       feed({ kind: 'id', id: next })
     },
     moveTo(point) {
-      id = point.id
-      since = point.since
-      tail = []
-      head = undefined
+      startAt(point.id, point.since)
       pending = undefined
     },
     filterAfter: (point, steps) => createReplayFilter(point.id, undefined, 0, steps, point.since),
