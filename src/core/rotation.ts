@@ -2,7 +2,7 @@ import { startDeadline, type Deadline } from './timers'
 import type { Platform, RotationPolicy } from './types'
 
 /** A rotation's new connection that has not opened by then is given up. */
-export const CANDIDATE_TIMEOUT = 15_000
+const CANDIDATE_TIMEOUT = 15_000
 
 /**
  * How a stream answers a new token while a connection is open, given the id it could resume from:
