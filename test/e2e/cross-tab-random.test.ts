@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, CDPSession } from 'playwright-core'
 import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
 import { mulberry32 } from '../helpers/random'
-import { bundleHarness, harnessOf, launchChromium, ledger, openHarnessPage, serveHarness, sleep, startPublisher, until, type StaticSite, type StreamState } from './support'
+import { bundleHarness, harnessOf, launchChromium, ledger, openHarnessPage, serveHarness, sleep, startPublisher, until, within, type StaticSite, type StreamState } from './support'
 
 const SEED = process.env.SEED !== undefined && process.env.SEED !== '' ? Number(process.env.SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0
 const SCHEDULES = Number(process.env.SCHEDULES ?? 20)
@@ -38,18 +38,25 @@ afterAll(async () => {
   await server?.close()
 })
 
+// Every call into a page is bounded: a page that stops answering (paused, crashed, stuck) fails its
+// schedule with the call it did not answer and every page's state, instead of hanging the suite.
+const CALL_MS = 10_000
+
 interface Page {
   name: string
   read(): Promise<StreamState>
-  cdp(): Promise<CDPSession>
+  cdp(method: 'Debugger.enable' | 'Debugger.pause' | 'Debugger.resume' | 'Page.crash'): Promise<unknown>
+  /** Resolves when the page's script is paused in the debugger. */
+  paused(): Promise<unknown>
   close(): Promise<void>
   alive: boolean
+  crashed: boolean
 }
 
 async function openPage(context: BrowserContext, channel: string, name: string): Promise<Page> {
-  const { page } = await openHarnessPage(context, site)
+  const { page } = await within(openHarnessPage(context, site), CALL_MS, `${name}: load the harness`)
   const h = harnessOf(page)
-  await h.open({
+  await within(h.open({
     key: KEY,
     transport: 'fetch',
     streamUrl: `${server.url}/stream?channel=${channel}`,
@@ -57,20 +64,46 @@ async function openPage(context: BrowserContext, channel: string, name: string):
     apiKey: server.apiKey,
     ledgerBy: 'data',
     crossTab: { scope: 'alice' },
-  })
+  }), CALL_MS, `${name}: open the stream`)
   let session: CDPSession | undefined
-  return {
+  const cdp = async () => (session ??= await within(context.newCDPSession(page), CALL_MS, `${name}: CDP session`))
+  const self: Page = {
     name,
     alive: true,
-    read: () => h.read(KEY),
-    cdp: async () => (session ??= await context.newCDPSession(page)),
-    close: () => page.close(),
+    crashed: false,
+    read: () => within(h.read(KEY), CALL_MS, `${name}: read`),
+    cdp: async (method) => within((await cdp()).send(method), CALL_MS, `${name}: ${method}`),
+    paused: async () => {
+      const session = await cdp()
+      return within(new Promise((resolve) => session.once('Debugger.paused', resolve)), CALL_MS, `${name}: Debugger.paused`)
+    },
+    close: () => within(page.close(), CALL_MS, `${name}: close`),
   }
+  page.on('crash', () => (self.crashed = true))
+  return self
+}
+
+/** Each live page's state in one line, or why it gave none. */
+async function describePages(pages: readonly Page[]): Promise<string> {
+  const lines = await Promise.all(
+    pages
+      .filter((p) => p.alive)
+      .map(async (p) => {
+        if (p.crashed) return `${p.name}: crashed`
+        try {
+          const s = await within(p.read(), 2000, 'read')
+          return `${p.name}: ${s.tab} ${s.status}, ${s.ids.length} events`
+        } catch (error) {
+          return `${p.name}: ${(error as Error).message}`
+        }
+      }),
+  )
+  return lines.join('; ')
 }
 
 type Action = 'open' | 'close' | 'crash' | 'stall' | 'long stall' | 'wait'
 
-async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: Array<{ page: string; lost: number; duplicated: number; received: number }>; leaders: number }> {
+async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: Array<{ page: string; lost: number; duplicated: number; received: number }>; leaders: number; stuck?: string }> {
   let h = SEED ^ 0x9e3779b9
   h = Math.imul(h ^ index, 0x85ebca6b) >>> 0
   const random = mulberry32(h)
@@ -80,6 +113,7 @@ async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: A
   const steps: string[] = []
   const pages: Page[] = []
   let named = 0
+  let publisher: ReturnType<typeof startPublisher> | undefined
   const add = async () => {
     const page = await openPage(context, channel, `p${++named}`)
     pages.push(page)
@@ -90,7 +124,7 @@ async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: A
     for (let i = 0; i < initial; i++) await add()
     await until(async () => (await Promise.all(pages.map((p) => p.read()))).every((s) => s.status === 'open'), 10_000, 'every page open')
     const idEvery = pick([1, 2, 3, 5])
-    const publisher = startPublisher(() => server, channel, 25, { sendId: (i) => i === 0 || random() < 1 / idEvery, ledgerBy: 'data' })
+    publisher = startPublisher(() => server, channel, 25, { sendId: (i) => i === 0 || random() < 1 / idEvery, ledgerBy: 'data' })
     steps.push(`${initial} pages, ids on ~1/${idEvery}`)
     await sleep(300)
     const actions = 3 + Math.floor(random() * 3)
@@ -120,19 +154,17 @@ async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: A
           break
         case 'crash': {
           target.alive = false
-          const cdp = await target.cdp()
-          void cdp.send('Page.crash').catch(() => {})
+          void target.cdp('Page.crash').catch(() => {})
           break
         }
         case 'stall':
         case 'long stall': {
-          const cdp = await target.cdp()
-          await cdp.send('Debugger.enable')
-          const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
-          await cdp.send('Debugger.pause')
+          await target.cdp('Debugger.enable')
+          const paused = target.paused()
+          await target.cdp('Debugger.pause')
           await paused
           await sleep(action === 'stall' ? 200 + Math.floor(random() * 1000) : 5500)
-          await cdp.send('Debugger.resume')
+          await target.cdp('Debugger.resume')
           break
         }
         case 'wait':
@@ -153,8 +185,11 @@ async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: A
     const leaders = states.filter((s) => s.tab === 'leader').length
     steps.push(`leaders at the end: ${leaders}`)
     return { steps, ledgers, leaders }
+  } catch (error) {
+    return { steps, ledgers: [], leaders: 0, stuck: `${(error as Error).message} (pages: ${await describePages(pages)})` }
   } finally {
-    await context.close()
+    await publisher?.stop()
+    await within(context.close(), CALL_MS, 'close the browser context').catch((error: Error) => console.log(`[cross-tab-random] ${error.message}`))
   }
 }
 
@@ -163,10 +198,11 @@ describe(`crossTab in Chromium under random schedules (SEED=${SEED})`, () => {
   it(`${indexes.length} schedules of 3–5 pages opening, closing, crashing and stalling: every page's ledger is 0 lost / 0 duplicated, one leader at the end`, async () => {
     const failures: string[] = []
     for (const index of indexes) {
-      const { steps, ledgers, leaders } = await runSchedule(index)
+      const { steps, ledgers, leaders, stuck } = await runSchedule(index)
       const bad: unknown[] = ledgers.filter((l) => l.lost !== 0 || l.duplicated !== 0 || l.received === 0)
       if (leaders !== 1) bad.push({ leaders })
-      console.log(`[cross-tab-random] SEED=${SEED} SCHEDULE=${index}: ${steps.join('; ')} -> ${ledgers.map((l) => `${l.page} ${l.received}/${l.lost}/${l.duplicated}`).join(', ')}`)
+      if (stuck !== undefined) bad.push({ stuck })
+      console.log(`[cross-tab-random] SEED=${SEED} SCHEDULE=${index}: ${steps.join('; ')}${stuck !== undefined ? ` STUCK: ${stuck}` : ''} -> ${ledgers.map((l) => `${l.page} ${l.received}/${l.lost}/${l.duplicated}`).join(', ')}`)
       if (bad.length) failures.push(`SEED=${SEED} SCHEDULE=${index}: ${steps.join('; ')}: ${JSON.stringify(bad)}`)
     }
     expect(failures).toEqual([])

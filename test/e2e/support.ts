@@ -7,7 +7,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { ReferenceServer } from '../../reference-server/server'
 import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
 import type { OpenConfig, StreamRequest, StreamState, TransportRun, TransportRunConfig, WakeReport } from './page/harness'
-import { sleep, until } from '../helpers/wait'
+import { sleep, until, within } from '../helpers/wait'
 
 export type { OpenConfig, StreamRequest, StreamState, TransportRun, TransportRunConfig, WakeReport }
 
@@ -103,7 +103,7 @@ export async function openHarnessPage(context: BrowserContext, site: StaticSite)
 }
 
 // The suites' one `sleep` and one polling loop, re-exported for the Chromium suites' imports.
-export { sleep, until }
+export { sleep, until, within }
 
 /**
  * Publishes `{"n":i}` on `channel` every `interval` ms until stopped; the ids (or, with

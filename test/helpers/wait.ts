@@ -5,6 +5,19 @@
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
+ * `promise`, or a rejection `<what> did not settle within <ms> ms` if it takes longer: for calls
+ * into a browser that can hang (a page paused, crashed or stuck), so that a suite fails naming the
+ * step instead of running into its own timeout.
+ */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
  * Polls `predicate` until it holds, failing with `timed out waiting for <what>` after `timeout` ms.
  * `predicate` may be async (e.g. a question to the reference server's control API). `pause` runs
  * between polls (default: 20 ms); React tests pass one wrapped in `act()` so the updates the wait
