@@ -49,7 +49,13 @@ interface Page {
   /** Resolves when the page's script is paused in the debugger. */
   paused(): Promise<unknown>
   close(): Promise<void>
+  /** Not closed or crashed by the schedule. */
   alive: boolean
+  /**
+   * Its renderer crashed: by the schedule, or with another page's when Chromium hosted both in one
+   * process (it may, for same-site pages, when it runs short of processes). Such a page is gone
+   * like a crashed one: it takes no further steps and has no ledger to check.
+   */
   crashed: boolean
 }
 
@@ -81,6 +87,41 @@ async function openPage(context: BrowserContext, channel: string, name: string):
   }
   page.on('crash', () => (self.crashed = true))
   return self
+}
+
+/** The pages still up; a page that went down with another's renderer is noted in `steps` once. */
+function live(pages: Page[], steps: string[]): Page[] {
+  for (const p of pages) {
+    if (p.alive && p.crashed) {
+      p.alive = false
+      steps.push(`${p.name} crashed with another page's renderer`)
+    }
+  }
+  return pages.filter((p) => p.alive)
+}
+
+/**
+ * The states of the pages still up. A page whose read fails because its renderer crashed (with
+ * another page's, whose crash event may come after the read was sent) is taken out as gone.
+ */
+async function readLive(pages: Page[], steps: string[]): Promise<{ alive: Page[]; states: StreamState[] }> {
+  const candidates = live(pages, steps)
+  const results = await Promise.allSettled(candidates.map((p) => p.read()))
+  const alive: Page[] = []
+  const states: StreamState[] = []
+  for (const [i, result] of results.entries()) {
+    const page = candidates[i]!
+    if (result.status === 'fulfilled') {
+      alive.push(page)
+      states.push(result.value)
+      continue
+    }
+    await until(() => page.crashed, 1000, `${page.name} to report its crash`).catch(() => {
+      throw result.reason
+    })
+    live(pages, steps)
+  }
+  return { alive, states }
 }
 
 /** Each live page's state in one line, or why it gave none. */
@@ -129,8 +170,7 @@ async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: A
     await sleep(300)
     const actions = 3 + Math.floor(random() * 3)
     for (let a = 0; a < actions; a++) {
-      const alive = pages.filter((p) => p.alive)
-      const states = await Promise.all(alive.map((p) => p.read()))
+      const { alive, states } = await readLive(pages, steps)
       const leader = alive[states.findIndex((s) => s.tab === 'leader')]
       // Between 3 and 5 pages (2 after a page went away, before another opens).
       const choices: Action[] = [
@@ -174,9 +214,8 @@ async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: A
     }
     await sleep(1000)
     const sent = await publisher.stop()
-    const alive = pages.filter((p) => p.alive)
-    await until(async () => (await Promise.all(alive.map((p) => p.read()))).every((s) => s.ids.at(-1) === sent.at(-1)), 10_000, 'every page has the last event').catch(() => {})
-    const states = await Promise.all(alive.map((p) => p.read()))
+    await until(async () => (await readLive(pages, steps)).states.every((s) => s.ids.at(-1) === sent.at(-1)), 10_000, 'every page has the last event').catch(() => {})
+    const { alive, states } = await readLive(pages, steps)
     const ledgers = states.map((s, i) => {
       const from = Math.max(0, sent.indexOf(s.ids[0]!))
       const l = ledger(sent.slice(from), s.ids)
