@@ -1,7 +1,7 @@
 import { backoffDelay, type BackoffOptions } from './backoff'
-import { TokenError, isUnauthorized } from './errors'
+import { TokenError } from './errors'
 import { readJwtTimes } from './jwt'
-import { readTokenResponse, type ReadTokenResponse } from './tokenResponse'
+import { readTokenResponse, tokenRequestError, type ReadTokenResponse } from './tokenResponse'
 import { resolvePlatform } from './platform'
 import { watchLifecycle } from './lifecycle'
 import { createListeners } from './subscribable'
@@ -549,22 +549,11 @@ function measureLifetime({ token, expiresIn, expiresAt }: ReadTokenResponse, wal
   return defaultLifetime
 }
 
+/** Whatever `fetchToken` failed with, as a `TokenError` (its own `TokenError`s pass through). */
 function toTokenError(error: unknown): TokenError {
   if (error instanceof TokenError) return error
   const status = (error as { status?: unknown } | null)?.status
-  const numericStatus = typeof status === 'number' ? status : undefined
-  // Messages are ours: the original error (whose text we do not control) is only kept as `cause`.
-  if (isUnauthorized(error)) {
-    return new TokenError('unauthorized', `The token endpoint refused to issue a token (HTTP ${numericStatus ?? 401})`, {
-      status: numericStatus,
-      cause: error,
-    })
-  }
-  if (numericStatus !== undefined) {
-    return new TokenError('http', `The token request failed with HTTP ${numericStatus}`, { status: numericStatus, cause: error })
-  }
-  const name = error instanceof Error ? error.name : typeof error
-  return new TokenError('network', `The token request failed (${name})`, { cause: error })
+  return tokenRequestError('The token request', { status: typeof status === 'number' ? status : undefined, cause: error })
 }
 
 function disposedError(): TokenError {

@@ -1,4 +1,7 @@
-import { TokenError } from './errors'
+// What a token request's outcome means, for `fetchTokenFrom` (an HTTP response) and the token
+// manager (whatever `fetchToken` resolved or rejected with): read once, the same way for both.
+import { TokenError, UnauthorizedError } from './errors'
+import { isAccessDenied } from './http'
 
 /** A token response, read and checked: what the token manager measures a lifetime from. */
 export interface ReadTokenResponse {
@@ -41,4 +44,18 @@ export function readTokenResponse(response: unknown, source: string): ReadTokenR
     return { token, expiresAt }
   }
   return { token }
+}
+
+/**
+ * A failed token request as a `TokenError`, the one place that decides its kind: 401/403 (or an
+ * `UnauthorizedError`) is `'unauthorized'`, which the manager treats as terminal; another status
+ * is `'http'`; no status at all is `'network'` (both retried). The message is `<request> failed
+ * (<status, or the error's type>)`: never the error's own text nor a server's body, which could
+ * quote the token. `cause` keeps the original error for debugging.
+ */
+export function tokenRequestError(request: string, failure: { status?: number; retryAfter?: number; cause?: unknown }): TokenError {
+  const { status, cause } = failure
+  const kind = isAccessDenied(status) || cause instanceof UnauthorizedError ? 'unauthorized' : status === undefined ? 'network' : 'http'
+  const what = status !== undefined ? `HTTP ${status}` : cause instanceof Error ? cause.name : typeof cause
+  return new TokenError(kind, `${request} failed (${what})`, failure)
 }
