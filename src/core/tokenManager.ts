@@ -524,29 +524,31 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
  * default.
  */
 function measureLifetime({ token, expiresIn, expiresAt }: ReadTokenResponse, wallNow: number, defaultLifetime: number): number {
-  if (expiresIn !== undefined) {
-    // Dev-only, written inline so bundlers drop the whole check in production; `typeof process`
-    // keeps an unbundled browser (no `process`) quiet instead of throwing.
-    if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production') {
-      // The classic mistake is milliseconds; a JWT's own claims tell, otherwise only absurd values do.
-      const jwt = readJwtTimes(token)
-      const jwtSeconds = jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat ? jwt.exp - jwt.iat : undefined
-      if (jwtSeconds !== undefined ? expiresIn >= jwtSeconds * 500 : expiresIn > 365 * 86_400) {
-        console.warn(
-          `use-event-stream: fetchToken returned expiresIn=${expiresIn}, which looks like milliseconds. expiresIn is in seconds (OAuth expires_in): divide by 1000 on the server or in fetchToken.`,
-        )
-      }
-    }
-    return expiresIn * 1000
-  }
   const jwt = readJwtTimes(token)
-  if (jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat) return (jwt.exp - jwt.iat) * 1000
-  if (expiresAt !== undefined && typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' && expiresAt < 1e11) {
-    console.warn('use-event-stream: fetchToken returned expiresAt that looks like seconds since the epoch; expiresAt is in milliseconds (or pass a Date, or expiresIn in seconds).')
-  }
+  const jwtLifetime = jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat ? (jwt.exp - jwt.iat) * 1000 : undefined
   const until = expiresAt ?? (jwt?.exp !== undefined ? jwt.exp * 1000 : undefined)
+  // Dev-only, written inline so bundlers drop the call (and the function) in production;
+  // `typeof process` keeps an unbundled browser (no `process`) quiet instead of throwing.
+  if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production') warnAboutUnits(expiresIn, jwtLifetime, expiresAt)
+  if (expiresIn !== undefined) return expiresIn * 1000
+  if (jwtLifetime !== undefined) return jwtLifetime
   if (until !== undefined) return Math.max(MIN_WALL_CLOCK_LIFETIME, until - wallNow)
   return defaultLifetime
+}
+
+/** The classic mistakes: `expiresIn` in milliseconds, `expiresAt` in seconds. Messages never quote the token. */
+function warnAboutUnits(expiresIn: number | undefined, jwtLifetime: number | undefined, expiresAt: number | undefined): void {
+  // Given in ms, expiresIn comes close to the JWT's own lifetime in ms (in seconds, it is 1000
+  // times smaller); without a JWT, only absurd values (over a year) tell.
+  if (expiresIn !== undefined && (jwtLifetime !== undefined ? expiresIn >= jwtLifetime / 2 : expiresIn > 365 * 86_400)) {
+    console.warn(
+      `use-event-stream: fetchToken returned expiresIn=${expiresIn}, which looks like milliseconds. expiresIn is in seconds (OAuth expires_in): divide by 1000 on the server or in fetchToken.`,
+    )
+  }
+  // Only when expiresAt is what the lifetime is measured from.
+  if (expiresIn === undefined && jwtLifetime === undefined && expiresAt !== undefined && expiresAt < 1e11) {
+    console.warn('use-event-stream: fetchToken returned expiresAt that looks like seconds since the epoch; expiresAt is in milliseconds (or pass a Date, or expiresIn in seconds).')
+  }
 }
 
 /** Whatever `fetchToken` failed with, as a `TokenError` (its own `TokenError`s pass through). */
