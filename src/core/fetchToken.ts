@@ -48,7 +48,8 @@ export interface FetchTokenFromOptions {
  * ```
  */
 export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions = {}): FetchToken {
-  const endpoint = describeEndpoint(url)
+  // Every message starts with it; the URL shown has no credentials, query or fragment.
+  const subject = `The token endpoint ${describeEndpoint(url)}`
   return async ({ signal }) => {
     const doFetch = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch
     if (typeof doFetch !== 'function') {
@@ -70,7 +71,7 @@ export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions
     } catch (error) {
       // An abort is the manager's own doing (dispose); let it through untouched.
       if (signal.aborted) throw error
-      throw tokenRequestError(`The token request to ${endpoint}`, { cause: error })
+      throw tokenRequestError(subject, { cause: error })
     }
 
     if (!response.ok) {
@@ -78,7 +79,7 @@ export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions
       cancelBody(response)
       // A rate-limited or overloaded endpoint says when to come back (429/503 `Retry-After`).
       const retryAfter = parseRetryAfter(response.headers.get('retry-after'), Date.now())
-      throw tokenRequestError(`The token request to ${endpoint}`, { status: response.status, retryAfter })
+      throw tokenRequestError(subject, { status: response.status, retryAfter })
     }
 
     let data: unknown
@@ -86,9 +87,9 @@ export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions
       data = await response.json()
     } catch (error) {
       if (signal.aborted) throw error
-      throw new TokenError('invalid-response', `The token endpoint ${endpoint} did not answer with JSON`)
+      throw new TokenError('invalid-response', `${subject} did not answer with JSON`)
     }
-    return readTokenResponse(data, `The token endpoint ${endpoint}`)
+    return readTokenResponse(data, subject)
   }
 }
 
