@@ -1,7 +1,7 @@
 import { parseRetryAfter } from './retryAfter'
-import { readTokenResponse } from './tokenResponse'
+import { readTokenResponse, tokenRequestError } from './tokenResponse'
 import { TokenError } from './errors'
-import { cancelBody, isAccessDenied } from './http'
+import { cancelBody } from './http'
 import type { FetchToken, TokenResponse } from './types'
 
 /** Options of {@link fetchTokenFrom}. */
@@ -48,7 +48,8 @@ export interface FetchTokenFromOptions {
  * ```
  */
 export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions = {}): FetchToken {
-  const endpoint = describeEndpoint(url)
+  // Every message starts with it; the URL shown has no credentials, query or fragment.
+  const subject = `The token endpoint ${describeEndpoint(url)}`
   return async ({ signal }) => {
     const doFetch = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch
     if (typeof doFetch !== 'function') {
@@ -70,18 +71,15 @@ export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions
     } catch (error) {
       // An abort is the manager's own doing (dispose); let it through untouched.
       if (signal.aborted) throw error
-      const name = error instanceof Error ? error.name : typeof error
-      throw new TokenError('network', `The token request to ${endpoint} failed (${name})`, { cause: error })
+      throw tokenRequestError(subject, { cause: error })
     }
 
     if (!response.ok) {
       // The body is not read: it could echo anything, and nothing in it changes what we do.
       cancelBody(response)
-      const status = response.status
-      const kind = isAccessDenied(status) ? 'unauthorized' : 'http'
       // A rate-limited or overloaded endpoint says when to come back (429/503 `Retry-After`).
       const retryAfter = parseRetryAfter(response.headers.get('retry-after'), Date.now())
-      throw new TokenError(kind, `The token endpoint ${endpoint} answered HTTP ${status}`, { status, retryAfter })
+      throw tokenRequestError(subject, { status: response.status, retryAfter })
     }
 
     let data: unknown
@@ -89,9 +87,9 @@ export function fetchTokenFrom(url: string | URL, options: FetchTokenFromOptions
       data = await response.json()
     } catch (error) {
       if (signal.aborted) throw error
-      throw new TokenError('invalid-response', `The token endpoint ${endpoint} did not answer with JSON`)
+      throw new TokenError('invalid-response', `${subject} did not answer with JSON`)
     }
-    return readTokenResponse(data, `The token endpoint ${endpoint}`)
+    return readTokenResponse(data, subject)
   }
 }
 

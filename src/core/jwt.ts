@@ -25,9 +25,7 @@ function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
   try {
     const base64 = segment.replace(/-/g, '+').replace(/_/g, '/')
     const padded = base64 + '='.repeat((4 - (base64.length % 4)) % 4)
-    const binary = atob(padded)
-    const bytes = new Uint8Array(binary.length)
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+    const bytes = Uint8Array.from(atob(padded), (char) => char.charCodeAt(0))
     // fatal: a payload that is not UTF-8 is not a JWT we should interpret.
     const json = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
     const payload: unknown = JSON.parse(json)

@@ -19,22 +19,18 @@ export function isCredentialParam(name: string, extra: readonly string[] = []): 
  * userinfo (`user:pass@`) likewise; everything else is kept byte for byte.
  */
 export function redactUrl(url: string | URL, extra: readonly string[] = []): string {
-  let text = String(url).replace(/^([a-z][a-z\d+.-]*:\/\/)[^/?#@]*@/i, '$1[redacted]@')
-  const queryStart = text.indexOf('?')
-  if (queryStart < 0) return text
-  const hashStart = text.indexOf('#', queryStart)
-  const queryEnd = hashStart < 0 ? text.length : hashStart
-  const query = text
-    .slice(queryStart + 1, queryEnd)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=')
-      const name = eq < 0 ? pair : pair.slice(0, eq)
-      return isCredentialParam(name, extra) ? `${name}=[redacted]` : pair
-    })
-    .join('&')
-  text = `${text.slice(0, queryStart + 1)}${query}${text.slice(queryEnd)}`
-  return text
+  return (
+    String(url)
+      .replace(/^([a-z][a-z\d+.-]*:\/\/)[^/?#@]*@/i, '$1[redacted]@')
+      // The query: from the first `?` to the fragment, one `name=value` pair per `&`.
+      .replace(/^([^?]*\?)([^#]*)/, (_, start: string, query: string) => {
+        const pairs = query.split('&').map((pair) => {
+          const name = pair.split('=', 1)[0]!
+          return isCredentialParam(name, extra) ? `${name}=[redacted]` : pair
+        })
+        return start + pairs.join('&')
+      })
+  )
 }
 
 /** A stream URL as error messages show it: credentials redacted, and the token cut out wherever else it is. */

@@ -1,7 +1,7 @@
 import { backoffDelay, type BackoffOptions } from './backoff'
-import { TokenError, isUnauthorized } from './errors'
+import { TokenError } from './errors'
 import { readJwtTimes } from './jwt'
-import { readTokenResponse, type ReadTokenResponse } from './tokenResponse'
+import { readTokenResponse, tokenRequestError, type ReadTokenResponse } from './tokenResponse'
 import { resolvePlatform } from './platform'
 import { watchLifecycle } from './lifecycle'
 import { createListeners } from './subscribable'
@@ -79,31 +79,35 @@ export interface TokenManagerOptions {
 }
 
 /**
- * What the manager holds about the current token. Its age is counted from the response's arrival
- * on both clocks (see `age()`); it expires at `lifetime` and is refreshed at `refreshAfter`.
+ * A moment on both clocks. How long ago it was is the larger of the two readings (see `age`): the
+ * monotonic clock stops while a machine sleeps, the wall clock can be set back.
  */
-interface HeldToken {
+interface Instant {
+  mono: number
+  wall: number
+}
+
+/** The current token, and when it arrived: it is refreshed at `refreshAfter` and expires at `lifetime`. */
+interface HeldToken extends Instant {
   token: string
   /** The manager's `version` when this token arrived. */
   version: number
   lifetime: number
   /** `lifetime` minus the refresh lead. */
   refreshAfter: number
-  /** Arrival on the monotonic clock. */
-  mono: number
-  /** Arrival on the wall clock. */
-  wall: number
 }
 
-interface InFlight {
-  id: number
+/** A background retry after a failure, due `delay` ms after it was scheduled. */
+interface PendingRetry extends Instant {
+  delay: number
+}
+
+/** The one request in flight, shared by every caller. */
+interface PendingRequest {
   promise: Promise<string>
-  controller: AbortController
-  reject(error: TokenError): void
-  /** Cancels the request's timeout timer. */
-  clearTimeout(): void
+  /** Aborts `fetchToken`'s signal and fails the request with `error` (its timeout, or `dispose()`). */
+  abandon(error: TokenError): void
 }
-
 
 /**
  * The snapshot of a token manager that has not asked for a token yet; also what servers render
@@ -191,48 +195,57 @@ export const IDLE_TOKEN_SNAPSHOT: TokenSnapshot = Object.freeze({
 export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const platform = resolvePlatform(options.platform)
   const fetchToken = options.fetchToken
-  const retry: BackoffOptions = { ...DEFAULT_RETRY, ...options.retry }
   const defaultLifetime = options.defaultLifetime ?? DEFAULT_TOKEN_LIFETIME
+  const retryOptions: BackoffOptions = { ...DEFAULT_RETRY, ...options.retry }
   const requestTimeout = options.timeout ?? 15_000
 
+  // The state. The status is never stored: `update()` derives it from these.
+  /** The last token received; dropped by a 401/403 and by `dispose()`. */
   let held: HeldToken | undefined
-  let inflight: InFlight | undefined
-  let requestSeq = 0
+  let pending: PendingRequest | undefined
+  /** Tokens received so far; the current token's version. */
   let version = 0
   /** Tokens of this version and older were rejected by a stream server (`getToken({ newerThan })`). */
   let rejectedVersion = 0
   let disposed = false
-  /** Set by a 401/403; cleared only by `refresh()`. */
+  /** Set by a 401/403 (terminal); cleared only by `refresh()`. */
   let terminalError: TokenError | undefined
-  /** Last non-terminal failure; cleared by the next token. */
+  /** The last non-terminal failure, and how many in a row (the backoff's attempt); reset by a token. */
   let lastError: TokenError | undefined
-  /** Consecutive non-terminal failures, drives the backoff. */
-  let attempt = 0
-  let retryTimer: Deadline | undefined
-  let retryAtWall: number | undefined
-  let deadlineTimer: Deadline | undefined
-  /** A read of the snapshot found a deadline past while subscribed; the wake-up runs on a microtask. */
+  let failures = 0
+  /** Scheduled while subscribed after a failure; dropped when a request starts or nobody listens. */
+  let retry: PendingRetry | undefined
+  /** A read of the snapshot found a request due while subscribed; it starts on a microtask. */
   let wakeQueued = false
+  // Timers only wake the manager up to look at the clocks (`runDue`); `arm()` replaces them.
+  let retryTimer: Deadline | undefined
+  let tokenTimer: Deadline | undefined
+  let stopWatching: (() => void) | undefined
+  let snapshot: TokenSnapshot = IDLE_TOKEN_SNAPSHOT
+
   const subscribers = createListeners({
     first() {
-      listenForWakeUps(true)
+      stopWatching = watchLifecycle(platform, { wake: () => wake(false), online: () => wake(true) })
       // Coming back after a while without subscribers: the token may be due already.
-      wake(false)
+      runDue()
     },
     last() {
-      listenForWakeUps(false)
+      stopWatching?.()
       arm()
       update()
     },
   })
-  let snapshot: TokenSnapshot = IDLE_TOKEN_SNAPSHOT
 
   // ---------------------------------------------------------------------------------------------
-  // Clocks. The held token is as old as the older of its two ages: the monotonic clock stops
-  // while a machine sleeps, the wall clock can be set back.
+  // Clocks
 
-  function age(token: HeldToken): number {
-    return Math.max(platform.monotonic() - token.mono, platform.now() - token.wall)
+  function instant(): Instant {
+    return { mono: platform.monotonic(), wall: platform.now() }
+  }
+
+  /** Time since `since`, by whichever clock says more (a sleep stops one, a user sets back the other). */
+  function age(since: Instant): number {
+    return Math.max(platform.monotonic() - since.mono, platform.now() - since.wall)
   }
 
   /** The held token, when it may still be handed out: not rejected, not expired by either clock. */
@@ -245,116 +258,119 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     return held !== undefined && (held.version <= rejectedVersion || age(held) >= held.refreshAfter)
   }
 
+  /** Whether a background request may start now: not disposed, not refused (401/403), none in flight. */
+  function canStart(): boolean {
+    return !disposed && !terminalError && !pending
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Background work: only while subscribed. Timers, wake-up events and snapshot reads all end in
+  // `runDue`, which reads the clocks, so a timer that slept through its deadline loses nothing.
+
+  /** The background request the clocks say is due now: a retry whose time came, or a refresh. */
+  function dueRequest(): TokenFetchReason | undefined {
+    if (!subscribers.size || !canStart()) return undefined
+    if (failures) return retry && age(retry) >= retry.delay ? 'retry' : undefined
+    return needsRefresh() ? 'scheduled' : undefined
+  }
+
+  /** Starts what is due; otherwise re-arms the timers and tells subscribers what the clocks changed (a token that expired). */
+  function runDue(): void {
+    const reason = dueRequest()
+    if (reason) {
+      void request(reason)
+      return
+    }
+    arm()
+    update()
+  }
+
+  /** A wake-up event (see "Sleeping tabs and laptops" above). */
+  function wake(online: boolean): void {
+    // Back online after a failure, which was probably the network: waiting out the backoff helps nobody.
+    if (online && failures && canStart()) void request('retry')
+    else runDue()
+  }
+
+  /**
+   * Replaces the timers with those the state calls for; idempotent. None without subscribers, and
+   * none while a request is in flight (its outcome re-arms). After a failure: the retry, and the
+   * held token's expiry while it is still valid (only the status changes then). Otherwise: the
+   * held token's refresh point.
+   */
+  function arm(): void {
+    retryTimer?.cancel()
+    tokenTimer?.cancel()
+    if (!subscribers.size || disposed || terminalError) {
+      retry = undefined
+      return
+    }
+    if (pending) return
+    if (failures) {
+      // The endpoint's Retry-After is a floor under the jitter, as for streams.
+      retry ??= { ...instant(), delay: backoffDelay(failures, retryOptions, platform.random, lastError?.retryAfter ?? 0) }
+      retryTimer = startDeadline(platform, retry.delay - age(retry), runDue)
+      const current = usable()
+      if (current) tokenTimer = startDeadline(platform, current.lifetime - age(current), runDue)
+    } else if (held) {
+      tokenTimer = startDeadline(platform, needsRefresh() ? 0 : held.refreshAfter - age(held), runDue)
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Snapshot
+
+  function status(valid: boolean, busy: boolean): TokenStatus {
+    if (disposed) return 'disposed'
+    if (terminalError) return 'unauthorized'
+    if (busy) return valid ? 'refreshing' : 'loading'
+    if (valid) return 'valid'
+    return lastError ? 'error' : 'idle'
+  }
 
   /** Recomputes the snapshot and tells subscribers when it changed (`later`: on a microtask). */
   function update(later = false): void {
     const valid = usable() !== undefined
-    const busy = inflight !== undefined || wakeQueued
-    let status: TokenStatus
-    if (disposed) status = 'disposed'
-    else if (terminalError) status = 'unauthorized'
-    else if (busy) status = valid ? 'refreshing' : 'loading'
-    else if (valid) status = 'valid'
-    else if (lastError) status = 'error'
-    else status = 'idle'
+    const busy = pending !== undefined || wakeQueued
     const next: TokenSnapshot = {
-      status,
+      status: status(valid, busy),
       expiresAt: held && held.wall + held.lifetime,
       lifetime: held?.lifetime,
-      refreshAt: retryTimer ? retryAtWall : held && valid && !lastError && !busy ? held.wall + held.refreshAfter : undefined,
+      refreshAt: retry ? retry.wall + retry.delay : held && valid && !lastError && !busy ? held.wall + held.refreshAfter : undefined,
       error: terminalError ?? lastError,
       fetchCount: version,
     }
     // A new object only on change, so useSyncExternalStore consumers re-render only when needed.
     if (!(Object.keys(next) as Array<keyof TokenSnapshot>).some((key) => next[key] !== snapshot[key])) return
     snapshot = next
-    if (!later) return notify()
-    // From getSnapshot(): off React's render, do what the read found due, then tell everyone.
-    queueMicrotask(() => {
-      if (wakeQueued) {
-        wakeQueued = false
-        if (subscribers.size) wake(false)
-        update()
-      }
-      notify()
-    })
-  }
-
-  function notify(): void {
-    subscribers.notify()
+    if (later) queueMicrotask(subscribers.notify)
+    else subscribers.notify()
   }
 
   /**
-   * The snapshot, re-read from the clocks: timers may have slept through the token's expiry. The
-   * change is only announced on a microtask, as this runs inside React's render.
+   * The snapshot, re-read from the clocks: timers may have slept through the token's expiry. This
+   * runs inside React's render, so what it finds is acted on, and announced, on a microtask.
    */
   function getSnapshot(): TokenSnapshot {
-    // Subscribed means "keep a token ready": a refresh or retry found due is what a wake-up event
-    // would have started. The snapshot says so at once ('loading'/'refreshing'), so it changes.
-    if (subscribers.size && !disposed && !terminalError && !inflight && !wakeQueued && (attempt ? retryAtWall! <= platform.now() : needsRefresh())) {
+    // Subscribed means "keep a token ready": a request found due is what a wake-up event would
+    // have started. The snapshot says so at once ('loading'/'refreshing').
+    if (!wakeQueued && dueRequest()) {
       wakeQueued = true
+      queueMicrotask(() => {
+        wakeQueued = false
+        runDue()
+      })
     }
     update(true)
     return snapshot
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Timers (see `startDeadline`: due by either clock, chained beyond setTimeout's limit).
-
-  function clearRetry(): void {
-    retryTimer?.cancel()
-    retryTimer = undefined
-    retryAtWall = undefined
-  }
-
-  function clearDeadline(): void {
-    deadlineTimer?.cancel()
-    deadlineTimer = undefined
-  }
-
-  /** Recomputes which timers should exist from the current state. Idempotent. */
-  function arm(): void {
-    clearDeadline()
-    if (disposed || terminalError || subscribers.size === 0) {
-      clearRetry()
-      return
-    }
-    if (!inflight && attempt > 0 && !retryTimer) {
-      // The endpoint's Retry-After is a floor under the jitter, as for streams.
-      const delay = backoffDelay(attempt, retry, platform.random, lastError?.retryAfter ?? 0)
-      retryAtWall = platform.now() + delay
-      retryTimer = startDeadline(platform, delay, () => {
-        retryTimer = undefined
-        retryAtWall = undefined
-        void request('retry').catch(noop)
-      })
-    }
-    if (!held) return
-    if (!inflight && attempt === 0) {
-      deadlineTimer = startDeadline(platform, needsRefresh() ? 0 : held.refreshAfter - age(held), () => {
-        deadlineTimer = undefined
-        void request('scheduled').catch(noop)
-      })
-    } else if (usable()) {
-      // Refresh is in flight or failing: only the status flip to "no valid token" is left to time.
-      deadlineTimer = startDeadline(platform, held.lifetime - age(held), () => {
-        deadlineTimer = undefined
-        update()
-      })
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Requests
+  // The request
 
   function request(reason: TokenFetchReason): Promise<string> {
     if (disposed) return Promise.reject(disposedError())
-    if (inflight) return inflight.promise
-    clearRetry()
-    clearDeadline()
-    const id = ++requestSeq
+    if (pending) return pending.promise
     const controller = new AbortController()
     let resolve!: (token: string) => void
     let reject!: (error: TokenError) => void
@@ -362,172 +378,116 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       resolve = res
       reject = rej
     })
-    // Background refreshes have no caller; their failure is recorded in the snapshot instead.
+    // Background requests have no caller: their failure is recorded in the snapshot instead.
     promise.catch(noop)
-    let timer: unknown
-    const stopTimer = () => {
-      if (timer !== undefined) platform.clearTimeout(timer)
-      timer = undefined
-    }
-    inflight = { id, promise, controller, reject, clearTimeout: stopTimer }
-    if (requestTimeout > 0) {
-      timer = platform.setTimeout(() => {
-        timer = undefined
-        if (inflight?.id !== id) return
+    const self: PendingRequest = {
+      promise,
+      abandon(error) {
         controller.abort()
-        settleFailure(new TokenError('network', `Token request timed out after ${requestTimeout} ms`), reject)
-      }, requestTimeout)
+        finish(error)
+      },
+    }
+    const timeout = requestTimeout > 0 ? startDeadline(platform, requestTimeout, () => self.abandon(new TokenError('network', `Token request timed out after ${requestTimeout} ms`))) : undefined
+
+    /** The first outcome wins: the answer, a failure, the timeout or `dispose()`. Later ones are ignored. */
+    function finish(outcome: HeldToken | TokenError): void {
+      if (pending !== self) return
+      pending = undefined
+      timeout?.cancel()
+      if (!(outcome instanceof TokenError)) {
+        held = outcome
+        version = outcome.version
+        failures = 0
+        lastError = undefined
+      } else if (outcome.kind === 'unauthorized') {
+        // Terminal: the server says this user may not stream. Forget the token; only refresh() tries again.
+        terminalError = outcome
+        held = undefined
+        failures = 0
+        lastError = undefined
+      } else if (!disposed) {
+        failures++
+        lastError = outcome
+      }
+      arm()
+      update()
+      if (outcome instanceof TokenError) reject(outcome)
+      else resolve(outcome.token)
     }
 
-    let call: Promise<TokenResponse>
-    try {
-      call = Promise.resolve(fetchToken({ signal: controller.signal, reason }))
-    } catch (error) {
-      call = Promise.reject(error)
-    }
-    call.then(
-      (response) => {
-        if (inflight?.id !== id) return // disposed or timed out meanwhile
-        stopTimer()
-        let next: HeldToken
-        try {
-          next = interpret(response)
-        } catch (error) {
-          settleFailure(toTokenError(error), reject)
-          return
-        }
-        inflight = undefined
-        held = next
-        version = next.version
-        attempt = 0
-        lastError = undefined
-        arm()
-        update()
-        resolve(next.token)
-      },
-      (error: unknown) => {
-        if (inflight?.id !== id) return
-        stopTimer()
-        settleFailure(toTokenError(error), reject)
-      },
-    )
+    pending = self
+    retry = undefined
+    arm()
     update()
+    // A fetchToken that throws instead of rejecting fails the request the same way.
+    new Promise<TokenResponse>((res) => res(fetchToken({ signal: controller.signal, reason }))).then(
+      (response) => {
+        if (pending === self) finish(interpret(response))
+      },
+      (error: unknown) => finish(toTokenError(error)),
+    )
     return promise
   }
 
-  function settleFailure(error: TokenError, reject: (error: TokenError) => void): void {
-    inflight = undefined
-    if (error.kind === 'unauthorized') {
-      // Terminal: the server says this user may not stream. Forget the token and stop all retries.
-      terminalError = error
-      held = undefined
-      attempt = 0
-      lastError = undefined
-      clearRetry()
-    } else {
-      attempt++
-      lastError = error
+  /** A `fetchToken` result as a held token, its lifetime counted from now; or why it is unusable. */
+  function interpret(response: TokenResponse): HeldToken | TokenError {
+    // Read the clocks first: the lifetime counts from the response's arrival.
+    const arrived = instant()
+    try {
+      const body = readTokenResponse(response, 'fetchToken')
+      const lifetime = measureLifetime(body, arrived.wall, defaultLifetime)
+      return { ...arrived, token: body.token, version: version + 1, lifetime, refreshAfter: lifetime - refreshLead(lifetime) }
+    } catch (error) {
+      return toTokenError(error)
     }
-    arm()
-    update()
-    reject(error)
   }
 
-  /** Turns a `fetchToken` result into a held token, measuring its lifetime from now. */
-  function interpret(response: TokenResponse): HeldToken {
-    // Read both clocks first: the lifetime counts from the response's arrival.
-    const arrivedMono = platform.monotonic()
-    const arrivedWall = platform.now()
-    const body = readTokenResponse(response, 'fetchToken')
-    const token = body.token
-    const lifetime = measureLifetime(body, arrivedWall, defaultLifetime)
+  /** The configured lead (or the default), capped at half the lifetime. */
+  function refreshLead(lifetime: number): number {
     const configured = typeof options.refreshLeadTime === 'function' ? options.refreshLeadTime(lifetime) : options.refreshLeadTime
-    const requestedLead = configured === undefined || !Number.isFinite(configured) ? defaultRefreshLead(lifetime) : configured
-    const lead = Math.min(Math.max(0, requestedLead), lifetime / 2)
-    return {
-      token,
-      version: version + 1,
-      lifetime,
-      refreshAfter: lifetime - lead,
-      mono: arrivedMono,
-      wall: arrivedWall,
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Wake-ups: timers may have been throttled or suspended; deadlines are re-read from the clocks.
-  // One listener per event type, since a platform's targets need not pass an event object.
-
-  function wake(online: boolean): void {
-    if (disposed || terminalError || inflight) return
-    if (online && attempt > 0) {
-      // The failure was probably the network; waiting out the backoff helps nobody now.
-      void request('retry').catch(noop)
-      return
-    }
-    // A retry that came due while timers slept runs now (and starts a request).
-    retryTimer?.check()
-    if (inflight) return
-    if (attempt === 0 && needsRefresh()) {
-      void request('scheduled').catch(noop)
-      return
-    }
-    // Otherwise re-arm from the clocks, and refresh the status in case the token expired unseen.
-    clearDeadline()
-    arm()
-    update()
-  }
-
-  let stopWatching: (() => void) | undefined
-
-  function listenForWakeUps(on: boolean): void {
-    stopWatching?.()
-    stopWatching = on ? watchLifecycle(platform, { wake: () => wake(false), online: () => wake(true) }) : undefined
+    const lead = configured === undefined || !Number.isFinite(configured) ? defaultRefreshLead(lifetime) : configured
+    return Math.min(Math.max(0, lead), lifetime / 2)
   }
 
   // ---------------------------------------------------------------------------------------------
   // Public API
 
-  async function getToken(opts: { forceRefresh?: boolean; reason?: TokenFetchReason; newerThan?: number } = {}): Promise<string> {
+  async function getToken({ forceRefresh, reason, newerThan }: { forceRefresh?: boolean; reason?: TokenFetchReason; newerThan?: number } = {}): Promise<string> {
     if (disposed) throw disposedError()
     if (terminalError) throw terminalError
     // A stream server refused the current token: nobody gets it again. Only the first caller to
     // name this version brings news; the others find it rejected already.
-    const rejection = opts.newerThan !== undefined && held !== undefined && opts.newerThan >= held.version && held.version > rejectedVersion
+    const rejection = newerThan !== undefined && held !== undefined && newerThan >= held.version && held.version > rejectedVersion
     if (rejection) {
       rejectedVersion = held!.version
       // A request in flight was refreshing a token that nobody may use now: 'loading'.
-      if (inflight) update()
+      if (pending) update()
     }
-    if (opts.forceRefresh) return request(opts.reason ?? 'forced')
+    if (forceRefresh) return request(reason ?? 'forced')
     const current = usable()
+    if (current && !needsRefresh()) return current.token
     if (current) {
-      if (!needsRefresh()) return current.token
-      // Inside the refresh lead: the token still works, so a pending background retry is not
-      // hurried, and a failed refresh falls back to it.
-      if (!inflight && retryTimer) return current.token
-      try {
-        return await request(opts.reason ?? 'scheduled')
-      } catch (error) {
-        const fallback = !disposed && !terminalError ? usable() : undefined
+      // Inside the refresh lead the token still works: a pending background retry is not
+      // hurried, and if the refresh fails the token is handed out all the same.
+      if (retry) return current.token
+      return request(reason ?? 'scheduled').catch((error: unknown) => {
+        const fallback = usable()
         if (fallback) return fallback.token
         throw error
-      }
+      })
     }
     // A rejection is news the backoff did not know of: refresh now (or share the request in flight).
-    if (rejection) return request(opts.reason ?? 'unauthorized')
+    if (rejection) return request(reason ?? 'unauthorized')
     // No usable token. With a background retry pending, report the failure now rather than
     // stacking callers' requests on top of the manager's own backoff.
-    if (!inflight && retryTimer && lastError) throw lastError
-    return request(opts.reason ?? (lastError ? 'retry' : version === 0 ? 'initial' : 'scheduled'))
+    if (retry && lastError) throw lastError
+    return request(reason ?? (lastError ? 'retry' : version === 0 ? 'initial' : 'scheduled'))
   }
 
   function refresh(): Promise<string> {
     if (disposed) return Promise.reject(disposedError())
-    if (terminalError) {
-      // An explicit refresh is the only way out of the terminal state: try exactly once more.
-      terminalError = undefined
-    }
+    // An explicit refresh is the only way out of the terminal state: it tries exactly once more.
+    terminalError = undefined
     return request('forced')
   }
 
@@ -538,15 +498,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   function dispose(): void {
     if (disposed) return
     disposed = true
-    const pending = inflight
-    inflight = undefined
     held = undefined
-    clearRetry()
-    clearDeadline()
-    listenForWakeUps(false)
-    pending?.clearTimeout()
-    pending?.controller.abort()
-    pending?.reject(disposedError())
+    stopWatching?.()
+    pending?.abandon(disposedError())
+    arm()
     update()
     subscribers.clear()
   }
@@ -569,47 +524,38 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
  * default.
  */
 function measureLifetime({ token, expiresIn, expiresAt }: ReadTokenResponse, wallNow: number, defaultLifetime: number): number {
-  if (expiresIn !== undefined) {
-    // Dev-only, written inline so bundlers drop the whole check in production; `typeof process`
-    // keeps an unbundled browser (no `process`) quiet instead of throwing.
-    if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production') {
-      // The classic mistake is milliseconds; a JWT's own claims tell, otherwise only absurd values do.
-      const jwt = readJwtTimes(token)
-      const jwtSeconds = jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat ? jwt.exp - jwt.iat : undefined
-      if (jwtSeconds !== undefined ? expiresIn >= jwtSeconds * 500 : expiresIn > 365 * 86_400) {
-        console.warn(
-          `use-event-stream: fetchToken returned expiresIn=${expiresIn}, which looks like milliseconds. expiresIn is in seconds (OAuth expires_in): divide by 1000 on the server or in fetchToken.`,
-        )
-      }
-    }
-    return expiresIn * 1000
-  }
   const jwt = readJwtTimes(token)
-  if (jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat) return (jwt.exp - jwt.iat) * 1000
-  if (expiresAt !== undefined && typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' && expiresAt < 1e11) {
-    console.warn('use-event-stream: fetchToken returned expiresAt that looks like seconds since the epoch; expiresAt is in milliseconds (or pass a Date, or expiresIn in seconds).')
-  }
+  const jwtLifetime = jwt?.iat !== undefined && jwt.exp !== undefined && jwt.exp > jwt.iat ? (jwt.exp - jwt.iat) * 1000 : undefined
   const until = expiresAt ?? (jwt?.exp !== undefined ? jwt.exp * 1000 : undefined)
+  // Dev-only, written inline so bundlers drop the call (and the function) in production;
+  // `typeof process` keeps an unbundled browser (no `process`) quiet instead of throwing.
+  if (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production') warnAboutUnits(expiresIn, jwtLifetime, expiresAt)
+  if (expiresIn !== undefined) return expiresIn * 1000
+  if (jwtLifetime !== undefined) return jwtLifetime
   if (until !== undefined) return Math.max(MIN_WALL_CLOCK_LIFETIME, until - wallNow)
   return defaultLifetime
 }
 
+/** The classic mistakes: `expiresIn` in milliseconds, `expiresAt` in seconds. Messages never quote the token. */
+function warnAboutUnits(expiresIn: number | undefined, jwtLifetime: number | undefined, expiresAt: number | undefined): void {
+  // Given in ms, expiresIn comes close to the JWT's own lifetime in ms (in seconds, it is 1000
+  // times smaller); without a JWT, only absurd values (over a year) tell.
+  if (expiresIn !== undefined && (jwtLifetime !== undefined ? expiresIn >= jwtLifetime / 2 : expiresIn > 365 * 86_400)) {
+    console.warn(
+      `use-event-stream: fetchToken returned expiresIn=${expiresIn}, which looks like milliseconds. expiresIn is in seconds (OAuth expires_in): divide by 1000 on the server or in fetchToken.`,
+    )
+  }
+  // Only when expiresAt is what the lifetime is measured from.
+  if (expiresIn === undefined && jwtLifetime === undefined && expiresAt !== undefined && expiresAt < 1e11) {
+    console.warn('use-event-stream: fetchToken returned expiresAt that looks like seconds since the epoch; expiresAt is in milliseconds (or pass a Date, or expiresIn in seconds).')
+  }
+}
+
+/** Whatever `fetchToken` failed with, as a `TokenError` (its own `TokenError`s pass through). */
 function toTokenError(error: unknown): TokenError {
   if (error instanceof TokenError) return error
   const status = (error as { status?: unknown } | null)?.status
-  const numericStatus = typeof status === 'number' ? status : undefined
-  // Messages are ours: the original error (whose text we do not control) is only kept as `cause`.
-  if (isUnauthorized(error)) {
-    return new TokenError('unauthorized', `The token endpoint refused to issue a token (HTTP ${numericStatus ?? 401})`, {
-      status: numericStatus,
-      cause: error,
-    })
-  }
-  if (numericStatus !== undefined) {
-    return new TokenError('http', `The token request failed with HTTP ${numericStatus}`, { status: numericStatus, cause: error })
-  }
-  const name = error instanceof Error ? error.name : typeof error
-  return new TokenError('network', `The token request failed (${name})`, { cause: error })
+  return tokenRequestError('The token request', { status: typeof status === 'number' ? status : undefined, cause: error })
 }
 
 function disposedError(): TokenError {

@@ -1,4 +1,7 @@
-import { TokenError } from './errors'
+// What a token request's outcome means, for `fetchTokenFrom` (an HTTP response) and the token
+// manager (whatever `fetchToken` resolved or rejected with): read once, the same way for both.
+import { TokenError, UnauthorizedError } from './errors'
+import { isAccessDenied } from './http'
 
 /** A token response, read and checked: what the token manager measures a lifetime from. */
 export interface ReadTokenResponse {
@@ -27,18 +30,40 @@ export function readTokenResponse(response: unknown, source: string): ReadTokenR
   const body = response as Record<string, unknown>
   const token = body.token ?? body.access_token
   if (typeof token !== 'string' || token.length === 0) throw invalid('without a token')
-  const rawExpiresIn = body.expiresIn ?? body.expires_in
-  if (rawExpiresIn !== undefined && rawExpiresIn !== null) {
-    // Some OAuth servers send expires_in as a numeric string.
-    const expiresIn = typeof rawExpiresIn === 'string' && rawExpiresIn.trim() !== '' ? Number(rawExpiresIn) : rawExpiresIn
-    if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) throw invalid('with an invalid expiresIn')
+  // Some OAuth servers send expires_in as a numeric string.
+  const expiresIn = readNumber(body.expiresIn ?? body.expires_in, Number)
+  if (expiresIn !== undefined) {
+    if (Number.isNaN(expiresIn) || expiresIn <= 0) throw invalid('with an invalid expiresIn')
     return { token, expiresIn }
   }
-  const rawExpiresAt = body.expiresAt
-  if (rawExpiresAt !== undefined && rawExpiresAt !== null) {
-    const expiresAt = rawExpiresAt instanceof Date ? rawExpiresAt.getTime() : typeof rawExpiresAt === 'string' ? Date.parse(rawExpiresAt) : rawExpiresAt
-    if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) throw invalid('with an invalid expiresAt')
+  const expiresAt = readNumber(body.expiresAt instanceof Date ? body.expiresAt.getTime() : body.expiresAt, Date.parse)
+  if (expiresAt !== undefined) {
+    if (Number.isNaN(expiresAt)) throw invalid('with an invalid expiresAt')
     return { token, expiresAt }
   }
   return { token }
+}
+
+/**
+ * A field that may be a number or a non-blank string (read by `parse`): `undefined` when absent
+ * (`undefined` or `null`), `NaN` when it is not a finite number.
+ */
+function readNumber(raw: unknown, parse: (text: string) => number): number | undefined {
+  if (raw === undefined || raw === null) return undefined
+  const value = typeof raw === 'string' && raw.trim() !== '' ? parse(raw) : raw
+  return typeof value === 'number' && Number.isFinite(value) ? value : Number.NaN
+}
+
+/**
+ * A failed token request as a `TokenError`, the one place that decides its kind: 401/403 (or an
+ * `UnauthorizedError`) is `'unauthorized'`, which the manager treats as terminal; another status
+ * is `'http'`; no status at all is `'network'` (both retried). The message is `<request> failed
+ * (<status, or the error's type>)`: never the error's own text nor a server's body, which could
+ * quote the token. `cause` keeps the original error for debugging.
+ */
+export function tokenRequestError(request: string, failure: { status?: number; retryAfter?: number; cause?: unknown }): TokenError {
+  const { status, cause } = failure
+  const kind = isAccessDenied(status) || cause instanceof UnauthorizedError ? 'unauthorized' : status === undefined ? 'network' : 'http'
+  const what = status !== undefined ? `HTTP ${status}` : cause instanceof Error ? cause.name : typeof cause
+  return new TokenError(kind, `${request} failed (${what})`, failure)
 }
