@@ -225,7 +225,7 @@ export function createMockTokens(options: MockTokensOptions = {}): MockTokens {
       return error
     },
     unauthorize(status = 401) {
-      const error = new TokenError('unauthorized', `The token endpoint answered HTTP ${status} (mock)`, { status })
+      const error = new TokenError('unauthorized', `The token endpoint failed (HTTP ${status}) (mock)`, { status })
       token = undefined
       failure = error
       set({ status: 'unauthorized', error, expiresAt: undefined, refreshAt: undefined, lifetime: undefined })
