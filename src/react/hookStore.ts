@@ -1,7 +1,6 @@
 import {
   callSafely,
   createEventStream,
-  createListeners,
   createStreamRegistry,
   EventStreamError,
   idleSnapshot,
@@ -9,58 +8,40 @@ import {
   reportError,
   type EventStreamSnapshot,
   type Lease,
+  type RegistryEntry,
   type SharedStreamOptions,
   type StreamEvent,
-  type StreamGap,
   type StreamRegistry,
   type StreamSink,
 } from 'use-event-stream/core'
-import type { BatchOption, EventParser } from './types'
+import { scheduleFlush } from './batching'
+import type { HookOptions } from './types'
 
-/** What a hook hands its store on every commit; read at the moment an event arrives. */
-export interface HookCallbacks {
-  parse: EventParser | undefined
-  /** Per-type parsers of an `events` map. */
-  parsers: Record<string, EventParser> | undefined
-  onEvent: ((event: StreamEvent<any>) => void) | undefined
-  onError: ((error: EventStreamError) => void) | undefined
-  onGap: ((gap: StreamGap) => void) | undefined
-  reduce: ((state: any, event: StreamEvent<any>) => any) | undefined
-  initialState: unknown
-  batch: BatchOption
-}
-
-/** A stream key and how to create the connection when this hook is the first to use the key. */
-export interface StreamConfig {
-  key: string
-  options: () => SharedStreamOptions
-}
-
-export interface HookSnapshot extends Omit<EventStreamSnapshot<unknown>, 'lastEvent'> {
+/** What a hook made of its stream's events. Replaced, never changed: a new object means new values. */
+interface Values {
+  data: unknown
   lastEvent: StreamEvent<unknown> | undefined
   state: unknown
+}
+
+export interface HookSnapshot extends Omit<EventStreamSnapshot<unknown>, 'lastEvent'>, Values {
   close(): void
   reconnect(): void
 }
 
-type ParseResult = { event: StreamEvent<unknown> } | { error: EventStreamError }
-
-/** Idle snapshots by transport name, shared by every store (frozen, so equal across renders). */
-const IDLE = new Map<string, EventStreamSnapshot<string>>()
-const idle = (transport: string) => IDLE.get(transport) ?? (IDLE.set(transport, idleSnapshot(transport)), IDLE.get(transport)!)
-
-/** The per-hook store's surface; `callbacks` is replaced by the hook on every commit. */
-export interface HookStore extends StreamSink {
-  callbacks: HookCallbacks
+export interface HookStore {
+  /** The options of the last commit: the callbacks, parsers and `batch` used for the next event. */
+  options: HookOptions
   /** This hook's own registry, used when it does not share through a provider. */
   readonly privateRegistry: StreamRegistry
   /**
-   * `useSyncExternalStore` subscribe: joins the stream for `config`. With `null` (disabled) it
-   * joins nothing, and the values derived from the stream it left are shown no more.
+   * `useSyncExternalStore`'s subscribe: joins the stream `key` of `registry` (created from
+   * `connection` if nobody uses it yet) until unsubscribed. With a `null` key (disabled) it joins
+   * nothing, and forgets the values of the stream it left.
    */
-  subscribe(listener: () => void, registry: StreamRegistry, config: StreamConfig | null): () => void
+  subscribe(listener: () => void, registry: StreamRegistry, key: string | null, connection: SharedStreamOptions | undefined): () => void
   /**
-   * The snapshot for the stream `key` as rendered now: `idle` until attached to that key, and
+   * The snapshot to render for the stream `key`: `idle` until this hook has joined that stream, and
    * until then with no `data`/`lastEvent` and `initialState` as `state`, so a render never shows
    * one stream's values under another's key.
    */
@@ -68,201 +49,125 @@ export interface HookStore extends StreamSink {
 }
 
 /**
- * The per-hook external store behind `useEventStream`: attaches to a (possibly shared) registry
- * entry while React is subscribed, applies this hook's parse/onEvent/reduce to every event, and
- * throttles notifications when batching. Created in render (pure), wired up only in `subscribe`.
- *
- * A closure rather than a class: private state in locals minifies to one-letter names, where
- * class fields keep their names (and, below ES2022, cost a helper call each).
+ * The external store behind one `useEventStream`: while React is subscribed it holds a lease on a
+ * (possibly shared) stream of a registry and is one of the stream's sinks, applying this hook's
+ * `parse`, `onEvent` and `reduce` to every event. Created during render (no side effects); joins a
+ * stream only in `subscribe`.
  */
-export function createHookStore(initialCallbacks: HookCallbacks): HookStore {
-  const listeners = createListeners({ last: () => detach() })
+export function createHookStore(options: HookOptions): HookStore {
   let lease: Lease | undefined
-  let attachedKey: string | null = null
-  /** Key of the stream the derived values below belong to; they reset when it changes. */
-  let derivedKey: string | null = null
-  let unsubscribeStream: (() => void) | undefined
+  /** The stream key `values` belong to; `null` before the first stream and while disabled. */
+  let valuesKey: string | null = null
+  let values: Values = { data: undefined, lastEvent: undefined, state: options.initialState }
+  let notify = (): void => {}
+  let cancelFlush: (() => void) | undefined
+  /** The last snapshot returned, and what it was made of. */
+  let snapshot: HookSnapshot | undefined
+  let snapshotStream: EventStreamSnapshot<string> | undefined
+  let snapshotValues: unknown
+  let idle: EventStreamSnapshot<string> | undefined
 
-  let data: unknown
-  let lastEvent: StreamEvent<unknown> | undefined
-  let state: unknown = initialCallbacks.initialState
-  /** Bumped whenever a derived value changes; part of the snapshot cache key. */
-  let version = 0
+  const close = (): void => lease?.entry.stream.close()
+  const reconnect = (): void => lease?.entry.stream.reconnect()
 
-  /**
-   * The last snapshot returned and what it was made from. `cachedTag` is `version` for a snapshot
-   * showing the derived values, -1 for one showing none (it depends only on the stream snapshot
-   * and `initialState`).
-   */
-  let cached: HookSnapshot | undefined
-  let cachedStream: EventStreamSnapshot<string> | undefined
-  let cachedTag = 0
-  let cachedInitial: unknown
-  /** The stream snapshot of the last notification (snapshots are immutable: a reference will do). */
-  let notified: EventStreamSnapshot<string> | undefined
-  let pendingFlush: (() => void) | undefined
-
-  const streamSnapshot = () => lease?.entry.stream.getSnapshot()
-  const close = (): void => {
-    lease?.entry.stream.close()
-  }
-  const reconnect = (): void => {
-    lease?.entry.stream.reconnect()
-  }
-  const parserFor = (type: string) => (store.callbacks.parsers ? store.callbacks.parsers[type] : store.callbacks.parse)
-
-  function attach(registry: StreamRegistry, config: StreamConfig): void {
-    const reset = config.key !== derivedKey
-    if (reset) {
-      derivedKey = config.key
-      data = undefined
-      lastEvent = undefined
-      state = store.callbacks.initialState
-      version++
+  /** `raw` as this hook parses it, or the parse error. `memo` is shared by every sink of one event, so a parser runs once per event. */
+  function parse(raw: StreamEvent<string>, memo: Map<unknown, unknown>): StreamEvent<unknown> | EventStreamError {
+    const { events, parse } = store.options
+    const parser = events && !Array.isArray(events) ? (events as Record<string, typeof parse>)[raw.type] : parse
+    if (!parser) return raw
+    if (!memo.has(parser)) {
+      const outcome = parseEventData(parser, raw.type, raw.raw, raw.id)
+      memo.set(parser, outcome.error ?? { ...raw, data: outcome.data })
     }
-    lease = registry.acquire(config.key, config.options, store)
-    attachedKey = config.key
-    const snapshot = lease.entry.stream.getSnapshot()
-    // Joining a running shared stream: show its latest event.
-    if (reset) showLatest(lease.entry.latest ?? snapshot.lastEvent)
-    notified = snapshot
-    unsubscribeStream = lease.entry.stream.subscribe(onStreamChange)
+    return memo.get(parser) as StreamEvent<unknown> | EventStreamError
   }
 
-  /**
-   * Shows an event that is not new to the stream (no onEvent/reduce): the latest one of a stream
-   * this hook joins, or the one a tab following another tab's stream is shown when it joins.
-   */
+  /** Shows an event that is not new to the stream, so neither `onEvent` nor `reduce` sees it: a running stream's latest one when this hook joins. */
   function showLatest(latest: StreamEvent<string> | undefined): void {
-    if (!latest) return
-    const parser = parserFor(latest.type)
-    const result = parser ? parseOnce(parser, latest, new Map()) : { event: latest as StreamEvent<unknown> }
-    if ('event' in result) {
-      data = result.event.data
-      lastEvent = result.event
-      version++
-    }
-  }
-
-  function detach(): void {
-    cancelFlush()
-    unsubscribeStream?.()
-    unsubscribeStream = undefined
-    lease?.release()
-    lease = undefined
-    attachedKey = null
-  }
-
-  function onStreamChange(): void {
-    const snapshot = streamSnapshot()
-    if (!snapshot) return
-    if (!lastEvent) showLatest(snapshot.lastEvent)
-    const important = !notified || snapshot.status !== notified.status || snapshot.error !== notified.error
-    const batch = store.callbacks.batch
-    if (batch === false || important) flush()
-    else scheduleFlush(batch)
+    const event = latest && parse(latest, new Map())
+    if (event && !(event instanceof EventStreamError)) values = { ...values, data: event.data, lastEvent: event }
   }
 
   function flush(): void {
-    cancelFlush()
-    const snapshot = streamSnapshot()
-    if (snapshot) notified = snapshot
-    listeners.notify()
+    cancelFlush?.()
+    cancelFlush = undefined
+    notify()
   }
 
-  function scheduleFlush(batch: 'frame' | number): void {
-    if (pendingFlush) return
-    const run = () => {
-      pendingFlush = undefined
-      flush()
-    }
-    // The stream's platform: a test's virtual clock (or leak check) sees these timers too.
-    const platform = lease!.entry.platform
-    const { requestAnimationFrame, cancelAnimationFrame } = platform
-    if (batch === 'frame' && requestAnimationFrame && cancelAnimationFrame) {
-      const handle = requestAnimationFrame(run)
-      pendingFlush = () => cancelAnimationFrame(handle)
-    } else {
-      const handle = platform.setTimeout(run, batch === 'frame' ? 16 : Math.max(0, batch))
-      pendingFlush = () => platform.clearTimeout(handle)
-    }
+  function onStreamChange({ stream, platform }: RegistryEntry): void {
+    const now = stream.getSnapshot()
+    // A tab following another tab's stream is shown the group's latest event when it joins.
+    if (!values.lastEvent) showLatest(now.lastEvent)
+    const batch = store.options.batch
+    // Status and error changes render at once; events wait for the batch.
+    const rendered = snapshotStream
+    if (batch === undefined || batch === false || now.status !== rendered?.status || now.error !== rendered.error) flush()
+    else cancelFlush ??= scheduleFlush(batch, platform, flush)
   }
 
-  function cancelFlush(): void {
-    const cancel = pendingFlush
-    pendingFlush = undefined
-    cancel?.()
-  }
-
-  const store: HookStore = {
-    callbacks: initialCallbacks,
-    privateRegistry: createStreamRegistry({ create: createEventStream }),
-
-    subscribe(listener, registry, config) {
-      const unsubscribe = listeners.subscribe(listener)
-      // Disabled: no snapshot shows the derived values while `derivedKey` is null, and the next
-      // `attach`, even to the same key, resets them.
-      if (!config) derivedKey = null
-      else if (!lease) attach(registry, config)
-      return unsubscribe
-    },
-
-    getSnapshot(key, idleTransport, initialState) {
-      const stream = key !== null && key === attachedKey && lease ? lease.entry.stream.getSnapshot() : idle(idleTransport)
-      // The derived values belong to `derivedKey`. Until `subscribe` has moved this hook to a new
-      // key (after the render that changed it), they are the previous stream's: not shown.
-      const own = key !== null && key === derivedKey
-      const tag = own ? version : -1
-      if (cached && cachedStream === stream && cachedTag === tag && cachedInitial === initialState) return cached
-      cachedStream = stream
-      cachedTag = tag
-      cachedInitial = initialState
-      // Not `own`: `stream` is the idle snapshot, whose `data`, `lastEvent` and `error` are undefined.
-      return (cached = (own ? { ...stream, data, lastEvent, state, close, reconnect } : { ...stream, state: initialState, close, reconnect }) as HookSnapshot)
-    },
-
-    // StreamSink: called by the registry entry for every event and error, before the stream's
-    // snapshot changes (so the notification that follows carries both).
-
+  const sink: StreamSink = {
+    // Called by the registry for every event and error, before the stream's snapshot changes, so
+    // the notification that follows carries both.
     event(raw, memo) {
-      const callbacks = store.callbacks
-      const parser = parserFor(raw.type)
-      const result = parser ? parseOnce(parser, raw, memo) : { event: raw as StreamEvent<unknown> }
-      if ('error' in result) {
-        // As in the core: a parse error goes to `onError`; the snapshot's `error` is the stream's.
-        callSafely(callbacks.onError, result.error)
-        return
-      }
-      const event = result.event
-      data = event.data
-      lastEvent = event
-      callSafely(callbacks.onEvent, event)
-      if (callbacks.reduce) {
+      const { onEvent, onError, reduce } = store.options
+      const event = parse(raw, memo)
+      // As in the core: a parse error goes to `onError`; the snapshot's `error` is the stream's.
+      if (event instanceof EventStreamError) return callSafely(onError, event)
+      values = { ...values, data: event.data, lastEvent: event }
+      callSafely(onEvent, event)
+      if (reduce) {
         try {
-          state = callbacks.reduce(state, event)
+          values = { ...values, state: reduce(values.state, event) }
         } catch (error) {
           reportError(error)
         }
       }
-      version++
+    },
+    error: (error) => callSafely(store.options.onError, error),
+    gap: (gap) => callSafely(store.options.onGap, gap),
+  }
+
+  const store: HookStore = {
+    options,
+    privateRegistry: createStreamRegistry({ create: createEventStream }),
+
+    subscribe(listener, registry, key, connection) {
+      if (key === null || !connection) {
+        // Disabled: the next stream, even with the same key, starts from `initialState`.
+        valuesKey = null
+        return () => {}
+      }
+      if (key !== valuesKey) {
+        valuesKey = key
+        values = { data: undefined, lastEvent: undefined, state: store.options.initialState }
+      }
+      const held = (lease = registry.acquire(key, () => connection, sink))
+      // Joining a running shared stream: show its latest event.
+      if (!values.lastEvent) showLatest(held.entry.latest ?? held.entry.stream.getSnapshot().lastEvent)
+      notify = listener
+      const unsubscribe = held.entry.stream.subscribe(() => onStreamChange(held.entry))
+      return () => {
+        cancelFlush?.()
+        cancelFlush = undefined
+        unsubscribe()
+        held.release()
+        lease = undefined
+      }
     },
 
-    error(error) {
-      callSafely(store.callbacks.onError, error)
-    },
-
-    gap(gap) {
-      callSafely(store.callbacks.onGap, gap)
+    getSnapshot(key, idleTransport, initialState) {
+      const own = key !== null && key === valuesKey
+      if (idle?.transport !== idleTransport) idle = idleSnapshot(idleTransport)
+      const stream = own && lease ? lease.entry.stream.getSnapshot() : idle
+      const shown = own ? values : initialState
+      if (!snapshot || stream !== snapshotStream || shown !== snapshotValues) {
+        snapshotStream = stream
+        snapshotValues = shown
+        // Not `own`: `stream` is the idle snapshot, whose `data`, `lastEvent` and `error` are undefined.
+        snapshot = { ...stream, ...(own ? values : { state: initialState }), close, reconnect } as HookSnapshot
+      }
+      return snapshot
     },
   }
   return store
-}
-
-function parseOnce(parser: EventParser, raw: StreamEvent<string>, memo: Map<unknown, unknown>): ParseResult {
-  let result = memo.get(parser) as ParseResult | undefined
-  if (result) return result
-  const parsed = parseEventData(parser, raw.type, raw.raw, raw.id)
-  result = parsed.error ? { error: parsed.error } : { event: { ...raw, data: parsed.data } }
-  memo.set(parser, result)
-  return result
 }
