@@ -24,6 +24,9 @@ interface Values {
   state: unknown
 }
 
+/** A stream's values before its first event. */
+const initialValues = (state: unknown): Values => ({ data: undefined, lastEvent: undefined, state })
+
 export interface HookSnapshot extends Omit<EventStreamSnapshot<unknown>, 'lastEvent'>, Values {
   close(): void
   reconnect(): void
@@ -58,7 +61,7 @@ export function createHookStore(options: HookOptions): HookStore {
   let lease: Lease | undefined
   /** The stream key `values` belong to; `null` before the first stream and while disabled. */
   let valuesKey: string | null = null
-  let values: Values = { data: undefined, lastEvent: undefined, state: options.initialState }
+  let values = initialValues(options.initialState)
   let notify = (): void => {}
   let cancelFlush: (() => void) | undefined
   /** The last snapshot returned, and what it was made of. */
@@ -66,6 +69,11 @@ export function createHookStore(options: HookOptions): HookStore {
   let snapshotStream: EventStreamSnapshot<string> | undefined
   let snapshotValues: unknown
   let idle: EventStreamSnapshot<string> | undefined
+
+  /** `event` as the latest: `data` and `lastEvent` (`state` is `reduce`'s). */
+  function show(event: StreamEvent<unknown>): void {
+    values = { ...values, data: event.data, lastEvent: event }
+  }
 
   const close = (): void => lease?.entry.stream.close()
   const reconnect = (): void => lease?.entry.stream.reconnect()
@@ -85,7 +93,7 @@ export function createHookStore(options: HookOptions): HookStore {
   /** Shows an event that is not new to the stream, so neither `onEvent` nor `reduce` sees it: a running stream's latest one when this hook joins. */
   function showLatest(latest: StreamEvent<string> | undefined): void {
     const event = latest && parse(latest, new Map())
-    if (event && !(event instanceof EventStreamError)) values = { ...values, data: event.data, lastEvent: event }
+    if (event && !(event instanceof EventStreamError)) show(event)
   }
 
   function flush(): void {
@@ -113,7 +121,7 @@ export function createHookStore(options: HookOptions): HookStore {
       const event = parse(raw, memo)
       // As in the core: a parse error goes to `onError`; the snapshot's `error` is the stream's.
       if (event instanceof EventStreamError) return callSafely(onError, event)
-      values = { ...values, data: event.data, lastEvent: event }
+      show(event)
       callSafely(onEvent, event)
       if (reduce) {
         try {
@@ -139,7 +147,7 @@ export function createHookStore(options: HookOptions): HookStore {
       }
       if (key !== valuesKey) {
         valuesKey = key
-        values = { data: undefined, lastEvent: undefined, state: store.options.initialState }
+        values = initialValues(store.options.initialState)
       }
       const held = (lease = registry.acquire(key, () => connection, sink))
       // Joining a running shared stream: show its latest event.

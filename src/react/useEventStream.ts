@@ -64,7 +64,7 @@ export function useEventStream(url: string | URL | null | undefined, options: Ho
   const connection = (options.enabled ?? true) && url != null ? connectionOptions(url, options, tokens, options.crossTab ?? context?.crossTab) : undefined
   const key = connection ? registry.keyOf(connection.url, connection) : null
   // The transport the idle (and server) snapshot names, predicted without touching the host.
-  const idleTransport = resolveTransport({ transport: options.transport, tokens, headers: options.headers, method: options.method, body: options.body }).name
+  const idleTransport = resolveTransport({ ...options, tokens }).name
 
   // Before the subscription below (a passive effect), so the first event already sees them.
   useInsertionEffect(() => {
