@@ -62,7 +62,9 @@ export function createHookStore(options: HookOptions): HookStore {
   /** The stream key `values` belong to; `null` before the first stream and while disabled. */
   let valuesKey: string | null = null
   let values = initialValues(options.initialState)
+  /** `useSyncExternalStore`'s listener (it subscribes once per subscribe function). */
   let notify = (): void => {}
+  /** Cancels the render batch waiting to flush, if any (`batch`). */
   let cancelFlush: (() => void) | undefined
   /** The last snapshot returned, and what it was made of. */
   let snapshot: HookSnapshot | undefined
@@ -79,7 +81,7 @@ export function createHookStore(options: HookOptions): HookStore {
   const reconnect = (): void => lease?.entry.stream.reconnect()
 
   /** `raw` as this hook parses it, or the parse error. `memo` is shared by every sink of one event, so a parser runs once per event. */
-  function parse(raw: StreamEvent<string>, memo: Map<unknown, unknown>): StreamEvent<unknown> | EventStreamError {
+  function parseEvent(raw: StreamEvent<string>, memo: Map<unknown, unknown>): StreamEvent<unknown> | EventStreamError {
     const { events, parse } = store.options
     const parser = events && !Array.isArray(events) ? (events as Record<string, typeof parse>)[raw.type] : parse
     if (!parser) return raw
@@ -92,13 +94,17 @@ export function createHookStore(options: HookOptions): HookStore {
 
   /** Shows an event that is not new to the stream, so neither `onEvent` nor `reduce` sees it: a running stream's latest one when this hook joins. */
   function showLatest(latest: StreamEvent<string> | undefined): void {
-    const event = latest && parse(latest, new Map())
+    const event = latest && parseEvent(latest, new Map())
     if (event && !(event instanceof EventStreamError)) show(event)
   }
 
-  function flush(): void {
+  function cancelPendingFlush(): void {
     cancelFlush?.()
     cancelFlush = undefined
+  }
+
+  function flush(): void {
+    cancelPendingFlush()
     notify()
   }
 
@@ -107,7 +113,8 @@ export function createHookStore(options: HookOptions): HookStore {
     // A tab following another tab's stream is shown the group's latest event when it joins.
     if (!values.lastEvent) showLatest(now.lastEvent)
     const batch = store.options.batch
-    // Status and error changes render at once; events wait for the batch.
+    // Status and error changes render at once; events wait for the batch. Compared with what was
+    // last rendered (not with the last notification), so `batch` can change between two events.
     const rendered = snapshotStream
     if (batch === undefined || batch === false || now.status !== rendered?.status || now.error !== rendered.error) flush()
     else cancelFlush ??= scheduleFlush(batch, platform, flush)
@@ -118,7 +125,7 @@ export function createHookStore(options: HookOptions): HookStore {
     // the notification that follows carries both.
     event(raw, memo) {
       const { onEvent, onError, reduce } = store.options
-      const event = parse(raw, memo)
+      const event = parseEvent(raw, memo)
       // As in the core: a parse error goes to `onError`; the snapshot's `error` is the stream's.
       if (event instanceof EventStreamError) return callSafely(onError, event)
       show(event)
@@ -155,8 +162,7 @@ export function createHookStore(options: HookOptions): HookStore {
       notify = listener
       const unsubscribe = held.entry.stream.subscribe(() => onStreamChange(held.entry))
       return () => {
-        cancelFlush?.()
-        cancelFlush = undefined
+        cancelPendingFlush()
         unsubscribe()
         held.release()
         lease = undefined
