@@ -1,7 +1,5 @@
 import {
   callSafely,
-  createEventStream,
-  createStreamRegistry,
   EventStreamError,
   idleSnapshot,
   parseEventData,
@@ -9,9 +7,7 @@ import {
   type EventStreamSnapshot,
   type Lease,
   type RegistryEntry,
-  type SharedStreamOptions,
   type StreamEvent,
-  type StreamRegistry,
   type StreamSink,
 } from 'use-event-stream/core'
 import { scheduleFlush } from './batching'
@@ -24,44 +20,33 @@ interface Values {
   state: unknown
 }
 
-/** A stream's values before its first event. */
-const initialValues = (state: unknown): Values => ({ data: undefined, lastEvent: undefined, state })
-
 export interface HookSnapshot extends Omit<EventStreamSnapshot<unknown>, 'lastEvent'>, Values {
   close(): void
   reconnect(): void
 }
 
+/** An external store for `useSyncExternalStore`: both functions are stable, and need no `this`. */
 export interface HookStore {
-  /** The options of the last commit: the callbacks, parsers and `batch` used for the next event. */
-  options: HookOptions
-  /** This hook's own registry, used when it does not share through a provider. */
-  readonly privateRegistry: StreamRegistry
-  /**
-   * `useSyncExternalStore`'s subscribe: joins the stream `key` of `registry` (created from
-   * `connection` if nobody uses it yet) until unsubscribed. With a `null` key (disabled) it joins
-   * nothing, and forgets the values of the stream it left.
-   */
-  subscribe(listener: () => void, registry: StreamRegistry, key: string | null, connection: SharedStreamOptions | undefined): () => void
-  /**
-   * The snapshot to render for the stream `key`: `idle` until this hook has joined that stream, and
-   * until then with no `data`/`lastEvent` and `initialState` as `state`, so a render never shows
-   * one stream's values under another's key.
-   */
-  getSnapshot(key: string | null, idleTransport: string, initialState: unknown): HookSnapshot
+  /** Joins the stream (when there is one to join) until unsubscribed. */
+  subscribe(listener: () => void): () => void
+  /** `idle` with `initialState` until subscribed (also the server's snapshot), then the stream's. A new object only when something changed. */
+  getSnapshot(): HookSnapshot
 }
 
 /**
- * The external store behind one `useEventStream`: while React is subscribed it holds a lease on a
- * (possibly shared) stream of a registry and is one of the stream's sinks, applying this hook's
- * `parse`, `onEvent` and `reduce` to every event. Created during render (no side effects); joins a
- * stream only in `subscribe`.
+ * The external store behind one `useEventStream` for one stream: the hook makes a new one when
+ * the stream key changes, so the render that changes it already shows the new stream's `idle` and
+ * `initialState`, and no render mixes two streams' values. Created during render (no side
+ * effects). While React is subscribed it holds a lease on the (possibly shared) stream and is one
+ * of its sinks, applying this hook's `parse`, `onEvent` and `reduce` to every event.
+ *
+ * @param latest the options of the hook's last commit: callbacks, parsers and `batch` are read at each event.
+ * @param join leases the stream with this store as a sink; none while the hook is disabled.
  */
-export function createHookStore(options: HookOptions): HookStore {
+export function createHookStore(latest: { readonly current: HookOptions }, idleTransport: string, initialState: unknown, join: ((sink: StreamSink) => Lease) | undefined): HookStore {
+  const idle = idleSnapshot(idleTransport)
   let lease: Lease | undefined
-  /** The stream key `values` belong to; `null` before the first stream and while disabled. */
-  let valuesKey: string | null = null
-  let values = initialValues(options.initialState)
+  let values: Values = { data: undefined, lastEvent: undefined, state: initialState }
   /** `useSyncExternalStore`'s listener (it subscribes once per subscribe function). */
   let notify = (): void => {}
   /** Cancels the render batch waiting to flush, if any (`batch`). */
@@ -69,8 +54,7 @@ export function createHookStore(options: HookOptions): HookStore {
   /** The last snapshot returned, and what it was made of. */
   let snapshot: HookSnapshot | undefined
   let snapshotStream: EventStreamSnapshot<string> | undefined
-  let snapshotValues: unknown
-  let idle: EventStreamSnapshot<string> | undefined
+  let snapshotValues: Values | undefined
 
   /** `event` as the latest: `data` and `lastEvent` (`state` is `reduce`'s). */
   function show(event: StreamEvent<unknown>): void {
@@ -82,7 +66,7 @@ export function createHookStore(options: HookOptions): HookStore {
 
   /** `raw` as this hook parses it, or the parse error. `memo` is shared by every sink of one event, so a parser runs once per event. */
   function parseEvent(raw: StreamEvent<string>, memo: Map<unknown, unknown>): StreamEvent<unknown> | EventStreamError {
-    const { events, parse } = store.options
+    const { events, parse } = latest.current
     const parser = events && !Array.isArray(events) ? (events as Record<string, typeof parse>)[raw.type] : parse
     if (!parser) return raw
     if (!memo.has(parser)) {
@@ -93,8 +77,8 @@ export function createHookStore(options: HookOptions): HookStore {
   }
 
   /** Shows an event that is not new to the stream, so neither `onEvent` nor `reduce` sees it: a running stream's latest one when this hook joins. */
-  function showLatest(latest: StreamEvent<string> | undefined): void {
-    const event = latest && parseEvent(latest, new Map())
+  function showLatest(latestEvent: StreamEvent<string> | undefined): void {
+    const event = latestEvent && parseEvent(latestEvent, new Map())
     if (event && !(event instanceof EventStreamError)) show(event)
   }
 
@@ -112,7 +96,7 @@ export function createHookStore(options: HookOptions): HookStore {
     const now = stream.getSnapshot()
     // A tab following another tab's stream is shown the group's latest event when it joins.
     if (!values.lastEvent) showLatest(now.lastEvent)
-    const batch = store.options.batch
+    const batch = latest.current.batch
     // Status and error changes render at once; events wait for the batch. Compared with what was
     // last rendered (not with the last notification), so `batch` can change between two events.
     const rendered = snapshotStream
@@ -124,7 +108,7 @@ export function createHookStore(options: HookOptions): HookStore {
     // Called by the registry for every event and error, before the stream's snapshot changes, so
     // the notification that follows carries both.
     event(raw, memo) {
-      const { onEvent, onError, reduce } = store.options
+      const { onEvent, onError, reduce } = latest.current
       const event = parseEvent(raw, memo)
       // As in the core: a parse error goes to `onError`; the snapshot's `error` is the stream's.
       if (event instanceof EventStreamError) return callSafely(onError, event)
@@ -138,26 +122,15 @@ export function createHookStore(options: HookOptions): HookStore {
         }
       }
     },
-    error: (error) => callSafely(store.options.onError, error),
-    gap: (gap) => callSafely(store.options.onGap, gap),
+    error: (error) => callSafely(latest.current.onError, error),
+    gap: (gap) => callSafely(latest.current.onGap, gap),
   }
 
-  const store: HookStore = {
-    options,
-    privateRegistry: createStreamRegistry({ create: createEventStream }),
-
-    subscribe(listener, registry, key, connection) {
-      if (key === null || !connection) {
-        // Disabled: the next stream, even with the same key, starts from `initialState`.
-        valuesKey = null
-        return () => {}
-      }
-      if (key !== valuesKey) {
-        valuesKey = key
-        values = initialValues(store.options.initialState)
-      }
-      const held = (lease = registry.acquire(key, () => connection, sink))
-      // Joining a running shared stream: show its latest event.
+  return {
+    subscribe(listener) {
+      if (!join) return () => {}
+      const held = (lease = join(sink))
+      // Joining a running shared stream: show its latest event. (StrictMode subscribes twice.)
       if (!values.lastEvent) showLatest(held.entry.latest ?? held.entry.stream.getSnapshot().lastEvent)
       notify = listener
       const unsubscribe = held.entry.stream.subscribe(() => onStreamChange(held.entry))
@@ -169,19 +142,14 @@ export function createHookStore(options: HookOptions): HookStore {
       }
     },
 
-    getSnapshot(key, idleTransport, initialState) {
-      const own = key !== null && key === valuesKey
-      if (idle?.transport !== idleTransport) idle = idleSnapshot(idleTransport)
-      const stream = own && lease ? lease.entry.stream.getSnapshot() : idle
-      const shown = own ? values : initialState
-      if (!snapshot || stream !== snapshotStream || shown !== snapshotValues) {
+    getSnapshot() {
+      const stream = lease ? lease.entry.stream.getSnapshot() : idle
+      if (!snapshot || stream !== snapshotStream || values !== snapshotValues) {
         snapshotStream = stream
-        snapshotValues = shown
-        // Not `own`: `stream` is the idle snapshot, whose `data`, `lastEvent` and `error` are undefined.
-        snapshot = { ...stream, ...(own ? values : { state: initialState }), close, reconnect } as HookSnapshot
+        snapshotValues = values
+        snapshot = { ...stream, ...values, close, reconnect } as HookSnapshot
       }
       return snapshot
     },
   }
-  return store
 }

@@ -1,5 +1,5 @@
-import { useCallback, useContext, useInsertionEffect, useState, useSyncExternalStore } from 'react'
-import { DEFAULT_GRACE_PERIOD, resolveTransport, STREAM_KEY_OPTIONS, type SharedStreamOptions, type StreamEvent } from 'use-event-stream/core'
+import { useContext, useInsertionEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
+import { createEventStream, createStreamRegistry, DEFAULT_GRACE_PERIOD, resolveTransport, STREAM_KEY_OPTIONS, type SharedStreamOptions, type StreamEvent } from 'use-event-stream/core'
 import { createHookStore } from './hookStore'
 import { TokenContext } from './TokenProvider'
 import type { EventParsers, EventsOf, HookOptions, ReducerOptions, UseEventStreamListOptions, UseEventStreamMapOptions, UseEventStreamResult } from './types'
@@ -58,29 +58,31 @@ export function useEventStream<TData = string, TState = undefined>(
 ): UseEventStreamResult<StreamEvent<TData>, TState>
 export function useEventStream(url: string | URL | null | undefined, options: HookOptions = {}): UseEventStreamResult<StreamEvent<unknown>, unknown> {
   const context = useContext(TokenContext)
-  const [store] = useState(() => createHookStore(options))
+  const latest = useRef(options)
+  // This hook's own registry, for a stream it does not share through a provider.
+  const [privateRegistry] = useState(() => createStreamRegistry({ create: createEventStream }))
   const tokens = options.tokens === false ? undefined : (options.tokens ?? context?.tokens)
-  const registry = (options.share ?? true) && context ? context.registry : store.privateRegistry
+  const registry = (options.share ?? true) && context ? context.registry : privateRegistry
   const connection = (options.enabled ?? true) && url != null ? connectionOptions(url, options, tokens, options.crossTab ?? context?.crossTab) : undefined
   const key = connection ? registry.keyOf(connection.url, connection) : null
   // The transport the idle (and server) snapshot names, predicted without touching the host.
   const idleTransport = resolveTransport({ ...options, tokens }).name
 
-  // Before the subscription below (a passive effect), so the first event already sees them.
+  // Before the subscription (a passive effect), so the first event already sees them.
   useInsertionEffect(() => {
-    store.options = options
+    latest.current = options
     // An unshared stream under a provider still honours the provider's grace period.
-    store.privateRegistry.gracePeriod = context ? context.registry.gracePeriod : DEFAULT_GRACE_PERIOD
+    privateRegistry.gracePeriod = context ? context.registry.gracePeriod : DEFAULT_GRACE_PERIOD
   })
 
-  // `connection` is deliberately captured only when the key changes: everything else in it is
-  // read once, when the connection is created. So is `initialState`, what a render shows as
-  // `state` before this hook has joined the stream for `key`: an inline `[]` must not make every
-  // render's snapshot new.
-  const subscribe = useCallback((listener: () => void) => store.subscribe(listener, registry, key, connection), [store, registry, key])
-  const getSnapshot = useCallback(() => store.getSnapshot(key, idleTransport, options.initialState), [store, key, idleTransport])
-  const getServerSnapshot = useCallback(() => store.getSnapshot(null, idleTransport, options.initialState), [store, idleTransport])
-  return useSyncExternalStore(subscribe, getSnapshot, getServerSnapshot) as UseEventStreamResult<StreamEvent<unknown>, unknown>
+  // A store per stream key: `connection` and `initialState` are read when the key changes (the
+  // rest of the connection is read once, when it is created; an inline `[]` must not make every
+  // render's snapshot new).
+  const store = useMemo(
+    () => createHookStore(latest, idleTransport, options.initialState, connection && key !== null ? (sink) => registry.acquire(key, () => connection, sink) : undefined),
+    [registry, key, idleTransport],
+  )
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot) as UseEventStreamResult<StreamEvent<unknown>, unknown>
 }
 
 /** The options of the connection, from which the registry computes the stream key. Pure: runs during render. */
