@@ -1,5 +1,5 @@
 import { useContext, useInsertionEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
-import { createEventStream, createStreamRegistry, DEFAULT_GRACE_PERIOD, resolveTransport, STREAM_KEY_OPTIONS, type SharedStreamOptions, type StreamEvent } from 'use-event-stream/core'
+import { createEventStream, createStreamRegistry, DEFAULT_GRACE_PERIOD, resolveTransport, STREAM_KEY_OPTIONS, type SharedStreamOptions, type StreamEvent, type StreamSink } from 'use-event-stream/core'
 import { createHookStore } from './hookStore'
 import { TokenContext } from './TokenProvider'
 import type { EventParsers, EventsOf, HookOptions, ReducerOptions, UseEventStreamListOptions, UseEventStreamMapOptions, UseEventStreamResult } from './types'
@@ -79,7 +79,15 @@ export function useEventStream(url: string | URL | null | undefined, options: Ho
   // rest of the connection is read once, when it is created; an inline `[]` must not make every
   // render's snapshot new).
   const store = useMemo(
-    () => createHookStore(latest, idleTransport, options.initialState, connection && key !== null ? (sink) => registry.acquire(key, () => connection, sink) : undefined),
+    () =>
+      createHookStore(
+        latest,
+        idleTransport,
+        options.initialState,
+        // How the store joins its stream: with itself as a sink, created from `connection` if nobody
+        // uses it yet. None while disabled.
+        connection && key !== null ? (sink: StreamSink) => registry.acquire(key, () => connection, sink) : undefined,
+      ),
     [registry, key, idleTransport],
   )
   return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot) as UseEventStreamResult<StreamEvent<unknown>, unknown>
@@ -92,5 +100,8 @@ function connectionOptions(url: string | URL, options: HookOptions, tokens: Shar
   // The hook's own forms of these: a token manager from the provider (or none), `events` as a
   // list or as the keys of a map of parsers, and the provider's `crossTab` by default.
   const events = options.events
-  return { ...connection, tokens, events: events && (Array.isArray(events) ? events : Object.keys(events)), crossTab }
+  connection.tokens = tokens
+  connection.events = events && (Array.isArray(events) ? events : Object.keys(events))
+  connection.crossTab = crossTab
+  return connection
 }
