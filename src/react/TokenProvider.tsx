@@ -60,15 +60,18 @@ export interface TokenProviderManagerProps extends TokenProviderCommonProps {
 
 export type TokenProviderProps = TokenProviderFetchProps | TokenProviderManagerProps
 
+/** One life of a provider: created at mount, and again when shown after a real unmount. */
 interface ProviderState {
   registry: StreamRegistry
-  own: TokenManager | undefined
-  disposeTimer: unknown
-  disposed: boolean
+  /** The manager the provider created from `fetchToken` (none with `tokens`). */
+  own?: TokenManager
+  /** The deferred disposal an unmount scheduled; a remount (StrictMode) cancels it. */
+  disposeTimer?: unknown
+  disposed?: boolean
 }
 
 function newState(gracePeriod: number): ProviderState {
-  return { registry: createStreamRegistry({ create: createEventStream, gracePeriod }), own: undefined, disposeTimer: undefined, disposed: false }
+  return { registry: createStreamRegistry({ create: createEventStream, gracePeriod }) }
 }
 
 /**

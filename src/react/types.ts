@@ -123,3 +123,11 @@ export type UseEventStreamResult<TEvent extends StreamEvent<any> = StreamEvent<s
   /** Drops the connection and connects again now, with a fresh attempt counter. */
   reconnect(): void
 }
+
+/** Every option `useEventStream` accepts, in the loose form the implementation reads (internal). */
+export type HookOptions = UseEventStreamBaseOptions<StreamEvent<any>> & {
+  events?: readonly string[] | EventParsers
+  parse?: EventParser
+  reduce?: (state: any, event: StreamEvent<any>) => any
+  initialState?: unknown
+}

@@ -1,25 +1,8 @@
-import { useCallback, useContext, useInsertionEffect, useState, useSyncExternalStore } from 'react'
-import { DEFAULT_GRACE_PERIOD, resolveTransport, STREAM_KEY_OPTIONS, type SharedStreamOptions, type StreamEvent, type StreamRegistry, type TokenManager } from 'use-event-stream/core'
-import { createHookStore, type HookCallbacks, type StreamConfig } from './hookStore'
+import { useContext, useInsertionEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
+import { createEventStream, createStreamRegistry, DEFAULT_GRACE_PERIOD, resolveTransport, STREAM_KEY_OPTIONS, type SharedStreamOptions, type StreamEvent, type StreamSink } from 'use-event-stream/core'
+import { createHookStore } from './hookStore'
 import { TokenContext } from './TokenProvider'
-import type {
-  EventParser,
-  EventParsers,
-  EventsOf,
-  ReducerOptions,
-  UseEventStreamBaseOptions,
-  UseEventStreamListOptions,
-  UseEventStreamMapOptions,
-  UseEventStreamResult,
-} from './types'
-
-/** Every option `useEventStream` accepts, in the loose form the implementation reads. */
-type AnyOptions = UseEventStreamBaseOptions<StreamEvent<any>> & {
-  events?: readonly string[] | EventParsers
-  parse?: EventParser
-  reduce?: (state: any, event: StreamEvent<any>) => any
-  initialState?: unknown
-}
+import type { EventParsers, EventsOf, HookOptions, ReducerOptions, UseEventStreamListOptions, UseEventStreamMapOptions, UseEventStreamResult } from './types'
 
 /**
  * Subscribes a component to a Server-Sent Events stream and returns its state.
@@ -73,63 +56,52 @@ export function useEventStream<TData = string, TState = undefined>(
   url: string | URL | null | undefined,
   options?: UseEventStreamListOptions<TData> & ReducerOptions<StreamEvent<TData>, TState>,
 ): UseEventStreamResult<StreamEvent<TData>, TState>
-export function useEventStream(url: string | URL | null | undefined, options: AnyOptions = {}): UseEventStreamResult<StreamEvent<unknown>, unknown> {
+export function useEventStream(url: string | URL | null | undefined, options: HookOptions = {}): UseEventStreamResult<StreamEvent<unknown>, unknown> {
   const context = useContext(TokenContext)
-  const [store] = useState(() => createHookStore(callbacksOf(options)))
+  const latest = useRef(options)
+  // This hook's own registry, for a stream it does not share through a provider.
+  const [privateRegistry] = useState(() => createStreamRegistry({ create: createEventStream }))
   const tokens = options.tokens === false ? undefined : (options.tokens ?? context?.tokens)
-  const registry = (options.share ?? true) && context ? context.registry : store.privateRegistry
-  const config = (options.enabled ?? true) && url != null ? streamConfig(url, options, tokens, options.crossTab ?? context?.crossTab, registry) : null
-  const key = config?.key ?? null
+  const registry = (options.share ?? true) && context ? context.registry : privateRegistry
+  const connection = (options.enabled ?? true) && url != null ? connectionOptions(url, options, tokens, options.crossTab ?? context?.crossTab) : undefined
+  const key = connection ? registry.keyOf(connection.url, connection) : null
   // The transport the idle (and server) snapshot names, predicted without touching the host.
-  const idleTransport = resolveTransport({ transport: options.transport, tokens, headers: options.headers, method: options.method, body: options.body }).name
+  const idleTransport = resolveTransport({ ...options, tokens }).name
 
-  // Before the subscription below (a passive effect), so the first event already sees them.
+  // Before the subscription (a passive effect), so the first event already sees them.
   useInsertionEffect(() => {
-    store.callbacks = callbacksOf(options)
+    latest.current = options
     // An unshared stream under a provider still honours the provider's grace period.
-    store.privateRegistry.gracePeriod = context ? context.registry.gracePeriod : DEFAULT_GRACE_PERIOD
+    privateRegistry.gracePeriod = context ? context.registry.gracePeriod : DEFAULT_GRACE_PERIOD
   })
 
-  // `config` is deliberately captured only when the key changes: everything else in it is read
-  // once, when the connection is created.
-  const subscribe = useCallback((listener: () => void) => store.subscribe(listener, registry, config), [store, registry, key])
-  // `initialState` is what a render shows as `state` before this hook has joined the stream for
-  // `key`; captured with the key (like `config`), so an inline `[]` does not make every render's
-  // snapshot new.
-  const getSnapshot = useCallback(() => store.getSnapshot(key, idleTransport, options.initialState), [store, key, idleTransport])
-  const getServerSnapshot = useCallback(() => store.getSnapshot(null, idleTransport, options.initialState), [store, idleTransport])
-  return useSyncExternalStore(subscribe, getSnapshot, getServerSnapshot) as UseEventStreamResult<StreamEvent<unknown>, unknown>
+  // A store per stream key: `connection` and `initialState` are read when the key changes (the
+  // rest of the connection is read once, when it is created; an inline `[]` must not make every
+  // render's snapshot new).
+  const store = useMemo(
+    () =>
+      createHookStore(
+        latest,
+        idleTransport,
+        options.initialState,
+        // How the store joins its stream: with itself as a sink, created from `connection` if nobody
+        // uses it yet. None while disabled.
+        connection && key !== null ? (sink: StreamSink) => registry.acquire(key, () => connection, sink) : undefined,
+      ),
+    [registry, key, idleTransport],
+  )
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot) as UseEventStreamResult<StreamEvent<unknown>, unknown>
 }
 
-function callbacksOf(options: AnyOptions): HookCallbacks {
-  const events = options.events
-  return {
-    parse: options.parse,
-    parsers: events && !isList(events) ? events : undefined,
-    onEvent: options.onEvent,
-    onError: options.onError,
-    onGap: options.onGap,
-    reduce: options.reduce,
-    initialState: options.initialState,
-    batch: options.batch ?? false,
-  }
-}
-
-function isList(events: readonly string[] | EventParsers): events is readonly string[] {
-  return Array.isArray(events)
-}
-
-/**
- * The stream key (which connections are interchangeable) and the connection's options. Pure:
- * runs during render.
- */
-function streamConfig(url: string | URL, options: AnyOptions, tokens: TokenManager | undefined, crossTab: AnyOptions['crossTab'], registry: StreamRegistry): StreamConfig {
+/** The options of the connection, from which the registry computes the stream key. Pure: runs during render. */
+function connectionOptions(url: string | URL, options: HookOptions, tokens: SharedStreamOptions['tokens'], crossTab: SharedStreamOptions['crossTab']): SharedStreamOptions {
   const connection: SharedStreamOptions = { url, lastEventId: options.lastEventId, platform: options.platform }
-  for (const name of STREAM_KEY_OPTIONS) (connection as Record<string, unknown>)[name] = options[name as keyof AnyOptions]
+  for (const name of STREAM_KEY_OPTIONS) (connection as Record<string, unknown>)[name] = options[name as keyof HookOptions]
   // The hook's own forms of these: a token manager from the provider (or none), `events` as a
   // list or as the keys of a map of parsers, and the provider's `crossTab` by default.
+  const events = options.events
   connection.tokens = tokens
-  connection.events = options.events === undefined ? undefined : isList(options.events) ? options.events : Object.keys(options.events)
+  connection.events = events && (Array.isArray(events) ? events : Object.keys(events))
   connection.crossTab = crossTab
-  return { key: registry.keyOf(url, connection), options: () => connection }
+  return connection
 }

@@ -1,6 +1,6 @@
 import { useCallback, useContext, useMemo, useSyncExternalStore } from 'react'
 import { IDLE_TOKEN_SNAPSHOT, type TokenError, type TokenSnapshot, type TokenStatus } from 'use-event-stream/core'
-import { TokenContext, type TokenContextValue } from './TokenProvider'
+import { TokenContext } from './TokenProvider'
 
 /** What `useToken` returns. Deliberately never the token itself. */
 export interface UseTokenResult {
@@ -22,23 +22,6 @@ export interface UseTokenResult {
   refresh(): Promise<void>
 }
 
-
-/** The nearest provider's context, or a thrown error that says how to add one. */
-export function useTokenContext(hook: string): TokenContextValue {
-  const context = useContext(TokenContext)
-  if (!context) {
-    // The how-to-fix part is dev-only (it would only add bytes to production bundles);
-    // production keeps what went wrong.
-    throw new Error(
-      `${hook} must be used inside a <TokenProvider>` +
-        (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production'
-          ? ". Wrap your app: <TokenProvider fetchToken={fetchTokenFrom('/auth/sse-token')}>…</TokenProvider> (or pass tokens={manager})."
-          : ''),
-    )
-  }
-  return context
-}
-
 /**
  * The state of the nearest `TokenProvider`'s token manager, for status badges and "session
  * expiring" UIs. Re-renders when the state changes. Throws outside a `TokenProvider`.
@@ -53,7 +36,18 @@ export function useTokenContext(hook: string): TokenContextValue {
  * ```
  */
 export function useToken(): UseTokenResult {
-  const { tokens } = useTokenContext('useToken()')
+  const context = useContext(TokenContext)
+  if (!context) {
+    // The how-to-fix part is dev-only (it would only add bytes to production bundles);
+    // production keeps what went wrong.
+    throw new Error(
+      'useToken() must be used inside a <TokenProvider>' +
+        (typeof process !== 'undefined' && process.env.NODE_ENV !== 'production'
+          ? ". Wrap your app: <TokenProvider fetchToken={fetchTokenFrom('/auth/sse-token')}>…</TokenProvider> (or pass tokens={manager})."
+          : ''),
+    )
+  }
+  const { tokens } = context
   const subscribe = useCallback((listener: () => void) => tokens.subscribe(listener), [tokens])
   const getSnapshot = useCallback(() => tokens.getSnapshot(), [tokens])
   const snapshot = useSyncExternalStore(subscribe, getSnapshot, getServerSnapshot)
