@@ -4,6 +4,7 @@
  * (`createSseResponse`) and a Node `ServerResponse` (`pipeSseToNode`).
  */
 import { formatComment, formatMessage, formatRetry, type SseMessage } from './format'
+import { canPush, LIVE_PUSH } from './live'
 import { readLastEventId, type AnyRequest } from './request'
 
 /** What a source function receives. */
@@ -39,8 +40,13 @@ export interface SseSourceContext {
  */
 export type SseSource = AsyncIterable<SseMessage> | ((context: SseSourceContext) => AsyncIterable<SseMessage>)
 
-/** Where the engine writes text. A returned promise is awaited before the next event (backpressure). */
+/** Where the engine writes text. */
 export interface SseSink {
+  /**
+   * Writes `chunk`. Returning nothing means the sink took it and has room for more: the next
+   * write may follow at once. A returned promise means it has to wait (backpressure): nothing more
+   * is written until it settles, and it must settle within `writeTimeout`.
+   */
   write(chunk: string): void | Promise<void>
   /**
    * Called once when a write has not completed within `writeTimeout`: drop the connection (its
@@ -53,7 +59,7 @@ export interface SseSink {
 export interface StreamSseOptions {
   /**
    * Idle time in ms after which a `: heartbeat` comment is written, so proxies and clients'
-   * idle watchdogs see traffic. Re-armed after every write. `0` disables. Default `15000`.
+   * idle watchdogs see traffic: measured from the last write. `0` disables. Default `15000`.
    */
   heartbeatMs?: number
   /** Text of the heartbeat comment. Default `'heartbeat'`. */
@@ -87,13 +93,14 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 const ABORTED = Symbol('aborted')
 
 /**
- * Text pulled ahead of the socket while a write is in flight, joined into the next write. Bounds
- * what a slow client costs; a client that keeps up gets each event at once, in its own write.
+ * Text held back while a write is in flight, joined into the next write. Bounds what a slow
+ * client costs; a client that keeps up gets each event at once.
  */
 const LOOKAHEAD_BYTES = 64 * 1024
 
-// An event log's entries are frozen and the same object reaches every reader of the instance:
-// serialised once, not once per client.
+// An event log's entries are frozen and the same object reaches every reader of the instance that
+// pulls it (replay, catch-up): serialised once, not once per client. Live entries do not come this
+// way: the log pushes them to the stream already formatted (see ./live.ts).
 const serialised = new WeakMap<object, string>()
 function serialise(message: SseMessage): string {
   if (message === null || typeof message !== 'object' || !Object.isFrozen(message)) return formatMessage(message)
@@ -109,7 +116,7 @@ type Timer = ReturnType<typeof setTimeout>
 
 /**
  * `timer` re-armed for `ms` from now, or a new one. `refresh()` reuses Node's timer object: no
- * allocation per event; runtimes whose timers are plain numbers get a new one.
+ * allocation per write; runtimes whose timers are plain numbers get a new one.
  */
 function rearm(timer: Timer | undefined, callback: () => void, ms: number): Timer {
   if (timer !== undefined && typeof (timer as { refresh?: unknown }).refresh === 'function') return (timer as { refresh(): Timer }).refresh()
@@ -117,11 +124,19 @@ function rearm(timer: Timer | undefined, callback: () => void, ms: number): Time
   return setTimeout(callback, ms)
 }
 
+function isThenable(value: unknown): value is PromiseLike<void> {
+  return typeof (value as PromiseLike<void> | undefined)?.then === 'function'
+}
+
 /**
  * Pulls messages from `source` and writes them to `sink` until the source ends, `signal` aborts,
  * or a write fails; then aborts the source's signal and calls its iterator's `return()` without
  * waiting for it (see {@link SseSource} for what a source must do). Resolves when streaming stops;
  * rejects only if the source throws before the stop (after calling `onError`).
+ *
+ * An event log's `read()` also pushes its live entries, formatted once for every stream of the
+ * instance, straight into this stream's writes (./live.ts); the iterator then carries replay and
+ * catch-up only.
  */
 export async function streamSse(source: SseSource, sink: SseSink, options: StreamSseOptions = {}): Promise<void> {
   const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry, writeTimeout = 30_000 } = options
@@ -152,71 +167,81 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     }
   }
 
-  let heartbeat: Timer | undefined
-  const armHeartbeat = () => {
-    if (heartbeatMs > 0 && !controller.signal.aborted) heartbeat = rearm(heartbeat, beat, heartbeatMs)
-  }
-  // One timer for the whole stream, re-armed with refresh() as each write starts: a timer per
-  // write would cost an allocation per event. It only acts if a write is still pending.
-  let writing = false
-  let timedOut = false
+  // Output, in order. A sink write that returns nothing is done at once (a Node response below its
+  // high-water mark): no promise, no timer. One that returns a promise is in flight until it
+  // settles, watched by `writeTimeout`; text sent meanwhile waits in `pending` and goes out in one
+  // write when it completes. Heartbeats, pulled messages and pushed live entries all go this way.
+  let pending = ''
+  let inFlight: Promise<void> | undefined
+  let lastWrite = Date.now()
   let writeTimer: Timer | undefined
+  let timedOut = false
   const onWriteTimeout = () => {
-    if (!writing || controller.signal.aborted) return
+    if (inFlight === undefined || controller.signal.aborted) return
     timedOut = true
     controller.abort()
   }
-  const startWrite = () => {
-    writing = true
+  const written = () => {
+    inFlight = undefined
+    lastWrite = Date.now()
+    if (pending === '' || controller.signal.aborted) return
+    const chunk = pending
+    pending = ''
+    write(chunk)
+  }
+  const failed = () => {
+    inFlight = undefined
+    controller.abort() // the client went away mid-write
+  }
+  function write(chunk: string): void {
+    let result: void | Promise<void>
+    try {
+      result = sink.write(chunk)
+    } catch {
+      controller.abort() // the client went away
+      return
+    }
+    lastWrite = Date.now()
+    if (!isThenable(result)) return
+    // One timer for the whole stream, re-armed as each write that has to wait starts.
     if (writeTimeout > 0) writeTimer = rearm(writeTimer, onWriteTimeout, writeTimeout)
+    inFlight = Promise.resolve(result).then(written, failed)
   }
-  // Writes are chained: a heartbeat firing during a slow (e.g. byte-by-byte) write must not
-  // interleave its bytes with the event's.
-  let chain: Promise<unknown> = Promise.resolve()
-  const write = (chunk: string): Promise<void> => {
-    const next = chain
-      .then(() => {
-        startWrite()
-        return sink.write(chunk)
-      })
-      .then(() => {
-        writing = false
-        armHeartbeat()
-      })
-    chain = next.catch(() => {})
-    return next
+  const send = (text: string) => {
+    if (controller.signal.aborted) return
+    if (inFlight === undefined) write(text)
+    else pending += text
   }
-  function beat() {
-    // A failed heartbeat means the client is gone.
-    write(formatComment(heartbeatComment)).catch(() => controller.abort())
+
+  // One timer per stream, armed once per idle period rather than per write: a write only notes the time.
+  const heartbeatText = formatComment(heartbeatComment)
+  let heartbeat: Timer | undefined
+  const onHeartbeat = () => {
+    if (controller.signal.aborted) return
+    let wait = heartbeatMs - (Date.now() - lastWrite)
+    if (wait <= 0) {
+      // A write still in flight is watched by writeTimeout already: no heartbeat queues behind it.
+      if (inFlight === undefined) write(heartbeatText)
+      wait = heartbeatMs
+    }
+    heartbeat = setTimeout(onHeartbeat, wait)
   }
 
   let iterator: AsyncIterator<SseMessage> | undefined
   let finished = false
   try {
     const iterable = typeof source === 'function' ? source({ lastEventId: options.lastEventId, signal: controller.signal }) : source
-    iterator = iterable[Symbol.asyncIterator]()
-    if (retry !== undefined) await write(formatRetry(retry))
-    armHeartbeat()
-    // Events pulled while a write is in flight wait in `pending` and go out together in the next
-    // write: one write per client per flush, however many events arrived meanwhile.
-    let pending = ''
-    let inFlight: Promise<void> | undefined
-    const flush = () => {
-      if (inFlight !== undefined || pending === '' || controller.signal.aborted) return
-      const chunk = pending
-      pending = ''
-      inFlight = write(chunk).then(
-        () => {
-          inFlight = undefined
-          flush()
+    if (canPush(iterable)) {
+      iterable[LIVE_PUSH]({
+        push(text) {
+          send(text)
+          return !controller.signal.aborted && pending.length < LOOKAHEAD_BYTES
         },
-        () => {
-          inFlight = undefined
-          controller.abort() // the client went away mid-write
-        },
-      )
+      })
     }
+    iterator = iterable[Symbol.asyncIterator]()
+    if (retry !== undefined) send(formatRetry(retry))
+    if (heartbeatMs > 0) heartbeat = setTimeout(onHeartbeat, heartbeatMs)
     while (!controller.signal.aborted) {
       if (inFlight !== undefined && pending.length >= LOOKAHEAD_BYTES) {
         if ((await untilStopped(inFlight)) === ABORTED) break
@@ -228,13 +253,11 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
         finished = true
         break
       }
-      pending += serialise(result.value)
-      flush()
+      send(serialise(result.value))
     }
     // The source ended: what it sent is written before the stream ends.
-    for (let i = 0; finished && i < 1_000_000 && (inFlight !== undefined || pending !== ''); i++) {
-      flush()
-      if (inFlight === undefined || (await untilStopped(inFlight)) === ABORTED) break
+    for (let i = 0; finished && inFlight !== undefined && i < 1_000_000; i++) {
+      if ((await untilStopped(inFlight)) === ABORTED) break
     }
   } catch (error) {
     finished = true // a throwing iterator is already closed
@@ -315,14 +338,14 @@ export function createSseResponse(source: SseSource, options: CreateSseResponseO
   })
 
   const sink: SseSink = {
-    async write(chunk) {
+    write(chunk) {
       if (closed) throw new Error('stream closed')
       controller.enqueue(encoder.encode(chunk))
+      if ((controller.desiredSize ?? 1) > 0 || stop.signal.aborted) return
       // Wait for the consumer to ask for more, so a slow client does not make us buffer forever.
-      if ((controller.desiredSize ?? 1) <= 0 && !stop.signal.aborted) {
-        await new Promise<void>((resolve) => (wakeWriter = resolve))
+      return new Promise<void>((resolve) => (wakeWriter = resolve)).then(() => {
         wakeWriter = undefined
-      }
+      })
     },
     destroy() {
       // Erroring the body is how a fetch-style server learns to drop the connection.
@@ -374,11 +397,27 @@ export interface NodeResponseLike {
   readonly req?: { httpVersionMajor?: number } | undefined
   writeHead(statusCode: number, headers: Record<string, string>): unknown
   flushHeaders?(): void
-  write(chunk: string, callback: (error?: Error | null) => void): boolean
+  /** Buffers `chunk`; `false` once the buffer is over its high-water mark (then `'drain'` follows). */
+  write(chunk: string, callback?: (error?: Error | null) => void): boolean
+  /** Bytes buffered and not yet handed to the socket. */
+  readonly writableLength: number
   end(): unknown
   destroy(error?: Error): unknown
-  once(event: 'close', listener: () => void): unknown
-  removeListener(event: 'close', listener: () => void): unknown
+  once(event: 'close' | 'drain', listener: () => void): unknown
+  removeListener(event: 'close' | 'drain', listener: () => void): unknown
+}
+
+/** Resolves once the bytes `response` buffered have been handed to the socket, or it closed. */
+function flushed(response: NodeResponseLike): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      response.removeListener('close', done)
+      resolve()
+    }
+    response.once('close', done)
+    // Write callbacks run in order: an empty write's runs once everything before it has left.
+    response.write('', done)
+  })
 }
 
 /** Options of {@link pipeSseToNode}. */
@@ -395,9 +434,9 @@ type AnyRequestForNode = AnyRequest
 
 /**
  * Streams `source` into a Node `ServerResponse` (`node:http`, Express, Fastify's `reply.raw`).
- * Writes the SSE headers unless already sent, writes what the source yields while the previous
- * write is still being flushed in one write (pulling at most 64 kB ahead of the socket), and stops
- * the source when the connection closes. Resolves when streaming stops; if the
+ * Writes the SSE headers unless already sent, writes each message at once while the response
+ * takes it (below its high-water mark), else waits for `'drain'` and sends what arrived meanwhile
+ * in one write (holding at most 64 kB), and stops the source when the connection closes. Resolves when streaming stops; if the
  * source throws, the socket is destroyed so the client sees a broken stream, not a clean end.
  */
 export async function pipeSseToNode(response: NodeResponseLike, source: SseSource, options: PipeSseToNodeOptions = {}): Promise<void> {
@@ -416,9 +455,20 @@ export async function pipeSseToNode(response: NodeResponseLike, source: SseSourc
 
   const sink: SseSink = {
     write(chunk) {
-      if (response.destroyed || response.writableEnded) return Promise.reject(new Error('response closed'))
+      if (response.destroyed || response.writableEnded) throw new Error('response closed')
+      // Taken below the high-water mark; above it, the write completes when the response drains.
+      if (response.write(chunk)) return
       return new Promise<void>((resolve, reject) => {
-        response.write(chunk, (error) => (error ? reject(error) : resolve()))
+        const drained = () => {
+          response.removeListener('close', closed)
+          resolve()
+        }
+        const closed = () => {
+          response.removeListener('drain', drained)
+          reject(new Error('response closed'))
+        }
+        response.once('drain', drained)
+        response.once('close', closed)
       })
     },
     destroy() {
@@ -429,7 +479,10 @@ export async function pipeSseToNode(response: NodeResponseLike, source: SseSourc
   const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
   try {
     await streamSse(source, sink, { ...options, lastEventId, signal: stop.signal })
-    if (options.end !== false && !response.writableEnded && !response.destroyed) response.end()
+    if (response.writableEnded || response.destroyed) return
+    if (options.end !== false) response.end()
+    // Left open for the caller: what was written has left the response's buffer when this resolves.
+    else if (response.writableLength > 0) await flushed(response)
   } catch (error) {
     if (!response.destroyed) response.destroy()
     throw error
