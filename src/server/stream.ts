@@ -124,6 +124,20 @@ function rearm(timer: Timer | undefined, callback: () => void, ms: number): Time
   return setTimeout(callback, ms)
 }
 
+/**
+ * `Date.now()`, read once per synchronous turn: a fan-out that writes one entry to thousands of
+ * streams stamps all their writes with one clock read (a clock read costs about as much as the
+ * rest of a write).
+ */
+let turnNow: number | undefined
+function now(): number {
+  if (turnNow === undefined) {
+    turnNow = Date.now()
+    queueMicrotask(() => (turnNow = undefined))
+  }
+  return turnNow
+}
+
 function isThenable(value: unknown): value is PromiseLike<void> {
   return typeof (value as PromiseLike<void> | undefined)?.then === 'function'
 }
@@ -153,7 +167,13 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   // The wake happens inside the abort dispatch, before any promise reaction: an AbortError the
   // source throws because of the same abort arrives too late to count as a failure.
   let wake: ((stopped: typeof ABORTED) => void) | undefined
-  const onStop = () => wake?.(ABORTED)
+  // `controller.signal.aborted` as a plain variable: the hot path reads it per write, and the
+  // signal's getter costs more than the rest of a write.
+  let stopped = false
+  const onStop = () => {
+    stopped = true
+    wake?.(ABORTED)
+  }
   controller.signal.addEventListener('abort', onStop, { once: true })
   const untilStopped = async <T>(promise: Promise<T>): Promise<T | typeof ABORTED> => {
     if (controller.signal.aborted) return ABORTED
@@ -173,18 +193,18 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   // write when it completes. Heartbeats, pulled messages and pushed live entries all go this way.
   let pending = ''
   let inFlight: Promise<void> | undefined
-  let lastWrite = Date.now()
+  let lastWrite = now()
   let writeTimer: Timer | undefined
   let timedOut = false
   const onWriteTimeout = () => {
-    if (inFlight === undefined || controller.signal.aborted) return
+    if (inFlight === undefined || stopped) return
     timedOut = true
     controller.abort()
   }
   const written = () => {
     inFlight = undefined
-    lastWrite = Date.now()
-    if (pending === '' || controller.signal.aborted) return
+    lastWrite = now()
+    if (pending === '' || stopped) return
     const chunk = pending
     pending = ''
     write(chunk)
@@ -201,14 +221,14 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
       controller.abort() // the client went away
       return
     }
-    lastWrite = Date.now()
+    lastWrite = now()
     if (!isThenable(result)) return
     // One timer for the whole stream, re-armed as each write that has to wait starts.
     if (writeTimeout > 0) writeTimer = rearm(writeTimer, onWriteTimeout, writeTimeout)
     inFlight = Promise.resolve(result).then(written, failed)
   }
   const send = (text: string) => {
-    if (controller.signal.aborted) return
+    if (stopped) return
     if (inFlight === undefined) write(text)
     else pending += text
   }
@@ -217,8 +237,8 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   const heartbeatText = formatComment(heartbeatComment)
   let heartbeat: Timer | undefined
   const onHeartbeat = () => {
-    if (controller.signal.aborted) return
-    let wait = heartbeatMs - (Date.now() - lastWrite)
+    if (stopped) return
+    let wait = heartbeatMs - (now() - lastWrite)
     if (wait <= 0) {
       // A write still in flight is watched by writeTimeout already: no heartbeat queues behind it.
       if (inFlight === undefined) write(heartbeatText)
@@ -235,14 +255,14 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
       iterable[LIVE_PUSH]({
         push(text) {
           send(text)
-          return !controller.signal.aborted && pending.length < LOOKAHEAD_BYTES
+          return !stopped && pending.length < LOOKAHEAD_BYTES
         },
       })
     }
     iterator = iterable[Symbol.asyncIterator]()
     if (retry !== undefined) send(formatRetry(retry))
     if (heartbeatMs > 0) heartbeat = setTimeout(onHeartbeat, heartbeatMs)
-    while (!controller.signal.aborted) {
+    while (!stopped) {
       if (inFlight !== undefined && pending.length >= LOOKAHEAD_BYTES) {
         if ((await untilStopped(inFlight)) === ABORTED) break
         continue
@@ -269,6 +289,7 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     if (timedOut) sink.destroy?.()
     outer?.removeEventListener('abort', onOuterAbort)
     controller.signal.removeEventListener('abort', onStop)
+    stopped = true
     controller.abort()
     const it = iterator
     if (!finished && typeof it?.return === 'function') {
