@@ -385,7 +385,9 @@ export async function* readLog(source: LogSource, plan: ReadPlan, live: LiveTarg
       if (!entry) {
         const failure = source.failure?.()
         if (failure) throw failure
-        if (live === undefined || refused) {
+        // An `older()` batch can run ahead of the window: until the window has reached the last
+        // entry yielded, new entries may be ones already yielded, which only pulling skips.
+        if (live === undefined || refused || compareEventIds(cursor, window.newestId) > 0) {
           await source.fanout.wait(signal)
           continue
         }
