@@ -4,7 +4,7 @@
  * (`createSseResponse`) and a Node `ServerResponse` (`pipeSseToNode`).
  */
 import { formatComment, formatMessage, formatRetry, type SseMessage } from './format'
-import { canPush, LIVE_PUSH } from './live'
+import { canPush, LIVE_PUSH, type LiveTarget } from './live'
 import { readLastEventId, type AnyRequest } from './request'
 
 /** What a source function receives. */
@@ -143,6 +143,91 @@ function isThenable(value: unknown): value is PromiseLike<void> {
 }
 
 /**
+ * A stream's output, in order. A sink write that returns nothing is done at once (a Node response
+ * below its high-water mark): no promise, no timer. One that returns a promise is in flight until it
+ * settles, watched by `writeTimeout`; text sent meanwhile waits in `pending` and goes out in one
+ * write when it completes. Heartbeats, pulled messages and pushed live entries all go this way.
+ *
+ * A class rather than closures: a fan-out calls `push` on thousands of these per entry, and one
+ * object with its fields in place, behind methods every stream shares, is what keeps that call cheap.
+ */
+class SseWriter implements LiveTarget {
+  /** Text sent while a write is in flight. */
+  pending = ''
+  /** The write the sink has not completed yet (settles, never rejects). */
+  inFlight: Promise<void> | undefined
+  /** Set when the stream stops: nothing more is written. */
+  stopped = false
+  /** When the last write started or completed (ms, {@link now}). */
+  lastWrite = now()
+  /** Set when a write did not complete within `writeTimeout`. */
+  timedOut = false
+  private writeTimer: Timer | undefined
+  private readonly written = () => {
+    this.inFlight = undefined
+    this.lastWrite = now()
+    if (this.pending === '' || this.stopped) return
+    const chunk = this.pending
+    this.pending = ''
+    this.write(chunk)
+  }
+  private readonly failed = () => {
+    this.inFlight = undefined
+    this.onFailure() // the client went away mid-write
+  }
+  private readonly onWriteTimeout = () => {
+    if (this.inFlight === undefined || this.stopped) return
+    this.timedOut = true
+    this.onFailure()
+  }
+
+  constructor(
+    private readonly sink: SseSink,
+    private readonly writeTimeout: number,
+    /** Stops the stream: the client is gone or stuck. */
+    private readonly onFailure: () => void,
+  ) {}
+
+  /** Writes `text` after everything sent before it. */
+  send(text: string): void {
+    if (this.stopped) return
+    if (this.inFlight === undefined) this.write(text)
+    else this.pending += text
+  }
+
+  /** {@link LiveTarget.push}: sends `text`; `false` once the stream holds back 64 kB or stopped. */
+  push(text: string): boolean {
+    this.send(text)
+    return !this.stopped && this.pending.length < LOOKAHEAD_BYTES
+  }
+
+  /** Whether the stream holds back as much as it may: pull nothing more until the write in flight completes. */
+  get full(): boolean {
+    return this.inFlight !== undefined && this.pending.length >= LOOKAHEAD_BYTES
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.writeTimer !== undefined) clearTimeout(this.writeTimer)
+  }
+
+  private write(chunk: string): void {
+    let result: void | Promise<void>
+    try {
+      result = this.sink.write(chunk)
+    } catch {
+      this.onFailure() // the client went away
+      return
+    }
+    this.lastWrite = now()
+    if (!isThenable(result)) return
+    // One timer for the whole stream, re-armed as each write that has to wait starts.
+    if (this.writeTimeout > 0) this.writeTimer = rearm(this.writeTimer, this.onWriteTimeout, this.writeTimeout)
+    this.inFlight = Promise.resolve(result).then(this.written, this.failed)
+  }
+}
+
+/**
  * Pulls messages from `source` and writes them to `sink` until the source ends, `signal` aborts,
  * or a write fails; then aborts the source's signal and calls its iterator's `return()` without
  * waiting for it (see {@link SseSource} for what a source must do). Resolves when streaming stops;
@@ -160,6 +245,7 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   const onOuterAbort = () => controller.abort(outer?.reason)
   if (outer?.aborted) return
   outer?.addEventListener('abort', onOuterAbort, { once: true })
+  const writer = new SseWriter(sink, writeTimeout, () => controller.abort())
 
   // Every wait (the source's next(), a write) is raced against the stop. One abort listener for the
   // whole stream wakes whichever wait is current; racing against one long-lived promise instead
@@ -167,16 +253,13 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   // The wake happens inside the abort dispatch, before any promise reaction: an AbortError the
   // source throws because of the same abort arrives too late to count as a failure.
   let wake: ((stopped: typeof ABORTED) => void) | undefined
-  // `controller.signal.aborted` as a plain variable: the hot path reads it per write, and the
-  // signal's getter costs more than the rest of a write.
-  let stopped = false
   const onStop = () => {
-    stopped = true
+    writer.stop()
     wake?.(ABORTED)
   }
   controller.signal.addEventListener('abort', onStop, { once: true })
   const untilStopped = async <T>(promise: Promise<T>): Promise<T | typeof ABORTED> => {
-    if (controller.signal.aborted) return ABORTED
+    if (writer.stopped) return ABORTED
     try {
       return await new Promise<T | typeof ABORTED>((resolve, reject) => {
         wake = resolve
@@ -187,61 +270,15 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     }
   }
 
-  // Output, in order. A sink write that returns nothing is done at once (a Node response below its
-  // high-water mark): no promise, no timer. One that returns a promise is in flight until it
-  // settles, watched by `writeTimeout`; text sent meanwhile waits in `pending` and goes out in one
-  // write when it completes. Heartbeats, pulled messages and pushed live entries all go this way.
-  let pending = ''
-  let inFlight: Promise<void> | undefined
-  let lastWrite = now()
-  let writeTimer: Timer | undefined
-  let timedOut = false
-  const onWriteTimeout = () => {
-    if (inFlight === undefined || stopped) return
-    timedOut = true
-    controller.abort()
-  }
-  const written = () => {
-    inFlight = undefined
-    lastWrite = now()
-    if (pending === '' || stopped) return
-    const chunk = pending
-    pending = ''
-    write(chunk)
-  }
-  const failed = () => {
-    inFlight = undefined
-    controller.abort() // the client went away mid-write
-  }
-  function write(chunk: string): void {
-    let result: void | Promise<void>
-    try {
-      result = sink.write(chunk)
-    } catch {
-      controller.abort() // the client went away
-      return
-    }
-    lastWrite = now()
-    if (!isThenable(result)) return
-    // One timer for the whole stream, re-armed as each write that has to wait starts.
-    if (writeTimeout > 0) writeTimer = rearm(writeTimer, onWriteTimeout, writeTimeout)
-    inFlight = Promise.resolve(result).then(written, failed)
-  }
-  const send = (text: string) => {
-    if (stopped) return
-    if (inFlight === undefined) write(text)
-    else pending += text
-  }
-
   // One timer per stream, armed once per idle period rather than per write: a write only notes the time.
   const heartbeatText = formatComment(heartbeatComment)
   let heartbeat: Timer | undefined
   const onHeartbeat = () => {
-    if (stopped) return
-    let wait = heartbeatMs - (now() - lastWrite)
+    if (writer.stopped) return
+    let wait = heartbeatMs - (now() - writer.lastWrite)
     if (wait <= 0) {
       // A write still in flight is watched by writeTimeout already: no heartbeat queues behind it.
-      if (inFlight === undefined) write(heartbeatText)
+      if (writer.inFlight === undefined) writer.send(heartbeatText)
       wait = heartbeatMs
     }
     heartbeat = setTimeout(onHeartbeat, wait)
@@ -251,20 +288,13 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   let finished = false
   try {
     const iterable = typeof source === 'function' ? source({ lastEventId: options.lastEventId, signal: controller.signal }) : source
-    if (canPush(iterable)) {
-      iterable[LIVE_PUSH]({
-        push(text) {
-          send(text)
-          return !stopped && pending.length < LOOKAHEAD_BYTES
-        },
-      })
-    }
+    if (canPush(iterable)) iterable[LIVE_PUSH](writer)
     iterator = iterable[Symbol.asyncIterator]()
-    if (retry !== undefined) send(formatRetry(retry))
+    if (retry !== undefined) writer.send(formatRetry(retry))
     if (heartbeatMs > 0) heartbeat = setTimeout(onHeartbeat, heartbeatMs)
-    while (!stopped) {
-      if (inFlight !== undefined && pending.length >= LOOKAHEAD_BYTES) {
-        if ((await untilStopped(inFlight)) === ABORTED) break
+    while (!writer.stopped) {
+      if (writer.full) {
+        if ((await untilStopped(writer.inFlight!)) === ABORTED) break
         continue
       }
       const result = await untilStopped(iterator.next())
@@ -273,11 +303,11 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
         finished = true
         break
       }
-      send(serialise(result.value))
+      writer.send(serialise(result.value))
     }
     // The source ended: what it sent is written before the stream ends.
-    for (let i = 0; finished && inFlight !== undefined && i < 1_000_000; i++) {
-      if ((await untilStopped(inFlight)) === ABORTED) break
+    for (let i = 0; finished && writer.inFlight !== undefined && i < 1_000_000; i++) {
+      if ((await untilStopped(writer.inFlight)) === ABORTED) break
     }
   } catch (error) {
     finished = true // a throwing iterator is already closed
@@ -285,11 +315,10 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     throw error
   } finally {
     if (heartbeat !== undefined) clearTimeout(heartbeat)
-    if (writeTimer !== undefined) clearTimeout(writeTimer)
-    if (timedOut) sink.destroy?.()
+    writer.stop()
+    if (writer.timedOut) sink.destroy?.()
     outer?.removeEventListener('abort', onOuterAbort)
     controller.signal.removeEventListener('abort', onStop)
-    stopped = true
     controller.abort()
     const it = iterator
     if (!finished && typeof it?.return === 'function') {
@@ -428,6 +457,35 @@ export interface NodeResponseLike {
   removeListener(event: 'close' | 'drain', listener: () => void): unknown
 }
 
+/** Writes into a Node response (a class: a fan-out calls `write` on thousands of these per entry). */
+class NodeResponseSink implements SseSink {
+  constructor(private readonly response: NodeResponseLike) {}
+
+  write(chunk: string): void | Promise<void> {
+    const response = this.response
+    if (response.destroyed || response.writableEnded) throw new Error('response closed')
+    // Taken below the high-water mark; above it, the write completes when the response drains.
+    if (response.write(chunk)) return
+    return new Promise<void>((resolve, reject) => {
+      const drained = () => {
+        response.removeListener('close', closed)
+        resolve()
+      }
+      const closed = () => {
+        response.removeListener('drain', drained)
+        reject(new Error('response closed'))
+      }
+      response.once('drain', drained)
+      response.once('close', closed)
+    })
+  }
+
+  destroy(): void {
+    // end() would queue behind the stuck bytes: only destroying frees the socket.
+    if (!this.response.destroyed) this.response.destroy()
+  }
+}
+
 /** Resolves once the bytes `response` buffered have been handed to the socket, or it closed. */
 function flushed(response: NodeResponseLike): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -474,29 +532,7 @@ export async function pipeSseToNode(response: NodeResponseLike, source: SseSourc
   if (options.signal?.aborted) stop.abort()
   else options.signal?.addEventListener('abort', onClose, { once: true })
 
-  const sink: SseSink = {
-    write(chunk) {
-      if (response.destroyed || response.writableEnded) throw new Error('response closed')
-      // Taken below the high-water mark; above it, the write completes when the response drains.
-      if (response.write(chunk)) return
-      return new Promise<void>((resolve, reject) => {
-        const drained = () => {
-          response.removeListener('close', closed)
-          resolve()
-        }
-        const closed = () => {
-          response.removeListener('drain', drained)
-          reject(new Error('response closed'))
-        }
-        response.once('drain', drained)
-        response.once('close', closed)
-      })
-    },
-    destroy() {
-      // end() would queue behind the stuck bytes: only destroying frees the socket.
-      if (!response.destroyed) response.destroy()
-    },
-  }
+  const sink = new NodeResponseSink(response)
   const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
   try {
     await streamSse(source, sink, { ...options, lastEventId, signal: stop.signal })
