@@ -448,13 +448,29 @@ export interface NodeResponseLike {
   writeHead(statusCode: number, headers: Record<string, string>): unknown
   flushHeaders?(): void
   /** Buffers `chunk`; `false` once the buffer is over its high-water mark (then `'drain'` follows). */
-  write(chunk: string, callback?: (error?: Error | null) => void): boolean
+  write(chunk: string | Uint8Array, callback?: (error?: Error | null) => void): boolean
   /** Bytes buffered and not yet handed to the socket. */
   readonly writableLength: number
   end(): unknown
   destroy(error?: Error): unknown
   once(event: 'close' | 'drain', listener: () => void): unknown
   removeListener(event: 'close' | 'drain', listener: () => void): unknown
+}
+
+/**
+ * The last text written to any Node response, and its bytes. A fan-out writes the same text to
+ * every caught-up response in turn: it is encoded once and the bytes are shared, where a string
+ * would be encoded again for every socket. Node never changes the bytes it is given to write.
+ */
+let lastText = ''
+let lastBytes: Uint8Array | undefined
+
+function bytesOf(text: string): Uint8Array {
+  if (lastBytes === undefined || text !== lastText) {
+    lastText = text
+    lastBytes = Buffer.from(text, 'utf8')
+  }
+  return lastBytes
 }
 
 /** Writes into a Node response (a class: a fan-out calls `write` on thousands of these per entry). */
@@ -465,7 +481,7 @@ class NodeResponseSink implements SseSink {
     const response = this.response
     if (response.destroyed || response.writableEnded) throw new Error('response closed')
     // Taken below the high-water mark; above it, the write completes when the response drains.
-    if (response.write(chunk)) return
+    if (response.write(bytesOf(chunk))) return
     return new Promise<void>((resolve, reject) => {
       const drained = () => {
         response.removeListener('close', closed)
