@@ -3,7 +3,7 @@
  * (`Last-Event-ID`) and then follows live. `createMemoryEventLog` keeps them in this process;
  * `createRedisEventLog` (`use-event-stream/server/redis`) in a Redis stream every instance shares.
  */
-import { Changes, checkAppend, checkMaxLen, checkReadOptions, EntryWindow, Readers, STREAM_GAP_EVENT, type LogEntry, type LogSource, type StreamGapEvent } from './logReader'
+import { checkAppend, checkMaxLen, checkReadOptions, EntryWindow, Fanout, Readers, STREAM_GAP_EVENT, type LogEntry, type LogSource, type StreamGapEvent } from './logReader'
 
 export { STREAM_GAP_EVENT, type StreamGapEvent }
 
@@ -87,7 +87,7 @@ const MEMORY_ID = /^\d{1,15}$/
  */
 export class MemoryEventLog implements EventLog {
   private readonly window: EntryWindow
-  private readonly changes = new Changes()
+  private readonly fanout = new Fanout()
   private readonly readers = new Readers()
   private last = 0
   private readonly source: LogSource
@@ -97,7 +97,7 @@ export class MemoryEventLog implements EventLog {
     const window = this.window
     this.source = {
       window: () => window,
-      changes: this.changes,
+      fanout: this.fanout,
       zero: '0',
       start: () => Promise.resolve(),
       newest: (count) => Promise.resolve(window.newest(count)),
@@ -114,8 +114,7 @@ export class MemoryEventLog implements EventLog {
     const checked = checkAppend(event)
     if (this.readers.closed) throw new Error('event log is closed')
     const entry: LogEntry = Object.freeze({ id: String(++this.last), ...checked })
-    this.window.push(entry)
-    this.changes.notify()
+    this.fanout.publish(this.window, [entry])
     return entry.id
   }
 

@@ -8,6 +8,8 @@
  * a store that keeps nothing beyond the window (the memory log) skips to its oldest entry instead.
  */
 import { STREAM_GAP_EVENT } from '../core/gap'
+import { formatEvent } from './format'
+import { LIVE_PUSH, type LivePushSource, type LiveTarget } from './live'
 
 /** One stored entry. Shared between readers, so frozen. */
 export interface LogEntry {
@@ -101,11 +103,96 @@ export class EntryWindow {
   }
 }
 
-/** Wakes every waiting reader at once; a waiter whose signal aborts leaves without a trace. */
-export class Changes {
-  private readonly waiters = new Set<() => void>()
+/** A reader following the live tail by push: its stream takes each new batch as formatted text. */
+interface LiveReader {
+  readonly target: LiveTarget
+  /** Window position of the next entry it is owed. */
+  next: number
+  /** Id of the last entry pushed to it, if any. */
+  lastId: string | undefined
+  /** Set when its stream refused a push: it reads on by pulling. */
+  refused: boolean
+  /** Ends the follow. */
+  leave: () => void
+}
 
-  /** Resolves on the next `notify()`, or at once when `signal` aborts. Never rejects. */
+/** Where a reader stands when it stops following by push. */
+export interface LiveExit {
+  /** Window position of the next entry it has not got. */
+  next: number
+  /** Id of the last entry it got by push, if any. */
+  lastId: string | undefined
+  /** Its stream had no room: pull until the stream has taken something from the iterator. */
+  refused: boolean
+}
+
+/**
+ * How new entries reach the readers of one log. `publish` adds them to the window; then every
+ * reader following by push (caught up, on a stream that takes pushed text: see ./live.ts) gets the
+ * batch as SSE text, formatted once for all of them and written synchronously; then readers that
+ * pull (replaying, catching up, or on a stream without push) are woken to take it from the window.
+ */
+export class Fanout {
+  private readonly waiters = new Set<() => void>()
+  private readonly live = new Set<LiveReader>()
+
+  /** Appends `entries` (in id order, above every entry the window holds) to `window` and delivers them. */
+  publish(window: EntryWindow, entries: readonly LogEntry[]): void {
+    if (entries.length === 0) return
+    const first = window.end
+    for (const entry of entries) window.push(entry)
+    if (this.live.size > 0) this.push(entries, first, window.end)
+    this.notify()
+  }
+
+  private push(entries: readonly LogEntry[], first: number, end: number): void {
+    let text: string | undefined
+    const lastId = entries[entries.length - 1]!.id
+    for (const reader of this.live) {
+      if (reader.next !== first) {
+        // Not where this batch starts (cannot happen: a reader joins at the window's end, and every
+        // batch since reached it): it reads on from its own position by pulling, so nothing is lost.
+        this.leave(reader)
+        continue
+      }
+      text ??= entries.map((entry) => formatEvent(entry)).join('')
+      reader.next = end
+      reader.lastId = lastId
+      if (!reader.target.push(text)) {
+        reader.refused = true
+        this.leave(reader)
+      }
+    }
+  }
+
+  private leave(reader: LiveReader): void {
+    if (this.live.delete(reader)) reader.leave()
+  }
+
+  /**
+   * Pushes every entry published from window position `next` on to `target`, until the stream
+   * refuses one, `signal` aborts, or `wake()`; resolves then with where the reader stands. Never rejects.
+   */
+  follow(target: LiveTarget, next: number, signal: AbortSignal): Promise<LiveExit> {
+    return new Promise((resolve) => {
+      const reader: LiveReader = {
+        target,
+        next,
+        lastId: undefined,
+        refused: false,
+        leave: () => {
+          signal.removeEventListener('abort', onAbort)
+          resolve({ next: reader.next, lastId: reader.lastId, refused: reader.refused })
+        },
+      }
+      const onAbort = () => this.leave(reader)
+      if (signal.aborted) return resolve({ next, lastId: undefined, refused: false })
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.live.add(reader)
+    })
+  }
+
+  /** Resolves on the next `publish()` or `wake()`, or at once when `signal` aborts. Never rejects. */
   wait(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       if (signal.aborted) return resolve()
@@ -119,7 +206,13 @@ export class Changes {
     })
   }
 
-  notify(): void {
+  /** Ends every follow and wait, so each reader looks at the log again (e.g. the store failed). */
+  wake(): void {
+    for (const reader of [...this.live]) this.leave(reader)
+    this.notify()
+  }
+
+  private notify(): void {
     for (const done of [...this.waiters]) done()
   }
 }
@@ -171,7 +264,7 @@ export interface StreamGapEvent {
 export interface LogSource {
   /** The shared window; read after `start()` resolved. */
   window(): EntryWindow
-  changes: Changes
+  fanout: Fanout
   /** The log's lowest id, below every entry. */
   zero: string
   /** Makes the window live (connects, starts the one blocking reader). Idempotent. */
@@ -217,9 +310,10 @@ function gapEvent(lastEventId: string, resumedAt: string): StreamGapEvent {
 
 /**
  * Where the plan says, then live entries, until `signal` aborts (then it returns, no error) or the
- * store has been down too long (then it throws `failure()`).
+ * store has been down too long (then it throws `failure()`). With a `live` target, whenever the
+ * reader has caught up with the window, new entries are pushed to it instead of yielded.
  */
-export async function* readLog(source: LogSource, plan: ReadPlan, signal: AbortSignal): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
+export async function* readLog(source: LogSource, plan: ReadPlan, live: LiveTarget | undefined, signal: AbortSignal): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
   if (signal.aborted) return
   if ((await untilAborted(source.start(), signal)) === ABORTED) return
   let after = plan.after
@@ -251,6 +345,8 @@ export async function* readLog(source: LogSource, plan: ReadPlan, signal: AbortS
   }
   /** Window position to read next; `undefined` while positioned by id only. */
   let next: number | undefined
+  /** Set when the stream refused a push, until it pulls again: the reader waits by pulling meanwhile. */
+  let refused = false
   while (!signal.aborted) {
     let entry: LogEntry | undefined
     if (inBatch < batch.length) {
@@ -289,7 +385,22 @@ export async function* readLog(source: LogSource, plan: ReadPlan, signal: AbortS
       if (!entry) {
         const failure = source.failure?.()
         if (failure) throw failure
-        await source.changes.wait(signal)
+        // An `older()` batch can run ahead of the window: until the window has reached the last
+        // entry yielded, new entries may be ones already yielded, which only pulling skips.
+        if (live === undefined || refused || compareEventIds(cursor, window.newestId) > 0) {
+          await source.fanout.wait(signal)
+          continue
+        }
+        // Caught up: from here the fan-out pushes each new batch to the stream, until the stream has
+        // no room (or the store failed); the reader then pulls on from the last entry pushed.
+        // Joining and leaving happen between two publishes, so no entry is missed or sent twice.
+        const exit = await source.fanout.follow(live, next, signal)
+        next = exit.next
+        refused = exit.refused
+        if (exit.lastId !== undefined) {
+          cursor = exit.lastId
+          yielded = true
+        }
         continue
       }
       next++
@@ -304,6 +415,8 @@ export async function* readLog(source: LogSource, plan: ReadPlan, signal: AbortS
     cursor = entry.id
     yielded = true
     yield entry
+    // The stream pulled again: it has room.
+    refused = false
   }
 }
 
@@ -320,18 +433,29 @@ export class Readers {
   }
 
   /**
-   * `readLog`, ended by `signal` or by `close()`. Registered in a set rather than as listeners on
-   * one log-wide signal: thousands of readers must not pile listeners on one target. Everything is
-   * removed when the read ends, however it ends.
+   * What `readLog` yields, ended by `signal` or by `close()`; a stream that takes pushed text
+   * (`streamSse`, see ./live.ts) gets the live entries pushed instead. Registered in a set rather
+   * than as listeners on one log-wide signal: thousands of readers must not pile listeners on one
+   * target. Everything is removed when the read ends, however it ends.
    */
-  async *read(source: LogSource, plan: ReadPlan, signal: AbortSignal): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
+  read(source: LogSource, plan: ReadPlan, signal: AbortSignal): AsyncIterable<LogEntry | StreamGapEvent> & LivePushSource {
+    let live: LiveTarget | undefined
+    return {
+      [LIVE_PUSH]: (target: LiveTarget) => {
+        live = target
+      },
+      [Symbol.asyncIterator]: () => this.iterate(source, plan, live, signal),
+    }
+  }
+
+  private async *iterate(source: LogSource, plan: ReadPlan, live: LiveTarget | undefined, signal: AbortSignal): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
     if (signal.aborted || this.closed) return
     const stop = new AbortController()
     const onAbort = () => stop.abort()
     signal.addEventListener('abort', onAbort, { once: true })
     this.active.add(stop)
     try {
-      yield* readLog(source, plan, stop.signal)
+      yield* readLog(source, plan, live, stop.signal)
     } finally {
       signal.removeEventListener('abort', onAbort)
       this.active.delete(stop)

@@ -8,7 +8,7 @@
  */
 import { createClient } from 'redis'
 import type { EventLog, EventLogInput, EventLogReadOptions, EventLogEntry, StreamGapEvent } from 'use-event-stream/server'
-import { Changes, checkAppend, checkMaxLen, checkReadOptions, compareEventIds, EntryWindow, Readers, type LogEntry, type LogSource } from './logReader'
+import { checkAppend, checkMaxLen, checkReadOptions, compareEventIds, EntryWindow, Fanout, Readers, type LogEntry, type LogSource } from './logReader'
 
 /**
  * The parts of a node-redis client the log uses. Any `createClient()` result fits, connected or
@@ -359,7 +359,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): RedisEventLo
   // Stops the blocking reader; the reads are ended through `readers`.
   const closing = new AbortController()
   const readers = new Readers()
-  const changes = new Changes()
+  const fanout = new Fanout()
   let connecting: Promise<unknown> | undefined
   const ready = (): Promise<unknown> => {
     if (!connecting) {
@@ -405,7 +405,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): RedisEventLo
       failure = new Error(`Redis event log "${key}": Redis unavailable for ${maxDowntime} ms (${lastError})`)
       report(failure)
       for (const reject of [...failureWaiters]) reject(failure)
-      changes.notify()
+      fanout.wake()
     }, maxDowntime)
     downTimer.unref?.()
   }
@@ -430,8 +430,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): RedisEventLo
 
   const follower: Follower = {
     push: (entries) => {
-      for (const entry of entries) window!.push(entry)
-      changes.notify()
+      fanout.publish(window!, entries)
     },
     down: wentDown,
     up: isUp,
@@ -469,7 +468,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): RedisEventLo
 
   const source: LogSource = {
     window: () => window!,
-    changes,
+    fanout,
     zero: ZERO,
     failure: () => failure,
     start: () => {

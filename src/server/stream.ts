@@ -4,6 +4,7 @@
  * (`createSseResponse`) and a Node `ServerResponse` (`pipeSseToNode`).
  */
 import { formatComment, formatMessage, formatRetry, type SseMessage } from './format'
+import { canPush, LIVE_PUSH, type LiveTarget } from './live'
 import { readLastEventId, type AnyRequest } from './request'
 
 /** What a source function receives. */
@@ -39,8 +40,13 @@ export interface SseSourceContext {
  */
 export type SseSource = AsyncIterable<SseMessage> | ((context: SseSourceContext) => AsyncIterable<SseMessage>)
 
-/** Where the engine writes text. A returned promise is awaited before the next event (backpressure). */
+/** Where the engine writes text. */
 export interface SseSink {
+  /**
+   * Writes `chunk`. Returning nothing means the sink took it and has room for more: the next
+   * write may follow at once. A returned promise means it has to wait (backpressure): nothing more
+   * is written until it settles, and it must settle within `writeTimeout`.
+   */
   write(chunk: string): void | Promise<void>
   /**
    * Called once when a write has not completed within `writeTimeout`: drop the connection (its
@@ -53,7 +59,7 @@ export interface SseSink {
 export interface StreamSseOptions {
   /**
    * Idle time in ms after which a `: heartbeat` comment is written, so proxies and clients'
-   * idle watchdogs see traffic. Re-armed after every write. `0` disables. Default `15000`.
+   * idle watchdogs see traffic: measured from the last write. `0` disables. Default `15000`.
    */
   heartbeatMs?: number
   /** Text of the heartbeat comment. Default `'heartbeat'`. */
@@ -87,13 +93,14 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 const ABORTED = Symbol('aborted')
 
 /**
- * Text pulled ahead of the socket while a write is in flight, joined into the next write. Bounds
- * what a slow client costs; a client that keeps up gets each event at once, in its own write.
+ * Text held back while a write is in flight, joined into the next write. Bounds what a slow
+ * client costs; a client that keeps up gets each event at once.
  */
 const LOOKAHEAD_BYTES = 64 * 1024
 
-// An event log's entries are frozen and the same object reaches every reader of the instance:
-// serialised once, not once per client.
+// An event log's entries are frozen and the same object reaches every reader of the instance that
+// pulls it (replay, catch-up): serialised once, not once per client. Live entries do not come this
+// way: the log pushes them to the stream already formatted (see ./live.ts).
 const serialised = new WeakMap<object, string>()
 function serialise(message: SseMessage): string {
   if (message === null || typeof message !== 'object' || !Object.isFrozen(message)) return formatMessage(message)
@@ -109,7 +116,7 @@ type Timer = ReturnType<typeof setTimeout>
 
 /**
  * `timer` re-armed for `ms` from now, or a new one. `refresh()` reuses Node's timer object: no
- * allocation per event; runtimes whose timers are plain numbers get a new one.
+ * allocation per write; runtimes whose timers are plain numbers get a new one.
  */
 function rearm(timer: Timer | undefined, callback: () => void, ms: number): Timer {
   if (timer !== undefined && typeof (timer as { refresh?: unknown }).refresh === 'function') return (timer as { refresh(): Timer }).refresh()
@@ -118,10 +125,117 @@ function rearm(timer: Timer | undefined, callback: () => void, ms: number): Time
 }
 
 /**
+ * `Date.now()`, read once per synchronous turn: a fan-out that writes one entry to thousands of
+ * streams stamps all their writes with one clock read (a clock read costs about as much as the
+ * rest of a write).
+ */
+let turnNow: number | undefined
+function now(): number {
+  if (turnNow === undefined) {
+    turnNow = Date.now()
+    queueMicrotask(() => (turnNow = undefined))
+  }
+  return turnNow
+}
+
+function isThenable(value: unknown): value is PromiseLike<void> {
+  return typeof (value as PromiseLike<void> | undefined)?.then === 'function'
+}
+
+/**
+ * A stream's output, in order. A sink write that returns nothing is done at once (a Node response
+ * below its high-water mark): no promise, no timer. One that returns a promise is in flight until it
+ * settles, watched by `writeTimeout`; text sent meanwhile waits in `pending` and goes out in one
+ * write when it completes. Heartbeats, pulled messages and pushed live entries all go this way.
+ *
+ * A class rather than closures: a fan-out calls `push` on thousands of these per entry, and one
+ * object with its fields in place, behind methods every stream shares, is what keeps that call cheap.
+ */
+class SseWriter implements LiveTarget {
+  /** Text sent while a write is in flight. */
+  pending = ''
+  /** The write the sink has not completed yet (settles, never rejects). */
+  inFlight: Promise<void> | undefined
+  /** Set when the stream stops: nothing more is written. */
+  stopped = false
+  /** When the last write started or completed (ms, {@link now}). */
+  lastWrite = now()
+  /** Set when a write did not complete within `writeTimeout`. */
+  timedOut = false
+  private writeTimer: Timer | undefined
+  private readonly written = () => {
+    this.inFlight = undefined
+    this.lastWrite = now()
+    if (this.pending === '' || this.stopped) return
+    const chunk = this.pending
+    this.pending = ''
+    this.write(chunk)
+  }
+  private readonly failed = () => {
+    this.inFlight = undefined
+    this.onFailure() // the client went away mid-write
+  }
+  private readonly onWriteTimeout = () => {
+    if (this.inFlight === undefined || this.stopped) return
+    this.timedOut = true
+    this.onFailure()
+  }
+
+  constructor(
+    private readonly sink: SseSink,
+    private readonly writeTimeout: number,
+    /** Stops the stream: the client is gone or stuck. */
+    private readonly onFailure: () => void,
+  ) {}
+
+  /** Writes `text` after everything sent before it. */
+  send(text: string): void {
+    if (this.stopped) return
+    if (this.inFlight === undefined) this.write(text)
+    else this.pending += text
+  }
+
+  /** {@link LiveTarget.push}: sends `text`; `false` once the stream holds back 64 kB or stopped. */
+  push(text: string): boolean {
+    this.send(text)
+    return !this.stopped && this.pending.length < LOOKAHEAD_BYTES
+  }
+
+  /** Whether the stream holds back as much as it may: pull nothing more until the write in flight completes. */
+  get full(): boolean {
+    return this.inFlight !== undefined && this.pending.length >= LOOKAHEAD_BYTES
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.writeTimer !== undefined) clearTimeout(this.writeTimer)
+  }
+
+  private write(chunk: string): void {
+    let result: void | Promise<void>
+    try {
+      result = this.sink.write(chunk)
+    } catch {
+      this.onFailure() // the client went away
+      return
+    }
+    this.lastWrite = now()
+    if (!isThenable(result)) return
+    // One timer for the whole stream, re-armed as each write that has to wait starts.
+    if (this.writeTimeout > 0) this.writeTimer = rearm(this.writeTimer, this.onWriteTimeout, this.writeTimeout)
+    this.inFlight = Promise.resolve(result).then(this.written, this.failed)
+  }
+}
+
+/**
  * Pulls messages from `source` and writes them to `sink` until the source ends, `signal` aborts,
  * or a write fails; then aborts the source's signal and calls its iterator's `return()` without
  * waiting for it (see {@link SseSource} for what a source must do). Resolves when streaming stops;
  * rejects only if the source throws before the stop (after calling `onError`).
+ *
+ * An event log's `read()` also pushes its live entries, formatted once for every stream of the
+ * instance, straight into this stream's writes (./live.ts); the iterator then carries replay and
+ * catch-up only.
  */
 export async function streamSse(source: SseSource, sink: SseSink, options: StreamSseOptions = {}): Promise<void> {
   const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry, writeTimeout = 30_000 } = options
@@ -131,6 +245,7 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   const onOuterAbort = () => controller.abort(outer?.reason)
   if (outer?.aborted) return
   outer?.addEventListener('abort', onOuterAbort, { once: true })
+  const writer = new SseWriter(sink, writeTimeout, () => controller.abort())
 
   // Every wait (the source's next(), a write) is raced against the stop. One abort listener for the
   // whole stream wakes whichever wait is current; racing against one long-lived promise instead
@@ -138,10 +253,13 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
   // The wake happens inside the abort dispatch, before any promise reaction: an AbortError the
   // source throws because of the same abort arrives too late to count as a failure.
   let wake: ((stopped: typeof ABORTED) => void) | undefined
-  const onStop = () => wake?.(ABORTED)
+  const onStop = () => {
+    writer.stop()
+    wake?.(ABORTED)
+  }
   controller.signal.addEventListener('abort', onStop, { once: true })
   const untilStopped = async <T>(promise: Promise<T>): Promise<T | typeof ABORTED> => {
-    if (controller.signal.aborted) return ABORTED
+    if (writer.stopped) return ABORTED
     try {
       return await new Promise<T | typeof ABORTED>((resolve, reject) => {
         wake = resolve
@@ -152,74 +270,31 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     }
   }
 
+  // One timer per stream, armed once per idle period rather than per write: a write only notes the time.
+  const heartbeatText = formatComment(heartbeatComment)
   let heartbeat: Timer | undefined
-  const armHeartbeat = () => {
-    if (heartbeatMs > 0 && !controller.signal.aborted) heartbeat = rearm(heartbeat, beat, heartbeatMs)
-  }
-  // One timer for the whole stream, re-armed with refresh() as each write starts: a timer per
-  // write would cost an allocation per event. It only acts if a write is still pending.
-  let writing = false
-  let timedOut = false
-  let writeTimer: Timer | undefined
-  const onWriteTimeout = () => {
-    if (!writing || controller.signal.aborted) return
-    timedOut = true
-    controller.abort()
-  }
-  const startWrite = () => {
-    writing = true
-    if (writeTimeout > 0) writeTimer = rearm(writeTimer, onWriteTimeout, writeTimeout)
-  }
-  // Writes are chained: a heartbeat firing during a slow (e.g. byte-by-byte) write must not
-  // interleave its bytes with the event's.
-  let chain: Promise<unknown> = Promise.resolve()
-  const write = (chunk: string): Promise<void> => {
-    const next = chain
-      .then(() => {
-        startWrite()
-        return sink.write(chunk)
-      })
-      .then(() => {
-        writing = false
-        armHeartbeat()
-      })
-    chain = next.catch(() => {})
-    return next
-  }
-  function beat() {
-    // A failed heartbeat means the client is gone.
-    write(formatComment(heartbeatComment)).catch(() => controller.abort())
+  const onHeartbeat = () => {
+    if (writer.stopped) return
+    let wait = heartbeatMs - (now() - writer.lastWrite)
+    if (wait <= 0) {
+      // A write still in flight is watched by writeTimeout already: no heartbeat queues behind it.
+      if (writer.inFlight === undefined) writer.send(heartbeatText)
+      wait = heartbeatMs
+    }
+    heartbeat = setTimeout(onHeartbeat, wait)
   }
 
   let iterator: AsyncIterator<SseMessage> | undefined
   let finished = false
   try {
     const iterable = typeof source === 'function' ? source({ lastEventId: options.lastEventId, signal: controller.signal }) : source
+    if (canPush(iterable)) iterable[LIVE_PUSH](writer)
     iterator = iterable[Symbol.asyncIterator]()
-    if (retry !== undefined) await write(formatRetry(retry))
-    armHeartbeat()
-    // Events pulled while a write is in flight wait in `pending` and go out together in the next
-    // write: one write per client per flush, however many events arrived meanwhile.
-    let pending = ''
-    let inFlight: Promise<void> | undefined
-    const flush = () => {
-      if (inFlight !== undefined || pending === '' || controller.signal.aborted) return
-      const chunk = pending
-      pending = ''
-      inFlight = write(chunk).then(
-        () => {
-          inFlight = undefined
-          flush()
-        },
-        () => {
-          inFlight = undefined
-          controller.abort() // the client went away mid-write
-        },
-      )
-    }
-    while (!controller.signal.aborted) {
-      if (inFlight !== undefined && pending.length >= LOOKAHEAD_BYTES) {
-        if ((await untilStopped(inFlight)) === ABORTED) break
+    if (retry !== undefined) writer.send(formatRetry(retry))
+    if (heartbeatMs > 0) heartbeat = setTimeout(onHeartbeat, heartbeatMs)
+    while (!writer.stopped) {
+      if (writer.full) {
+        if ((await untilStopped(writer.inFlight!)) === ABORTED) break
         continue
       }
       const result = await untilStopped(iterator.next())
@@ -228,13 +303,11 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
         finished = true
         break
       }
-      pending += serialise(result.value)
-      flush()
+      writer.send(serialise(result.value))
     }
     // The source ended: what it sent is written before the stream ends.
-    for (let i = 0; finished && i < 1_000_000 && (inFlight !== undefined || pending !== ''); i++) {
-      flush()
-      if (inFlight === undefined || (await untilStopped(inFlight)) === ABORTED) break
+    for (let i = 0; finished && writer.inFlight !== undefined && i < 1_000_000; i++) {
+      if ((await untilStopped(writer.inFlight)) === ABORTED) break
     }
   } catch (error) {
     finished = true // a throwing iterator is already closed
@@ -242,8 +315,8 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     throw error
   } finally {
     if (heartbeat !== undefined) clearTimeout(heartbeat)
-    if (writeTimer !== undefined) clearTimeout(writeTimer)
-    if (timedOut) sink.destroy?.()
+    writer.stop()
+    if (writer.timedOut) sink.destroy?.()
     outer?.removeEventListener('abort', onOuterAbort)
     controller.signal.removeEventListener('abort', onStop)
     controller.abort()
@@ -315,14 +388,14 @@ export function createSseResponse(source: SseSource, options: CreateSseResponseO
   })
 
   const sink: SseSink = {
-    async write(chunk) {
+    write(chunk) {
       if (closed) throw new Error('stream closed')
       controller.enqueue(encoder.encode(chunk))
+      if ((controller.desiredSize ?? 1) > 0 || stop.signal.aborted) return
       // Wait for the consumer to ask for more, so a slow client does not make us buffer forever.
-      if ((controller.desiredSize ?? 1) <= 0 && !stop.signal.aborted) {
-        await new Promise<void>((resolve) => (wakeWriter = resolve))
+      return new Promise<void>((resolve) => (wakeWriter = resolve)).then(() => {
         wakeWriter = undefined
-      }
+      })
     },
     destroy() {
       // Erroring the body is how a fetch-style server learns to drop the connection.
@@ -374,11 +447,72 @@ export interface NodeResponseLike {
   readonly req?: { httpVersionMajor?: number } | undefined
   writeHead(statusCode: number, headers: Record<string, string>): unknown
   flushHeaders?(): void
-  write(chunk: string, callback: (error?: Error | null) => void): boolean
+  /** Buffers `chunk`; `false` once the buffer is over its high-water mark (then `'drain'` follows). */
+  write(chunk: string | Uint8Array, callback?: (error?: Error | null) => void): boolean
+  /** Bytes buffered and not yet handed to the socket. */
+  readonly writableLength: number
   end(): unknown
   destroy(error?: Error): unknown
-  once(event: 'close', listener: () => void): unknown
-  removeListener(event: 'close', listener: () => void): unknown
+  once(event: 'close' | 'drain', listener: () => void): unknown
+  removeListener(event: 'close' | 'drain', listener: () => void): unknown
+}
+
+/**
+ * The last text written to any Node response, and its bytes. A fan-out writes the same text to
+ * every caught-up response in turn: it is encoded once and the bytes are shared, where a string
+ * would be encoded again for every socket. Node never changes the bytes it is given to write.
+ */
+let lastText = ''
+let lastBytes: Uint8Array | undefined
+
+function bytesOf(text: string): Uint8Array {
+  if (lastBytes === undefined || text !== lastText) {
+    lastText = text
+    lastBytes = Buffer.from(text, 'utf8')
+  }
+  return lastBytes
+}
+
+/** Writes into a Node response (a class: a fan-out calls `write` on thousands of these per entry). */
+class NodeResponseSink implements SseSink {
+  constructor(private readonly response: NodeResponseLike) {}
+
+  write(chunk: string): void | Promise<void> {
+    const response = this.response
+    if (response.destroyed || response.writableEnded) throw new Error('response closed')
+    // Taken below the high-water mark; above it, the write completes when the response drains.
+    if (response.write(bytesOf(chunk))) return
+    return new Promise<void>((resolve, reject) => {
+      const drained = () => {
+        response.removeListener('close', closed)
+        resolve()
+      }
+      const closed = () => {
+        response.removeListener('drain', drained)
+        reject(new Error('response closed'))
+      }
+      response.once('drain', drained)
+      response.once('close', closed)
+    })
+  }
+
+  destroy(): void {
+    // end() would queue behind the stuck bytes: only destroying frees the socket.
+    if (!this.response.destroyed) this.response.destroy()
+  }
+}
+
+/** Resolves once the bytes `response` buffered have been handed to the socket, or it closed. */
+function flushed(response: NodeResponseLike): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      response.removeListener('close', done)
+      resolve()
+    }
+    response.once('close', done)
+    // Write callbacks run in order: an empty write's runs once everything before it has left.
+    response.write('', done)
+  })
 }
 
 /** Options of {@link pipeSseToNode}. */
@@ -395,9 +529,9 @@ type AnyRequestForNode = AnyRequest
 
 /**
  * Streams `source` into a Node `ServerResponse` (`node:http`, Express, Fastify's `reply.raw`).
- * Writes the SSE headers unless already sent, writes what the source yields while the previous
- * write is still being flushed in one write (pulling at most 64 kB ahead of the socket), and stops
- * the source when the connection closes. Resolves when streaming stops; if the
+ * Writes the SSE headers unless already sent, writes each message at once while the response
+ * takes it (below its high-water mark), else waits for `'drain'` and sends what arrived meanwhile
+ * in one write (holding at most 64 kB), and stops the source when the connection closes. Resolves when streaming stops; if the
  * source throws, the socket is destroyed so the client sees a broken stream, not a clean end.
  */
 export async function pipeSseToNode(response: NodeResponseLike, source: SseSource, options: PipeSseToNodeOptions = {}): Promise<void> {
@@ -414,22 +548,14 @@ export async function pipeSseToNode(response: NodeResponseLike, source: SseSourc
   if (options.signal?.aborted) stop.abort()
   else options.signal?.addEventListener('abort', onClose, { once: true })
 
-  const sink: SseSink = {
-    write(chunk) {
-      if (response.destroyed || response.writableEnded) return Promise.reject(new Error('response closed'))
-      return new Promise<void>((resolve, reject) => {
-        response.write(chunk, (error) => (error ? reject(error) : resolve()))
-      })
-    },
-    destroy() {
-      // end() would queue behind the stuck bytes: only destroying frees the socket.
-      if (!response.destroyed) response.destroy()
-    },
-  }
+  const sink = new NodeResponseSink(response)
   const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
   try {
     await streamSse(source, sink, { ...options, lastEventId, signal: stop.signal })
-    if (options.end !== false && !response.writableEnded && !response.destroyed) response.end()
+    if (response.writableEnded || response.destroyed) return
+    if (options.end !== false) response.end()
+    // Left open for the caller: what was written has left the response's buffer when this resolves.
+    else if (response.writableLength > 0) await flushed(response)
   } catch (error) {
     if (!response.destroyed) response.destroy()
     throw error

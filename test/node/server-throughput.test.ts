@@ -36,6 +36,32 @@ describe('fan-out cost', () => {
     expect(reads).toBe(1)
   })
 
+  it('a live entry reaches every caught-up stream during append itself, as one text formatted once', async () => {
+    const log = createMemoryEventLog({ maxLen: 100 })
+    const stop = new AbortController()
+    const received: string[][] = Array.from({ length: 100 }, () => [])
+    const streams = received.map((chunks) => streamSse(({ signal }) => log.read({ signal }), { write: (chunk) => void chunks.push(chunk) }, { signal: stop.signal, heartbeatMs: 0 }))
+    try {
+      // Every stream follows the live tail once it has had an entry appended after it started.
+      for (let i = 0; i < 100 && !received.every((chunks) => chunks.length > 0); i++) {
+        await log.append({ data: 'first' })
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      expect(received.every((chunks) => chunks.length > 0)).toBe(true)
+      for (const chunks of received) chunks.length = 0
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      void log.append({ data: 'pushed' })
+      // No await in between: written to every stream synchronously, the same string for all.
+      expect(received.every((chunks) => chunks.length === 1)).toBe(true)
+      expect(new Set(received.map((chunks) => chunks[0])).size).toBe(1)
+      expect(received[0]![0]).toMatch(/^id: \d+\ndata: pushed\n\n$/)
+    } finally {
+      stop.abort()
+      await Promise.all(streams)
+      await log.close()
+    }
+  })
+
   it('events that arrive while a write is in flight go out together in the next write', async () => {
     const writes: string[] = []
     let release: (() => void) | undefined
