@@ -51,6 +51,17 @@ function replaceModules(replacements) {
 }
 
 /**
+ * The source of a module that exports the same names as `file` (absolute path), each `undefined`:
+ * what a feature's module is replaced by to measure a bundle as if the feature did not exist (the
+ * callers keep their call sites; everything only the module reaches drops out).
+ */
+export async function stubOf(file) {
+  const result = await build({ entryPoints: [file], bundle: false, write: false, metafile: true, format: 'esm', logLevel: 'silent' })
+  const names = Object.values(result.metafile.outputs)[0].exports ?? []
+  return names.map((name) => `export const ${name} = undefined`).join('\n')
+}
+
+/**
  * Bundles `entry` (a file path, or `{ contents, resolveDir }`) for the browser.
  * Returns `{ code, bytes, gzip, inputs }` (`inputs`: metafile input paths that contributed bytes).
  *
