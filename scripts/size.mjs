@@ -251,6 +251,8 @@ export async function measureSizes({ dist = false } = {}) {
       'iterateEvents (async iteration, TanStack Query streamedQuery; not in the React entry)': await piece(`export { iterateEvents } from 'use-event-stream/core'`),
       'cross-tab chunk (lazy, loaded only with crossTab)': rows.find((r) => r.id === 'bundle-react-crosstab')?.detail.lazyChunk?.gzip,
     }
+    // Where the EventSource-only bundle's bytes come from (minified, before gzip), to attribute its miss.
+    info.eventsourceOnlyByModule = es.byModule
   }
   return { rows, notes, info, ok: rows.every((r) => r.withinCeiling) }
 }
@@ -277,6 +279,7 @@ async function main() {
       } else if (r.pass && r.ours < r.ceiling - 100) console.log(`        note: target met; CEILINGS.${r.key} (${kB(r.ceiling)}) can be lowered to the target`)
     }
     if (info.pieces) for (const [k, v] of Object.entries(info.pieces)) console.log(`  info  ${k}: ${kB(v)}`)
+    if (info.eventsourceOnlyByModule) console.log(`  info  EventSource-only bundle by module (minified bytes): ${info.eventsourceOnlyByModule.map(([m, b]) => `${m.replace(/^src\//, '')} ${b}`).join(', ')}`)
     for (const n of notes) console.log(`  note  ${n}`)
     console.log(ok ? 'size: ok (every bundle within its ceiling)' : 'size: FAILED')
   }
