@@ -7,7 +7,7 @@
 import { createEventStreamWith, STREAM_DEFAULTS, type EventStream, type EventStreamOptions } from '../core/eventStream'
 import { resolvePlatform } from '../core/platform'
 import { overlapRotation } from '../core/rotation'
-import { noRotation, reconnectRotation, type TokenRotation } from '../core/streamTokens'
+import { noRotation, reconnectRotation } from '../core/streamTokens'
 import { createCrossTabEventStream } from '../crossTab/lazy'
 import type { Platform, Transport, TransportName } from '../core/types'
 import { createEventSourceTransport } from '../transports/eventSourceTransport'
@@ -41,13 +41,14 @@ function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens' | 'he
   return 'fetch'
 }
 
-/** The rotation units by name: `createEventStream` and the hooks take `rotation` as a name. */
-const ROTATIONS: Record<string, TokenRotation> = { overlap: overlapRotation, reconnect: reconnectRotation, none: noRotation }
-
-/** `options` with `rotation` as the unit `createEventStreamWith` takes (a name, or the default, resolved). */
-export function withRotationUnit<T extends EventStreamOptions<any>>(options: T): T {
+/**
+ * `options` with `rotation` as the unit `createEventStreamWith` takes: the names `'reconnect'` and
+ * `'none'`, and `'overlap'` (the default), resolved as transport names are.
+ */
+function withRotationUnit<T extends EventStreamOptions<any>>(options: T): T {
   const rotation = options.rotation ?? STREAM_DEFAULTS.rotation
-  return typeof rotation === 'function' || !options.tokens ? options : { ...options, rotation: ROTATIONS[rotation] }
+  if (typeof rotation === 'function' || !options.tokens) return options
+  return { ...options, rotation: rotation === 'reconnect' ? reconnectRotation : rotation === 'none' ? noRotation : overlapRotation }
 }
 
 /**
