@@ -225,8 +225,8 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   const settings = withDefaults(options)
   if (capabilities.requestBody === false && (options.body !== undefined || settings.method.toUpperCase() !== 'GET')) unsendable('a body or method')
   const tokens = options.tokens
-  const followTokens = options.rotation
-  if (tokens && typeof followTokens !== 'function') {
+  const rotationUnit = options.rotation
+  if (tokens && typeof rotationUnit !== 'function') {
     const hint = typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' ? ': with tokens, createEventStreamWith takes overlapRotation, reconnectRotation or noRotation (createEventStream also takes their names)' : ''
     throw new EventStreamError('invalid-request', `rotation${hint}`)
   }
@@ -255,7 +255,8 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   let retryTimer: Deadline | undefined
   let serverRetry: number | undefined
 
-  // The units a stream reaches only when its options ask for them.
+  // The units of the features an app may leave out, made only when the options ask for them (the
+  // token unit comes with the `rotation` option; see `streamTokens.ts`).
   const idle = createIdleWatchdog(platform, idleTimeout, () => fail(reported(new EventStreamError('idle-timeout', `No data for ${idleTimeout} ms`))))
   const hiddenPause = options.pauseWhenHidden === undefined ? undefined : createHiddenPause(platform, options.pauseWhenHidden, { pause: () => pause(), resume: () => start() })
   const control: StreamControl<Connection> = {
@@ -275,7 +276,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     reported,
   }
   /** Everything the stream does with its token manager (`streamTokens.ts`), through the `rotation` unit. */
-  const follower: TokenFollower<Connection> | undefined = tokens && (followTokens as TokenRotation)(control, tokens)
+  const follower: TokenFollower<Connection> | undefined = tokens && (rotationUnit as TokenRotation)(control, tokens)
   const rotation = follower?.rotation
 
   function set(patch: Partial<EventStreamSnapshot<TData>>): void {
