@@ -101,8 +101,8 @@ export const open = (url) => createEventStreamWith(createEventSourceTransport(),
  *   `overlapRotation` (the `rotation` option's default name).
  * - The idle watchdog and pause-when-hidden: units of their own behind numeric options, so every
  *   stream bundles them (see bench/README.md: kept, their cost is under the target).
- * - Render batching: a unit of the React layer (`module` below); its row is measured once the
- *   module exists on the branch.
+ * - Render batching: the React layer's unit (`react/batching.ts`, the flush scheduling), measured
+ *   in the React entry. A feature whose module is missing prints a note instead of a row.
  */
 const FEATURES = [
   { key: 'fetchTransport', name: 'fetch transport (with fetch-event-source getLines)', base: 'react', modules: ['src/transports/fetchTransport.ts'], peer: 'fes' },
@@ -111,8 +111,6 @@ const FEATURES = [
   { key: 'overlapRotation', name: 'overlap rotation', base: 'es', modules: ['src/core/rotation.ts'] },
   { key: 'idleWatchdog', name: 'idle watchdog (idleTimeout)', base: 'es', modules: ['src/core/idleWatchdog.ts'] },
   { key: 'pauseWhenHidden', name: 'pause when hidden (pauseWhenHidden)', base: 'es', modules: ['src/core/hiddenPause.ts'] },
-  // Render batching (`batch`): the React-layer engineer is making it a unit of its own. When
-  // src/react/batching.ts exists, this row measures it like the others (base: the React entry).
   { key: 'renderBatching', name: 'render batching (batch, React layer)', base: 'react', modules: ['src/react/batching.ts'] },
 ]
 
