@@ -51,8 +51,20 @@ function replaceModules(replacements) {
 }
 
 /**
+ * The source of a module that exports the same names as `file` (absolute path), each `undefined`:
+ * what a feature's module is replaced by to measure a bundle as if the feature did not exist (the
+ * callers keep their call sites; everything only the module reaches drops out).
+ */
+export async function stubOf(file) {
+  const result = await build({ entryPoints: [file], bundle: false, write: false, metafile: true, format: 'esm', logLevel: 'silent' })
+  const names = Object.values(result.metafile.outputs)[0].exports ?? []
+  return names.map((name) => `export const ${name} = undefined`).join('\n')
+}
+
+/**
  * Bundles `entry` (a file path, or `{ contents, resolveDir }`) for the browser.
- * Returns `{ code, bytes, gzip, inputs }` (`inputs`: metafile input paths that contributed bytes).
+ * Returns `{ code, bytes, gzip, inputs, byModule }` (`inputs`: metafile input paths that contributed
+ * bytes; `byModule`: `[path, minified bytes]` of each, largest first; not with `splitting`).
  *
  * `splitting: true` splits dynamic imports into chunks of their own, as app bundlers (Vite,
  * Rollup, webpack, Next.js) do: `code`, `bytes`, `gzip` and `inputs` are then those of the initial
@@ -87,7 +99,9 @@ export async function bundle(entry, { minify = true, external = ['react', 'react
   let code
   if (outfile) code = (await import('node:fs')).readFileSync(outfile, 'utf8')
   else code = result.outputFiles[0].text
-  return { code, bytes: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).length, inputs, exportNames: out.exports ?? [], warnings: result.warnings }
+  // Minified bytes each module contributes, largest first (where the bytes of a bundle come from).
+  const byModule = Object.entries(out.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([k, v]) => [k.replace(/.*node_modules\//, ''), v.bytesInOutput]).sort((a, b) => b[1] - a[1])
+  return { code, bytes: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).length, inputs, byModule, exportNames: out.exports ?? [], warnings: result.warnings }
 }
 
 /** The initial chunks (entry + static imports, transitively) as one, and the lazy ones apart. */

@@ -1,13 +1,16 @@
 import { backoffDelay, MAX_WAIT } from './backoff'
-import { EventStreamError, TokenError } from './errors'
+import { EventStreamError } from './errors'
 import { decideOnFailure } from './failurePolicy'
 import { readGap, STREAM_GAP_EVENT } from './gap'
+import { createHiddenPause } from './hiddenPause'
+import { createIdleWatchdog } from './idleWatchdog'
 import { parseEventData } from './parseEvent'
 import { resolvePlatform } from './platform'
 import { createStreamPosition, type ReplayFilter, type StreamPosition } from './position'
 import { callSafely } from './reportError'
-import { createRotation, rotationFor } from './rotation'
 import { watchLifecycle } from './lifecycle'
+import type { StreamConnection, StreamControl, TokenFollower, TokenRotation } from './streamTokens'
+import { STREAM_DEFAULTS } from './streamOptions'
 import { createListeners } from './subscribable'
 import { startDeadline, type Deadline } from './timers'
 import type {
@@ -97,8 +100,13 @@ export interface EventStreamOptions<TData = string> {
    * `'reconnect'`: close, then reopen (a short gap, filled by Last-Event-ID replay; repeats are
    * dropped); also kept without an id.
    * `'none'`: keep the connection; the new token is used on the next connect.
+   *
+   * `createEventStreamWith` takes the policy as the unit that implements it, so a stream without
+   * tokens bundles none of it: with `tokens`, pass `overlapRotation`, `reconnectRotation` or
+   * `noRotation` (a name throws an `EventStreamError` of kind `'invalid-request'` at creation).
+   * `createEventStream` and the hooks take either.
    */
-  rotation?: RotationPolicy
+  rotation?: RotationPolicy | TokenRotation
   /** Pause (disconnect) after the document has been hidden this long; reconnect when shown. Default: never pause. */
   pauseWhenHidden?: number
   /** Longest line accepted by the fetch transport, in bytes. Default `1048576` (1 MiB). */
@@ -147,18 +155,7 @@ export interface EventStream<TData = string> {
   subscribe(listener: () => void): () => void
 }
 
-/** The defaults of the options that have one (see each option's documentation). */
-export const STREAM_DEFAULTS = {
-  transport: 'auto',
-  withCredentials: false,
-  events: ['message'],
-  tokenQueryParam: 'token',
-  lastEventIdQueryParam: 'lastEventId',
-  idleTimeout: 0,
-  rotation: 'overlap',
-  maxLineLength: 1_048_576,
-  maxEventSize: 4_194_304,
-} as const satisfies Partial<EventStreamOptions<unknown>>
+export { STREAM_DEFAULTS }
 
 const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   initialDelay: 1000,
@@ -166,6 +163,13 @@ const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   factor: 2,
   maxAttempts: Infinity,
   stableAfter: 5000,
+}
+
+/** `options` with each missing option that has a default (`STREAM_DEFAULTS`) set to it. */
+function withDefaults<T>(options: EventStreamOptions<T>): EventStreamOptions<T> & { -readonly [K in keyof typeof STREAM_DEFAULTS]: NonNullable<EventStreamOptions<T>[K]> } {
+  const settings: Record<string, unknown> = { ...options }
+  for (const [name, value] of Object.entries(STREAM_DEFAULTS)) settings[name] ??= value
+  return settings as unknown as ReturnType<typeof withDefaults<T>>
 }
 
 /**
@@ -189,7 +193,7 @@ export function idleSnapshot<TData = string>(transport: string, lastEventId?: st
 }
 
 /** One connection attempt. */
-interface Connection {
+interface Connection extends StreamConnection {
   /** Aborts it; replaced by the transport's abort once `connect` returned. */
   abort: () => void
   opened: boolean
@@ -206,7 +210,11 @@ interface Connection {
  *
  * @example
  * import { createEventStreamWith, createEventSourceTransport } from 'use-event-stream/core'
- * const stream = createEventStreamWith(createEventSourceTransport(), { url: '/api/stream', tokens })
+ * const stream = createEventStreamWith(createEventSourceTransport(), { url: '/api/stream' })
+ *
+ * @example With a token manager: the rotation unit comes with it.
+ * import { createEventStreamWith, createFetchTransport, overlapRotation } from 'use-event-stream/core'
+ * const stream = createEventStreamWith(createFetchTransport(), { url: '/api/stream', tokens, rotation: overlapRotation })
  */
 export function createEventStreamWith<TData = string>(transport: Transport, options: EventStreamOptions<TData>): EventStream<TData> {
   const capabilities = transport.capabilities ?? {}
@@ -214,16 +222,21 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     throw new EventStreamError('invalid-request', `${what} cannot be sent by the ${transport.name} transport: use transport "fetch" (or "auto", which picks it when ${what} is given)`)
   }
   if (capabilities.headers === false && options.headers && Object.keys(options.headers).length > 0) unsendable('headers')
-  if (capabilities.requestBody === false && (options.body !== undefined || (options.method ?? 'GET').toUpperCase() !== 'GET')) unsendable('a body or method')
-  const platform = resolvePlatform(options.platform)
+  const settings = withDefaults(options)
+  if (capabilities.requestBody === false && (options.body !== undefined || settings.method.toUpperCase() !== 'GET')) unsendable('a body or method')
   const tokens = options.tokens
+  const rotationUnit = options.rotation
+  if (tokens && typeof rotationUnit !== 'function') {
+    const hint = typeof process !== 'undefined' && process.env.NODE_ENV !== 'production' ? ': with tokens, createEventStreamWith takes overlapRotation, reconnectRotation or noRotation (createEventStream also takes their names)' : ''
+    throw new EventStreamError('invalid-request', `rotation${hint}`)
+  }
+  const platform = resolvePlatform(options.platform)
   const reconnectOptions = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect }
   const backoff = reconnectOptions || DEFAULT_RECONNECT
   const stableAfter = backoff.stableAfter
-  const events = options.events ?? STREAM_DEFAULTS.events
+  const events = settings.events
   const eventSet = new Set(events)
-  const rotationPolicy = options.rotation ?? STREAM_DEFAULTS.rotation
-  const idleTimeout = options.idleTimeout ?? STREAM_DEFAULTS.idleTimeout
+  const idleTimeout = settings.idleTimeout
   const { parse, onEvent: onEventCallback, onError: onErrorCallback, onGap } = options
   // The gap event is always listened for: a server that skipped events is never ignored in silence.
   const transportEvents = eventSet.has(STREAM_GAP_EVENT) ? events : [...events, STREAM_GAP_EVENT]
@@ -232,33 +245,39 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   const position = options.position ?? createStreamPosition(options.lastEventId)
   let snapshot: EventStreamSnapshot<TData> = idleSnapshot(transport.name, position.id)
   const listeners = createListeners()
-  const rotation = createRotation<Connection>(platform)
 
   // Run state. `generation` changes whenever the stream moves on (a new attempt, a pause, a stop),
   // so the answer of an earlier token request is recognised as stale and dropped.
   let running = false
   let generation = 0
   let current: Connection | undefined
-  let idleTimer: Deadline | undefined
   let stableTimer: Deadline | undefined
   let retryTimer: Deadline | undefined
-  let hiddenTimer: Deadline | undefined
   let serverRetry: number | undefined
-  /** 401/403 answers of the stream server since the last open; token-endpoint failures do not count. */
-  let authFailures = 0
-  /** Version of the token the stream server rejected: only a newer one is used from then on. */
-  let rejectedVersion: number | undefined
-  /**
-   * Waiting for the token manager, which could not supply a token: the stream retries when the
-   * manager has a token or at the manager's next try, counts no attempts, and reports once.
-   */
-  let waitingForToken = false
-  /** Tries while waiting for the token manager (drives the delay when the manager names no time). */
-  let tokenWaits = 0
-  /** Ended only because the token manager is unauthorized: a new token starts it again. */
-  let dormant = false
-  let hiddenTooLong = false
-  let unsubscribeTokens: (() => void) | undefined
+
+  // The units of the features an app may leave out, made only when the options ask for them (the
+  // token unit comes with the `rotation` option; see `streamTokens.ts`).
+  const idle = createIdleWatchdog(platform, idleTimeout, () => fail(reported(new EventStreamError('idle-timeout', `No data for ${idleTimeout} ms`))))
+  const hiddenPause = options.pauseWhenHidden === undefined ? undefined : createHiddenPause(platform, options.pauseWhenHidden, { pause: () => pause(), resume: () => start() })
+  const control: StreamControl<Connection> = {
+    platform,
+    backoff,
+    position,
+    generation: () => generation,
+    running: () => running,
+    snapshot: () => snapshot,
+    current: () => current,
+    open,
+    connect,
+    start,
+    stop,
+    schedule,
+    dropConnections,
+    reported,
+  }
+  /** Everything the stream does with its token manager (`streamTokens.ts`), through the `rotation` unit. */
+  const follower: TokenFollower<Connection> | undefined = tokens && (rotationUnit as TokenRotation)(control, tokens)
+  const rotation = follower?.rotation
 
   function set(patch: Partial<EventStreamSnapshot<TData>>): void {
     for (const key in patch) {
@@ -283,37 +302,13 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     return error
   }
 
-  function cancel(timer: Deadline | undefined): undefined {
-    timer?.cancel()
-    return undefined
-  }
-
   /** Aborts every connection and the timers that belong to one. */
   function dropConnections(): void {
-    rotation.abandon()
+    rotation?.abandon()
     current?.abort()
     current = undefined
-    idleTimer = cancel(idleTimer)
-    stableTimer = cancel(stableTimer)
-  }
-
-  function armIdle(): void {
-    if (idleTimeout <= 0) return
-    cancel(idleTimer)
-    idleTimer = startDeadline(platform, idleTimeout, () => fail(reported(new EventStreamError('idle-timeout', `No data for ${idleTimeout} ms`))))
-  }
-
-  /** Subscribes to the token manager while it matters: running and not paused, or dormant. */
-  function watchTokens(): void {
-    const wanted = !!tokens && (dormant || (running && snapshot.status !== 'paused'))
-    if (wanted === !!unsubscribeTokens) return
-    if (unsubscribeTokens) {
-      const unsubscribe = unsubscribeTokens
-      unsubscribeTokens = undefined
-      unsubscribe()
-    } else {
-      unsubscribeTokens = tokens!.subscribe(onTokenChange)
-    }
+    idle?.disarm()
+    stableTimer?.cancel()
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -322,52 +317,12 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   /** A new attempt; `error`: why the last one ended, shown while this one is being made. */
   function start(error?: EventStreamError): void {
     dropConnections()
-    retryTimer = cancel(retryTimer)
+    retryTimer?.cancel()
     const gen = ++generation
-    setStatus(error || snapshot.openCount > 0 || snapshot.attempt > 0 || waitingForToken ? 'reconnecting' : 'connecting', { error: error ?? (waitingForToken ? snapshot.error : undefined) })
-    if (!tokens) return open(undefined, undefined)
-    // Subscribing may notify at once (a token already due); that may move the stream on.
-    watchTokens()
-    if (gen !== generation) return
-    tokens.getToken(rejectedVersion === undefined ? undefined : { newerThan: rejectedVersion }).then(
-      (token) => {
-        if (gen !== generation) return
-        waitingForToken = false
-        tokenWaits = 0
-        open(token, tokens.version)
-      },
-      (cause: unknown) => {
-        if (gen !== generation) return
-        const kind = cause instanceof TokenError ? cause.kind : undefined
-        if (kind === 'unauthorized') return endUnauthorized(cause as TokenError)
-        const failure = new EventStreamError('token', `No stream token: ${cause instanceof Error ? cause.message : 'unknown error'}`, { cause })
-        if (kind === 'disposed') return stop(reported(failure))
-        waitForToken(failure)
-      },
-    )
-  }
-
-  /**
-   * The token manager could not supply a token. Its own retries (and its `Retry-After`) decide
-   * when there is one, so the stream waits for it: a new token starts the next attempt at once
-   * (`onTokenChange`), and the stream asks again at the manager's next try. No attempts are
-   * counted and the error is reported once per wait, however long the token endpoint is down.
-   */
-  function waitForToken(failure: EventStreamError): void {
-    dropConnections()
-    if (!waitingForToken) reported(failure)
-    waitingForToken = true
-    const now = platform.now()
-    const nextTry = tokens!.getSnapshot().refreshAt
-    const delay = nextTry !== undefined && nextTry > now ? Math.min(MAX_WAIT, nextTry - now) : backoffDelay(++tokenWaits, backoff, platform.random)
-    schedule(delay, failure)
-  }
-
-  /** The token manager refuses this user: end, and come back when it has a token again. */
-  function endUnauthorized(cause?: TokenError): void {
-    stop(reported(new EventStreamError('unauthorized', 'Stream token refused by the token endpoint', { status: cause?.status, cause })))
-    dormant = true
-    watchTokens()
+    const waiting = !!follower?.waiting
+    setStatus(error || snapshot.openCount > 0 || snapshot.attempt > 0 || waiting ? 'reconnecting' : 'connecting', { error: error ?? (waiting ? snapshot.error : undefined) })
+    if (follower) follower.attempt(gen)
+    else open(undefined, undefined)
   }
 
   function open(token: string | undefined, tokenVersion: number | undefined, asCandidate = false): void {
@@ -387,17 +342,17 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
       return stop(reported(new EventStreamError('invalid-request', 'body() threw', { cause })))
     }
     const connection: Connection = { abort: () => {}, opened: false, openedAt: 0, tokenVersion, filter }
-    const live = () => gen === generation && (connection === current || connection === rotation.candidate)
+    const live = () => gen === generation && (connection === current || connection === rotation?.candidate)
     if (asCandidate) {
-      rotation.begin(connection)
+      rotation!.begin(connection)
     } else {
       current = connection
-      armIdle()
+      idle?.arm()
     }
 
     /** After an error or a close: true when only a rotation's new connection was lost (the current one goes on). */
     const lostCandidate = () => {
-      if (connection !== rotation.candidate) return false
+      if (!rotation || connection !== rotation.candidate) return false
       rotation.abandon()
       return true
     }
@@ -405,7 +360,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     /** A step of the stream, from whichever connection delivers: repeats are dropped. */
     const delivering = () => {
       if (connection !== current) return false
-      armIdle()
+      idle?.arm()
       return true
     }
 
@@ -414,15 +369,15 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
         url,
         token,
         lastEventId: filter.lastEventId,
-        tokenQueryParam: options.tokenQueryParam ?? STREAM_DEFAULTS.tokenQueryParam,
-        lastEventIdQueryParam: options.lastEventIdQueryParam ?? STREAM_DEFAULTS.lastEventIdQueryParam,
-        withCredentials: options.withCredentials ?? STREAM_DEFAULTS.withCredentials,
-        headers: options.headers ?? {},
-        method: options.method ?? 'GET',
+        tokenQueryParam: settings.tokenQueryParam,
+        lastEventIdQueryParam: settings.lastEventIdQueryParam,
+        withCredentials: settings.withCredentials,
+        headers: settings.headers ?? {},
+        method: settings.method,
         body,
         events: transportEvents,
-        maxLineLength: options.maxLineLength ?? STREAM_DEFAULTS.maxLineLength,
-        maxEventSize: options.maxEventSize ?? STREAM_DEFAULTS.maxEventSize,
+        maxLineLength: settings.maxLineLength,
+        maxEventSize: settings.maxEventSize,
         platform,
       },
       {
@@ -430,34 +385,34 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
           if (!live()) return
           connection.opened = true
           connection.openedAt = platform.monotonic()
-          authFailures = 0
-          if (connection === rotation.candidate) {
+          follower?.opened()
+          if (rotation && connection === rotation.candidate) {
             // The rotation's new connection is up: it replaces the old one.
             current?.abort()
             current = rotation.promote()
           }
-          armIdle()
-          cancel(stableTimer)
+          idle?.arm()
+          stableTimer?.cancel()
           stableTimer = startDeadline(platform, stableAfter, () => snapshot.status === 'open' && set({ attempt: 0 }))
           setStatus('open', { openCount: snapshot.openCount + 1 })
         },
         onEvent(raw) {
           if (!live() || !delivering() || filter.isReplay(raw)) return
           position.event(raw)
-          rotation.delivered()
+          rotation?.delivered()
           deliver(raw)
         },
         onLastEventId(id) {
           if (!live() || !delivering() || filter.isReplayedId(id)) return
           position.idOnly(id)
-          rotation.delivered()
+          rotation?.delivered()
           set({ lastEventId: id })
         },
         onRetry(ms) {
           if (live()) serverRetry = Math.min(ms, MAX_WAIT)
         },
         onActivity() {
-          if (live() && connection === current) armIdle()
+          if (live() && connection === current) idle?.arm()
         },
         onError(error) {
           if (!live()) return
@@ -465,16 +420,15 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
           // A failed rotation keeps the working connection; the next connect uses the new token.
           if (lostCandidate()) return
           const action = decideOnFailure(error, {
-            tokens: !!tokens,
-            refreshed: authFailures > 0,
+            tokens: !!follower,
+            refreshed: !!follower?.refreshed,
             statusesHidden: capabilities.statuses === false,
             opened: connection.opened,
           })
           if (action === 'stop') return stop(error)
-          if (action === 'refresh' || action === 'retry-newer-token') {
+          if (action !== 'retry') {
             // The rejected token is never used again (by any stream of this manager).
-            authFailures++
-            rejectedVersion = connection.tokenVersion
+            follower!.rejected(connection.tokenVersion)
             if (action === 'refresh') return start(error)
           }
           fail(error)
@@ -564,7 +518,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   }
 
   function schedule(delay: number, error?: EventStreamError): void {
-    cancel(retryTimer)
+    retryTimer?.cancel()
     generation++
     setStatus('reconnecting', { retryAt: platform.now() + delay, error })
     retryTimer = startDeadline(platform, delay, () => start(snapshot.error))
@@ -573,27 +527,25 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   /** Ends the run: `'failed'` with `error`, else `'closed'` (unless it never started). */
   function stop(error?: EventStreamError): void {
     running = false
-    dormant = false
     generation++
     dropConnections()
-    retryTimer = cancel(retryTimer)
-    hiddenTimer = cancel(hiddenTimer)
-    hiddenTooLong = false
-    waitingForToken = false
+    retryTimer?.cancel()
+    hiddenPause?.reset()
+    follower?.settle(true)
     listenToHost(false)
     if (error) setStatus('failed', { error })
     else if (snapshot.status !== 'idle') setStatus('closed')
-    watchTokens()
+    follower?.watch()
   }
 
   /** Drops the connection and waits (offline, or hidden too long); holds no token subscription. */
   function pause(error?: EventStreamError): void {
     dropConnections()
-    retryTimer = cancel(retryTimer)
+    retryTimer?.cancel()
     generation++
-    waitingForToken = false
+    follower?.settle(false)
     setStatus('paused', { error })
-    watchTokens()
+    follower?.watch()
   }
 
   function offline(): void {
@@ -601,41 +553,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Token changes, visibility and connectivity
-
-  function onTokenChange(): void {
-    const manager = tokens!
-    const tokenStatus = manager.getSnapshot().status
-    if (dormant) {
-      if (tokenStatus === 'valid') connect()
-      return
-    }
-    if (!running) return
-    if (tokenStatus === 'unauthorized') {
-      // Terminal token failure: streams that depend on the token end too, whatever the rotation.
-      return endUnauthorized(manager.getSnapshot().error as TokenError | undefined)
-    }
-    if (tokenStatus !== 'valid') return
-    if (waitingForToken && (rejectedVersion === undefined || manager.version > rejectedVersion)) return start()
-    // One rotation at a time; the current connection may still be repeating what an earlier one
-    // delivered: its own filter goes on dropping that, and the new connection resumes from the
-    // stream's position, which already counts it.
-    if (snapshot.status !== 'open' || rotation.candidate || !current) return
-    if (current.tokenVersion === undefined || manager.version === current.tokenVersion) return
-    const how = rotationFor(rotationPolicy, position.id)
-    if (how === 'keep') return
-    const gen = generation
-    manager.getToken().then(
-      (token) => {
-        if (gen !== generation || snapshot.status !== 'open' || rotation.candidate) return
-        if (how === 'reconnect') start()
-        else open(token, manager.version, true)
-      },
-      () => {
-        // The current connection keeps working; the next connect retries the token.
-      },
-    )
-  }
+  // Visibility and connectivity (token changes: `streamTokens.ts`)
 
   function onOffline(): void {
     if (running) offline()
@@ -643,28 +561,17 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
 
   function onOnline(): void {
     if (!running) return
-    if (snapshot.status === 'paused' && !hiddenTooLong) start()
+    if (snapshot.status === 'paused' && !hiddenPause?.tooLong) start()
     else onWake()
   }
 
   /** The host may have slept or throttled timers: every deadline is re-read from the clocks. */
   function onWake(): void {
-    for (const timer of [retryTimer, idleTimer, stableTimer, hiddenTimer]) timer?.check()
-    rotation.check()
+    for (const timer of [retryTimer, idle, stableTimer, hiddenPause, rotation]) timer?.check()
   }
 
   function onVisibility(hidden: boolean): void {
-    if (!running || options.pauseWhenHidden === undefined) return
-    hiddenTimer = cancel(hiddenTimer)
-    if (hidden) {
-      hiddenTimer = startDeadline(platform, options.pauseWhenHidden, () => {
-        hiddenTooLong = true
-        pause()
-      })
-    } else if (hiddenTooLong) {
-      hiddenTooLong = false
-      if (platform.isOnline()) start()
-    }
+    if (running) hiddenPause?.visibility(hidden)
   }
 
   let stopWatching: (() => void) | undefined
@@ -672,16 +579,14 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
   function listenToHost(on: boolean): void {
     stopWatching?.()
     stopWatching = on
-      ? watchLifecycle(platform, { wake: onWake, online: onOnline, offline: onOffline, visibility: options.pauseWhenHidden === undefined ? undefined : onVisibility })
+      ? watchLifecycle(platform, { wake: onWake, online: onOnline, offline: onOffline, visibility: hiddenPause && onVisibility })
       : undefined
   }
 
   function connect(): void {
     if (running) return
     running = true
-    dormant = false
-    authFailures = 0
-    rejectedVersion = undefined
+    follower?.connected()
     set({ attempt: 0, error: undefined })
     listenToHost(true)
     // A stream started in a hidden page counts its hidden time from now.
@@ -695,7 +600,7 @@ export function createEventStreamWith<TData = string>(transport: Transport, opti
     close: () => stop(),
     reconnect() {
       if (!running) return connect()
-      authFailures = 0
+      follower?.opened()
       set({ attempt: 0 })
       start()
     },

@@ -1,4 +1,5 @@
-import { STREAM_DEFAULTS, type EventStream, type EventStreamOptions } from './eventStream'
+import type { EventStream, EventStreamOptions } from './eventStream'
+import { STREAM_DEFAULTS, STREAM_KEY_OPTIONS } from './streamOptions'
 import { resolvePlatform } from './platform'
 import type { EventStreamError } from './errors'
 import type { Platform, StreamEvent, StreamGap } from './types'
@@ -18,29 +19,7 @@ import type { Platform, StreamEvent, StreamGap } from './types'
 /** The connection options of a shared stream (callbacks are per sink). */
 export type SharedStreamOptions = Omit<EventStreamOptions<string>, 'parse' | 'onEvent' | 'onError' | 'onGap'>
 
-/**
- * The options that decide whether two consumers can share one connection, besides the url (whose
- * token query parameter is ignored). Objects (`transport`, `tokens`) compare by identity, the rest
- * by value. `lastEventId` and `platform` are not in the key: they are the first consumer's.
- */
-export const STREAM_KEY_OPTIONS = [
-  'transport',
-  'tokens',
-  'withCredentials',
-  'headers',
-  'method',
-  'body',
-  'events',
-  'tokenQueryParam',
-  'lastEventIdQueryParam',
-  'reconnect',
-  'idleTimeout',
-  'rotation',
-  'pauseWhenHidden',
-  'maxLineLength',
-  'maxEventSize',
-  'crossTab',
-] as const satisfies ReadonlyArray<keyof SharedStreamOptions>
+export { STREAM_KEY_OPTIONS }
 
 /** One consumer of a shared stream. Receives every raw event and error, before the snapshot changes. */
 export interface StreamSink {

@@ -1,22 +1,9 @@
+import { followTokens, type TokenRotation } from './streamTokens'
 import { startDeadline, type Deadline } from './timers'
-import type { Platform, RotationPolicy } from './types'
+import type { Platform } from './types'
 
 /** A rotation's new connection that has not opened by then is given up. */
 const CANDIDATE_TIMEOUT = 15_000
-
-/**
- * How a stream answers a new token while a connection is open, given the id it could resume from:
- * - `'overlap'`: make-before-break (see `createRotation`);
- * - `'reconnect'`: break-before-make; the new connection resumes from the stream's position;
- * - `'keep'`: keep the connection; the new token is used at the next connect. Also what a stream
- *   with no id does whatever the policy: a new connection could resume from nothing, so every
- *   event between the two connections would be lost (break-before-make) or could not be matched
- *   (make-before-break). It keeps the connection until it ends.
- */
-export function rotationFor(policy: RotationPolicy, resumeId: string | undefined): 'overlap' | 'reconnect' | 'keep' {
-  if (policy === 'none' || !resumeId) return 'keep'
-  return policy
-}
 
 /**
  * Make-before-break token rotation: while the new connection (the candidate) is being established,
@@ -41,13 +28,19 @@ export interface Rotation<C extends { abort(): void; filter: { readonly overflow
   check(): void
 }
 
+/**
+ * `rotation: 'overlap'` (the default of `createEventStream` and the hooks): on a new token, open a
+ * second connection resuming from the stream's position, switch when it opens, and drop what it
+ * repeats. Pass it as `rotation` to `createEventStreamWith` with `tokens`.
+ */
+export const overlapRotation: TokenRotation = (stream, tokens) => followTokens(stream, tokens, 'overlap', createRotation(stream.platform))
+
 export function createRotation<C extends { abort(): void; filter: { readonly overflowed: boolean } }>(platform: Platform): Rotation<C> {
   let candidate: C | undefined
   let timer: Deadline | undefined
 
   const end = () => {
     timer?.cancel()
-    timer = undefined
     const ended = candidate
     candidate = undefined
     return ended

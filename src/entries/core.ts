@@ -13,6 +13,8 @@ export { createStreamPosition, type StreamPosition, type ReplayFilter } from '..
 export { createListeners, type Listeners, type ListenerHooks } from '../core/subscribable'
 export { iterateEvents, type IterateEventsOptions, type IterationGap } from '../core/iterate'
 export { createEventStreamWith, idleSnapshot, type EventStream, type EventStreamOptions } from '../core/eventStream'
+export { overlapRotation } from '../core/rotation'
+export { reconnectRotation, noRotation, type TokenRotation } from '../core/streamTokens'
 export {
   createStreamRegistry,
   DEFAULT_GRACE_PERIOD,

@@ -4,8 +4,10 @@
  * app that passes one transport to `createEventStreamWith` never bundles the other (nor, for the
  * eventsource transport, `@microsoft/fetch-event-source`).
  */
-import { createEventStreamWith, type EventStream, type EventStreamOptions } from '../core/eventStream'
+import { createEventStreamWith, STREAM_DEFAULTS, type EventStream, type EventStreamOptions } from '../core/eventStream'
 import { resolvePlatform } from '../core/platform'
+import { overlapRotation } from '../core/rotation'
+import { noRotation, reconnectRotation } from '../core/streamTokens'
 import { createCrossTabEventStream } from '../crossTab/lazy'
 import type { Platform, Transport, TransportName } from '../core/types'
 import { createEventSourceTransport } from '../transports/eventSourceTransport'
@@ -31,12 +33,22 @@ export function resolveTransport(options: Pick<EventStreamOptions<unknown>, 'tra
  */
 function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens' | 'headers' | 'method' | 'body'>, platform?: Platform): TransportName {
   const needsFetch =
-    !!options.tokens || (!!options.headers && Object.keys(options.headers).length > 0) || options.body !== undefined || (options.method ?? 'GET').toUpperCase() !== 'GET'
+    !!options.tokens || (!!options.headers && Object.keys(options.headers).length > 0) || options.body !== undefined || (options.method ?? STREAM_DEFAULTS.method).toUpperCase() !== 'GET'
   if (!platform) return needsFetch ? 'fetch' : 'eventsource'
   const streamingFetch = typeof platform.fetch === 'function' && typeof platform.ReadableStream === 'function'
   if (needsFetch && streamingFetch) return 'fetch'
   if (platform.EventSource) return 'eventsource'
   return 'fetch'
+}
+
+/**
+ * `options` with `rotation` as the unit `createEventStreamWith` takes: the names `'reconnect'` and
+ * `'none'`, and `'overlap'` (the default), resolved as transport names are.
+ */
+function withRotationUnit<T extends EventStreamOptions<any>>(options: T): T {
+  const rotation = options.rotation ?? STREAM_DEFAULTS.rotation
+  if (typeof rotation === 'function' || !options.tokens) return options
+  return { ...options, rotation: rotation === 'reconnect' ? reconnectRotation : rotation === 'none' ? noRotation : overlapRotation }
 }
 
 /**
@@ -54,5 +66,5 @@ function autoTransport(options: Pick<EventStreamOptions<unknown>, 'tokens' | 'he
 export function createEventStream<TData = string>(options: EventStreamOptions<TData>): EventStream<TData> {
   const transport = resolveTransport(options, resolvePlatform(options.platform))
   // With `crossTab`, the stream may be another tab's, relayed (the cross-tab part loads on demand).
-  return createCrossTabEventStream(options, (streamOptions) => createEventStreamWith(transport, streamOptions))
+  return createCrossTabEventStream(withRotationUnit(options), (streamOptions) => createEventStreamWith(transport, streamOptions))
 }
