@@ -74,6 +74,33 @@ export const CEILINGS = {
  */
 const FETCH_MARKERS = ['discardTrailingNewline', 'Bearer ']
 
+/**
+ * What the React entry's bytes buy, feature by feature: each module of the bundle goes to the first
+ * group whose pattern matches its path (minified bytes, so they add up; gzip does not split by
+ * module). bench/README.md says why each group stays.
+ */
+const REACT_FEATURES = [
+  ['React layer (provider, hooks, hook store, batching, cross-tab loader)', /^src\/(react|crossTab)\//],
+  ['token manager and fetchTokenFrom (refresh before expiry, one request in flight, retries, lifetime from the JWT)', /core\/(tokenManager|fetchToken|tokenResponse|jwt)\.ts$/],
+  ["the stream's token handling and overlap rotation (waiting for the manager, 401 refresh, make-before-break)", /core\/(streamTokens|rotation)\.ts$/],
+  ['fetch transport (fetch-event-source getLines, the spec parser, the response check it shares with the probe)', /fetchTransport|sseParser|fetch-event-source|streamResponse/],
+  ['EventSource transport with its status probe', /eventSourceTransport/],
+  ['exactly-once resume (the stream position and its replay filter)', /core\/position\.ts$/],
+  ["one connection per stream key, and 'auto'", /core\/registry\.ts$|entries\/createEventStream\.ts$/],
+  ['tokens kept out of error messages (redaction)', /core\/redact\.ts$/],
+  ['the stream state machine and its host (reconnect, backoff, deadlines on two clocks, lifecycle, options, errors)', /./],
+]
+
+/** `byModule` summed into `REACT_FEATURES`: `[feature, minified bytes]`, in the table's order. */
+function byFeature(byModule) {
+  const totals = new Map(REACT_FEATURES.map(([name]) => [name, 0]))
+  for (const [module, bytes] of byModule) {
+    const [name] = REACT_FEATURES.find(([, pattern]) => pattern.test(module))
+    totals.set(name, totals.get(name) + bytes)
+  }
+  return [...totals]
+}
+
 /** What an app using the hooks imports (the React row of bench/README.md). */
 const REACT_EXPORTS = ['TokenProvider', 'useEventStream', 'useToken', 'fetchTokenFrom']
 /** The cross-tab loader replaced by a module that never shares: the React entry as if cross-tab sharing did not exist. */
@@ -256,6 +283,7 @@ export async function measureSizes({ dist = false } = {}) {
     }
     // Where the EventSource-only bundle's bytes come from (minified, before gzip), to attribute its miss.
     info.eventsourceOnlyByModule = es.byModule
+    info.reactByFeature = byFeature(react.byModule)
   }
   return { rows, notes, info, ok: rows.every((r) => r.withinCeiling) }
 }
@@ -282,6 +310,11 @@ async function main() {
       } else if (r.pass && r.ours < r.ceiling - 100) console.log(`        note: target met; CEILINGS.${r.key} (${kB(r.ceiling)}) can be lowered to the target`)
     }
     if (info.pieces) for (const [k, v] of Object.entries(info.pieces)) console.log(`  info  ${k}: ${kB(v)}`)
+    if (info.reactByFeature) {
+      const total = info.reactByFeature.reduce((sum, [, bytes]) => sum + bytes, 0)
+      console.log(`  info  React entry by feature (minified bytes, ${total} in all):`)
+      for (const [name, bytes] of info.reactByFeature) console.log(`          ${String(bytes).padStart(6)} B  ${String(Math.round((bytes / total) * 100)).padStart(2)} %  ${name}`)
+    }
     if (info.eventsourceOnlyByModule) console.log(`  info  EventSource-only bundle by module (minified bytes): ${info.eventsourceOnlyByModule.map(([m, b]) => `${m.replace(/^src\//, '')} ${b}`).join(', ')}`)
     for (const n of notes) console.log(`  note  ${n}`)
     console.log(ok ? 'size: ok (every bundle within its ceiling)' : 'size: FAILED')

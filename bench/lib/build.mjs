@@ -64,7 +64,7 @@ export async function stubOf(file) {
 /**
  * Bundles `entry` (a file path, or `{ contents, resolveDir }`) for the browser.
  * Returns `{ code, bytes, gzip, inputs, byModule }` (`inputs`: metafile input paths that contributed
- * bytes; `byModule`: `[path, minified bytes]` of each, largest first; not with `splitting`).
+ * bytes; `byModule`: `[path, minified bytes]` of each, largest first; with `splitting`, of the initial chunks).
  *
  * `splitting: true` splits dynamic imports into chunks of their own, as app bundlers (Vite,
  * Rollup, webpack, Next.js) do: `code`, `bytes`, `gzip` and `inputs` are then those of the initial
@@ -118,10 +118,18 @@ function splitResult(result) {
   visit(entry)
   const inputsOf = (file) => Object.entries(outputs[file].inputs).filter(([, v]) => v.bytesInOutput > 0).map(([k]) => k)
   const code = initial.map((f) => text.get(f)).join('\n')
+  const minified = new Map()
+  for (const file of initial) {
+    for (const [input, v] of Object.entries(outputs[file].inputs)) {
+      const name = input.replace(/.*node_modules\//, '')
+      if (v.bytesInOutput > 0) minified.set(name, (minified.get(name) ?? 0) + v.bytesInOutput)
+    }
+  }
+  const byModule = [...minified].sort((a, b) => b[1] - a[1])
   const lazy = Object.keys(outputs)
     .filter((f) => !initial.includes(f))
     .map((f) => ({ file: path.basename(f), bytes: Buffer.byteLength(text.get(f)), gzip: gzipSync(text.get(f), { level: 9 }).length, inputs: inputsOf(f) }))
-  return { code, bytes: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).length, inputs: initial.flatMap(inputsOf), lazy, chunks: initial.length, exportNames: outputs[entry].exports ?? [], warnings: result.warnings }
+  return { code, bytes: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).length, inputs: initial.flatMap(inputsOf), byModule, lazy, chunks: initial.length, exportNames: outputs[entry].exports ?? [], warnings: result.warnings }
 }
 
 /** Bundles a Node script (ESM) to `outfile`, keeping node_modules external except the ones that need bundling. */
