@@ -45,9 +45,9 @@ const CALL_MS = 10_000
 interface Page {
   name: string
   read(): Promise<StreamState>
-  cdp(method: 'Debugger.enable' | 'Debugger.pause' | 'Debugger.resume' | 'Page.crash'): Promise<unknown>
-  /** Resolves when the page's script is paused in the debugger. */
-  paused(): Promise<unknown>
+  cdp(method: 'Debugger.enable' | 'Debugger.resume' | 'Page.crash'): Promise<unknown>
+  /** Pauses the page's script in the debugger; resolves once it is paused. */
+  pause(): Promise<void>
   close(): Promise<void>
   /** Not closed or crashed by the schedule. */
   alive: boolean
@@ -79,9 +79,21 @@ async function openPage(context: BrowserContext, channel: string, name: string):
     crashed: false,
     read: () => within(h.read(KEY), CALL_MS, `${name}: read`),
     cdp: async (method) => within((await cdp()).send(method), CALL_MS, `${name}: ${method}`),
-    paused: async () => {
+    pause: async () => {
+      // Chromium acknowledges a Debugger.pause now and then without ever pausing (seen: a leader
+      // that went on delivering for 10 s): the request is repeated until the page says it paused.
       const session = await cdp()
-      return within(new Promise((resolve) => session.once('Debugger.paused', resolve)), CALL_MS, `${name}: Debugger.paused`)
+      let paused = false
+      const pausedNow = new Promise<void>((resolve) => session.once('Debugger.paused', () => resolve()))
+      void pausedNow.then(() => (paused = true))
+      let requests = 0
+      while (requests < 10 && !paused) {
+        requests++
+        await within(session.send('Debugger.pause'), CALL_MS, `${name}: Debugger.pause`)
+        await Promise.race([pausedNow, sleep(1000)])
+      }
+      if (!paused) throw new Error(`${name}: Debugger.pause sent 10 times, the page never paused`)
+      if (requests > 1) console.log(`[cross-tab-random] ${name} paused after ${requests} Debugger.pause requests`)
     },
     close: () => within(page.close(), CALL_MS, `${name}: close`),
   }
@@ -144,13 +156,13 @@ async function describePages(pages: readonly Page[]): Promise<string> {
 
 type Action = 'open' | 'close' | 'crash' | 'stall' | 'long stall' | 'wait'
 
-async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: Array<{ page: string; lost: number; duplicated: number; received: number }>; leaders: number; stuck?: string }> {
+async function runSchedule(index: number, run = 1): Promise<{ steps: string[]; ledgers: Array<{ page: string; lost: number; duplicated: number; received: number }>; leaders: number; stuck?: string }> {
   let h = SEED ^ 0x9e3779b9
   h = Math.imul(h ^ index, 0x85ebca6b) >>> 0
   const random = mulberry32(h)
   const pick = <T,>(items: readonly T[]) => items[Math.floor(random() * items.length)]!
   const context = await browser.newContext()
-  const channel = `seq-random-crosstab-${SEED}-${index}`
+  const channel = `seq-random-crosstab-${SEED}-${index}-${run}`
   const steps: string[] = []
   const pages: Page[] = []
   let named = 0
@@ -200,9 +212,7 @@ async function runSchedule(index: number): Promise<{ steps: string[]; ledgers: A
         case 'stall':
         case 'long stall': {
           await target.cdp('Debugger.enable')
-          const paused = target.paused()
-          await target.cdp('Debugger.pause')
-          await paused
+          await target.pause()
           await sleep(action === 'stall' ? 200 + Math.floor(random() * 1000) : 5500)
           await target.cdp('Debugger.resume')
           break
@@ -237,7 +247,16 @@ describe(`crossTab in Chromium under random schedules (SEED=${SEED})`, () => {
   it(`${indexes.length} schedules of 3–5 pages opening, closing, crashing and stalling: every page's ledger is 0 lost / 0 duplicated, one leader at the end`, async () => {
     const failures: string[] = []
     for (const index of indexes) {
-      const { steps, ledgers, leaders, stuck } = await runSchedule(index)
+      let result = await runSchedule(index)
+      if (result.stuck !== undefined) {
+        // A browser call that never settled is not what this suite checks (the ledgers are), but it
+        // is shown, and a schedule stuck twice fails. The browser is relaunched in case it is wedged.
+        console.log(`[cross-tab-random] SEED=${SEED} SCHEDULE=${index}: ${result.steps.join('; ')} STUCK: ${result.stuck}; running it once more in a new browser`)
+        await within(browser.close(), CALL_MS, 'close the browser').catch(() => {})
+        browser = await launchChromium()
+        result = await runSchedule(index, 2)
+      }
+      const { steps, ledgers, leaders, stuck } = result
       const bad: unknown[] = ledgers.filter((l) => l.lost !== 0 || l.duplicated !== 0 || l.received === 0)
       if (leaders !== 1) bad.push({ leaders })
       if (stuck !== undefined) bad.push({ stuck })
