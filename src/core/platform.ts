@@ -29,6 +29,8 @@ export function resolvePlatform(overrides?: Partial<Platform>): Platform {
     requestAnimationFrame: typeof g.requestAnimationFrame === 'function' ? (callback) => g.requestAnimationFrame(callback) : undefined,
     cancelAnimationFrame: typeof g.cancelAnimationFrame === 'function' ? (handle) => g.cancelAnimationFrame(handle) : undefined,
     ReadableStream: g.ReadableStream,
+    locks: g.navigator?.locks,
+    BroadcastChannel: g.BroadcastChannel,
     ...overrides,
   }
 }

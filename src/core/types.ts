@@ -44,6 +44,13 @@ export interface Platform {
   cancelAnimationFrame?: (handle: any) => void
   /** `ReadableStream`, whose presence says `fetch` can stream a response (the `'auto'` rule). Default `globalThis.ReadableStream`. */
   ReadableStream?: unknown
+  /**
+   * Web Locks, which elect the tab that connects for a cross-tab group (`crossTab`). Default
+   * `navigator.locks`; without it (or without `BroadcastChannel`) the stream is `tab: 'solo'`.
+   */
+  locks?: LockManager
+  /** The channel a cross-tab group's tabs talk over (`crossTab`). Default `globalThis.BroadcastChannel`. */
+  BroadcastChannel?: typeof BroadcastChannel
 }
 
 /** The shape of a WHATWG `EventSource` constructor (the browser's, or the `eventsource` npm package's). */

@@ -67,10 +67,11 @@ export function createCrossTabStream<TData>(
   const invalid = typeof scope !== 'string' || !scope
   const platform = resolvePlatform(options.platform)
   const key = invalid ? '' : crossTabGroupKey(options, defaults, platform.location?.href)
-  // The host's parts, as they are now (the loader checked they exist).
-  const locks = globalThis.navigator?.locks
-  const Channel = globalThis.BroadcastChannel
-  if (key === undefined || !locks || !Channel) return undefined
+  // The host's parts, from the platform only (the loader checked it has them).
+  const { locks, BroadcastChannel: HostChannel } = platform
+  if (key === undefined || !locks || !HostChannel) return undefined
+  /** The checked constructor, as the functions below see it. */
+  const Channel = HostChannel
   const timings: CrossTabTimings = { ...DEFAULT_TIMINGS, ...(options.platform as CrossTabPlatform | undefined)?.crossTabTimings }
   const { beat } = timings
   const name = crossTabName(key)

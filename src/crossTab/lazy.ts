@@ -14,17 +14,18 @@ import { createListeners } from '../core/subscribable'
 import type { EventStreamSnapshot } from '../core/types'
 
 /**
- * A stream with `crossTab`, shared with other tabs where the host has `navigator.locks` and
- * `BroadcastChannel`; without `crossTab`, and elsewhere (servers, Node, older browsers),
+ * A stream with `crossTab`, shared with other tabs where the platform has `locks` and
+ * `BroadcastChannel` (a browser's by default); without `crossTab`, and elsewhere (servers, Node,
+ * older browsers, a platform that withholds them),
  * `makeStream(options)`: a stream of this tab's own, `tab: 'solo'`. `makeStream` also makes the
  * connection of each term this tab leads, and is called once at once, so options it rejects
  * throw here.
  */
 export function createCrossTabEventStream<TData>(options: EventStreamOptions<TData>, makeStream: <T>(options: EventStreamOptions<T>) => EventStream<T>): EventStream<TData> {
   const solo = makeStream(options)
-  const g = globalThis as { navigator?: { locks?: unknown }; BroadcastChannel?: unknown }
+  const host = resolvePlatform(options.platform)
   // A `Transport` object is a function of this tab: nothing says another tab's is the same.
-  if (!options.crossTab || !g.navigator?.locks || !g.BroadcastChannel || typeof options.transport === 'object') return solo
+  if (!options.crossTab || !host.locks || !host.BroadcastChannel || typeof options.transport === 'object') return solo
 
   // Until the chunk is here, calls wait (in order), the snapshot reads `follower` (the election
   // has not settled), and listeners hear from the real stream through `listeners`. The chunk is

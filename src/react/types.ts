@@ -23,15 +23,15 @@ export type BatchOption = false | 'frame' | number
 type KeyOptionPassedThrough = Exclude<(typeof STREAM_KEY_OPTIONS)[number], 'tokens' | 'events'>
 
 /**
- * Connection options passed through to the core's `createEventStream` (see `EventStreamOptions`).
+ * Connection options passed through to the core's `createEventStream` (see `EventStreamOptions`):
+ * every option of the stream key (`STREAM_KEY_OPTIONS`, from the core's one table of the stream's
+ * options) but `tokens` and `events`, which have forms of their own here, plus `lastEventId`,
+ * `platform`, `onError` and `onGap`.
  *
- * The options of the stream key (`STREAM_KEY_OPTIONS`: `transport`, `withCredentials`, `headers`,
- * `method`, `body`, the query parameter names, `reconnect`, `idleTimeout`, `rotation`,
- * `pauseWhenHidden`, `maxLineLength`, `maxEventSize` and `crossTab`, whose default is the
- * `TokenProvider`'s) are compared by value (a `Transport` object or a `body` function by
- * identity): changing one reconnects, and hooks share a connection only when they agree on all of
- * them. `lastEventId` and `platform` are read once, when the connection is created. `onError` and
- * `onGap` are read fresh on every call.
+ * The options of the stream key are compared by value (a `Transport` object or a `body` function
+ * by identity; `crossTab`'s default is the `TokenProvider`'s): changing one reconnects, and hooks
+ * share a connection only when they agree on all of them. `lastEventId` and `platform` are read
+ * once, when the connection is created. `onError` and `onGap` are read fresh on every call.
  */
 export type PassThroughOptions = Pick<EventStreamOptions<unknown>, KeyOptionPassedThrough | 'lastEventId' | 'platform' | 'onError' | 'onGap'>
 

@@ -145,7 +145,7 @@ function connectEventSource(options: TransportConnectOptions, handlers: Transpor
   }
 
   try {
-    const EventSourceImpl = options.platform.EventSource ?? (globalThis as { EventSource?: TransportConnectOptions['platform']['EventSource'] }).EventSource
+    const EventSourceImpl = options.platform.EventSource
     if (typeof EventSourceImpl !== 'function') {
       throw new EventStreamError('network', 'No EventSource: pass platform.EventSource')
     }

@@ -66,7 +66,7 @@ function connectFetch(options: TransportConnectOptions, handlers: TransportHandl
   }
 
   const run = async () => {
-    const fetchImpl = options.platform.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch
+    const fetchImpl = options.platform.fetch
     if (typeof fetchImpl !== 'function') {
       throw new EventStreamError('network', 'No fetch: pass platform.fetch')
     }

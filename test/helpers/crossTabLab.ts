@@ -1,10 +1,9 @@
 // Cross-tab groups on the virtual clock: "tabs" of one Node process, each a `createCrossTabStream`
 // with a platform of its own on one shared virtual clock (test/helpers/fakePlatform.ts), an
-// in-memory BroadcastChannel and Web Locks whose deliveries are timers of that clock, and a leader
+// in-memory BroadcastChannel and Web Locks on that platform whose deliveries are timers of that clock, and a leader
 // stream on a mock transport against one replaying log (ids on some events, id-only blocks). A tab
 // can stall, as a page paused in the debugger does: its timers, lock grants and network wait until
 // it runs again, and what the channel says meanwhile is lost to it (Chromium drops it too).
-import { vi } from 'vitest'
 import {
   callSafely,
   createEventStreamWith,
@@ -105,17 +104,6 @@ export function createLab(options: { timings?: Partial<CrossTabTimings>; seed?: 
     const window = new CountingTarget()
     const document = new CountingTarget()
     const own = mulberry32(Math.floor(random() * 2 ** 32))
-    const platform: CrossTabPlatform = {
-      now: clock.platform.now,
-      monotonic: clock.platform.monotonic,
-      setTimeout: (fn, ms) => clock.platform.setTimeout(() => inTab(state, fn), ms),
-      clearTimeout: clock.platform.clearTimeout,
-      random: own,
-      window,
-      document,
-      isOnline: () => true,
-      crossTabTimings: timings,
-    }
     // The host's parts as this tab sees them: deliveries to a stalled tab wait (locks) or are lost (channel).
     class Channel {
       onmessage: ((event: { data: unknown }) => void) | null = null
@@ -166,10 +154,22 @@ export function createLab(options: { timings?: Partial<CrossTabTimings>; seed?: 
         5,
       )
     })
+    const platform: CrossTabPlatform = {
+      now: clock.platform.now,
+      monotonic: clock.platform.monotonic,
+      setTimeout: (fn, ms) => clock.platform.setTimeout(() => inTab(state, fn), ms),
+      clearTimeout: clock.platform.clearTimeout,
+      random: own,
+      window,
+      document,
+      isOnline: () => true,
+      crossTabTimings: timings,
+      // The tab's locks and channel come with its platform: the host's globals are never read.
+      locks: tabLocks as unknown as LockManager,
+      BroadcastChannel: Channel as unknown as typeof BroadcastChannel,
+    }
     const events: Array<StreamEvent<string>> = []
     const gaps: StreamGap[] = []
-    vi.stubGlobal('navigator', { locks: tabLocks })
-    vi.stubGlobal('BroadcastChannel', Channel)
     const options: EventStreamOptions<string> = {
       url: 'https://app.example/stream',
       crossTab: { scope: 'alice' },
@@ -181,7 +181,6 @@ export function createLab(options: { timings?: Partial<CrossTabTimings>; seed?: 
       ...extra,
     }
     const stream = createCrossTabStream(options, { ...idleSnapshot<string>('fetch', undefined), tab: 'follower' }, (leaderOptions) => createEventStreamWith(transport, leaderOptions), CORE)!
-    vi.unstubAllGlobals()
     return {
       name,
       stream,

@@ -235,6 +235,35 @@ describe("'solo' where the host cannot share", () => {
   })
 })
 
+describe("the host's parts come from the platform (a worker or React Native host supplies or withholds them)", () => {
+  const NodeBroadcastChannel = globalThis.BroadcastChannel
+
+  it('a platform that withholds locks or BroadcastChannel streams solo although the host has both', () => {
+    withHost()
+    expect(snap(member('alice', { platform: { document: new CountingTarget(), locks: undefined } })).tab).toBe('solo')
+    expect(snap(member('alice', { platform: { document: new CountingTarget(), BroadcastChannel: undefined } })).tab).toBe('solo')
+    // The same options with the host's defaults share.
+    expect(snap(member()).tab).toBe('follower')
+  })
+
+  it("a platform's own locks and channel form a group on a host that has neither", async () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    expect(snap(member()).tab).toBe('solo')
+    const platform = () => ({ document: new CountingTarget(), locks: locks as unknown as LockManager, BroadcastChannel: NodeBroadcastChannel })
+    const locks = createFakeLocks()
+    const a = member('alice', { platform: platform() })
+    a.stream.connect()
+    await until(() => snap(a).tab === 'leader' && snap(a).status === 'open', 5000, 'leader')
+    const b = member('alice', { platform: platform() })
+    b.stream.connect()
+    await until(() => snap(b).status === 'open', 5000, 'follower')
+    expect(snap(b).tab).toBe('follower')
+    const n = server.publish()
+    await until(() => b.events.length === 1, 5000, 'relayed event')
+    expect(b.events[0]!.data).toBe(String(n))
+  })
+})
+
 describe('a group of streams (in-process locks and Node BroadcastChannel)', () => {
   it('one leader connects and fetches tokens; the follower gets every event, in order, with the same ids, and joins with the latest one shown', async () => {
     withHost()

@@ -194,6 +194,12 @@ describe('response status and type (trap 3)', () => {
     expect(c.log).toEqual([['close', { noContent: true }]])
   })
 
+  it("a platform without fetch fails with a hint, the host's global fetch notwithstanding", async () => {
+    const error = await endedWithError(connect({ platform: { ...resolvePlatform(), fetch: undefined } }))
+    expect([error.kind, error.message]).toEqual(['network', 'No fetch: pass platform.fetch'])
+    expect(seen).toEqual([])
+  })
+
   it('parses Retry-After in delta-seconds', async () => {
     route = (_req, res) => (res.writeHead(503, { 'retry-after': '7' }), res.end())
     const error = await endedWithError(connect())

@@ -7,6 +7,7 @@ import {
   useEventStream,
   useToken,
   type EventStreamError,
+  type EventStreamOptions,
   type StreamEvent,
   type TokenError,
   type TokenStatus,
@@ -86,6 +87,11 @@ describe('useEventStream types', () => {
     useEventStream('/stream', { batch: true })
     // @ts-expect-error tokens: true means nothing
     useEventStream('/stream', { tokens: true })
+  })
+
+  it("takes every option of the core's but the url (its first argument) and position, so a new core option reaches the hook", () => {
+    type HookOptions = NonNullable<Parameters<typeof useEventStream>[1]>
+    expectTypeOf<Exclude<keyof EventStreamOptions<string>, 'url' | 'position' | keyof HookOptions>>().toEqualTypeOf<never>()
   })
 
   it('crossTab takes { scope } or false, and the result says which tab this is', () => {
