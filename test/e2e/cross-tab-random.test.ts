@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, CDPSession } from 'playwright-core'
 import { startReferenceServer, type ReferenceServer } from '../../reference-server/server'
 import { mulberry32 } from '../helpers/random'
-import { bundleHarness, harnessOf, launchChromium, ledger, openHarnessPage, serveHarness, sleep, startPublisher, until, within, type StaticSite, type StreamState } from './support'
+import { bundleHarness, harnessOf, launchChromium, ledger, openHarnessPage, pauseScript, serveHarness, sleep, startPublisher, until, within, type StaticSite, type StreamState } from './support'
 
 const SEED = process.env.SEED !== undefined && process.env.SEED !== '' ? Number(process.env.SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0
 const SCHEDULES = Number(process.env.SCHEDULES ?? 20)
@@ -45,7 +45,7 @@ const CALL_MS = 10_000
 interface Page {
   name: string
   read(): Promise<StreamState>
-  cdp(method: 'Debugger.enable' | 'Debugger.resume' | 'Page.crash'): Promise<unknown>
+  cdp(method: 'Debugger.resume' | 'Page.crash'): Promise<unknown>
   /** Pauses the page's script in the debugger; resolves once it is paused. */
   pause(): Promise<void>
   close(): Promise<void>
@@ -79,22 +79,7 @@ async function openPage(context: BrowserContext, channel: string, name: string):
     crashed: false,
     read: () => within(h.read(KEY), CALL_MS, `${name}: read`),
     cdp: async (method) => within((await cdp()).send(method), CALL_MS, `${name}: ${method}`),
-    pause: async () => {
-      // Chromium acknowledges a Debugger.pause now and then without ever pausing (seen: a leader
-      // that went on delivering for 10 s): the request is repeated until the page says it paused.
-      const session = await cdp()
-      let paused = false
-      const pausedNow = new Promise<void>((resolve) => session.once('Debugger.paused', () => resolve()))
-      void pausedNow.then(() => (paused = true))
-      let requests = 0
-      while (requests < 10 && !paused) {
-        requests++
-        await within(session.send('Debugger.pause'), CALL_MS, `${name}: Debugger.pause`)
-        await Promise.race([pausedNow, sleep(1000)])
-      }
-      if (!paused) throw new Error(`${name}: Debugger.pause sent 10 times, the page never paused`)
-      if (requests > 1) console.log(`[cross-tab-random] ${name} paused after ${requests} Debugger.pause requests`)
-    },
+    pause: async () => pauseScript(await cdp(), name),
     close: () => within(page.close(), CALL_MS, `${name}: close`),
   }
   page.on('crash', () => (self.crashed = true))
@@ -211,7 +196,6 @@ async function runSchedule(index: number, run = 1): Promise<{ steps: string[]; l
         }
         case 'stall':
         case 'long stall': {
-          await target.cdp('Debugger.enable')
           await target.pause()
           await sleep(action === 'stall' ? 200 + Math.floor(random() * 1000) : 5500)
           await target.cdp('Debugger.resume')

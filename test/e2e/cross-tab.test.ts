@@ -15,6 +15,7 @@ import {
   launchChromium,
   ledger,
   openHarnessPage,
+  pauseScript,
   serveHarness,
   sleep,
   startPublisher,
@@ -305,11 +306,8 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     try {
       const { publisher, leader, rest, before } = await streamingGroup(group)
       const cdp = await group.context.newCDPSession(leader.page)
-      await cdp.send('Debugger.enable')
-      const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
       const t0 = Date.now()
-      await cdp.send('Debugger.pause')
-      await paused
+      await pauseScript(cdp, 'the stalled page')
       await until(async () => (await leaders(rest)) === 1, 10_000, 'a follower takes over')
       const next = (await Promise.all(rest.map((t) => t.read()))).find((s) => s.tab === 'leader')!
       const tookOver = next.tabs.find((t) => t.tab === 'leader')!
@@ -349,10 +347,7 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
     try {
       const { publisher, leader, rest, before } = await streamingGroup(group)
       const cdp = await group.context.newCDPSession(leader.page)
-      await cdp.send('Debugger.enable')
-      const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
-      await cdp.send('Debugger.pause')
-      await paused
+      await pauseScript(cdp, 'the stalled page')
       // The newcomer hears no welcome from the stalled leader: it must not lead from nowhere.
       const { page, console: lines } = await openHarnessPage(group.context, site)
       const h = harnessOf(page)
@@ -421,10 +416,7 @@ describe('crossTab in Chromium (pages of one browser context, reference server)'
       const { publisher, rest } = await streamingGroup(group)
       const follower = rest[0]!
       const cdp = await group.context.newCDPSession(follower.page)
-      await cdp.send('Debugger.enable')
-      const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve))
-      await cdp.send('Debugger.pause')
-      await paused
+      await pauseScript(cdp, 'the stalled page')
       await sleep(1500)
       await cdp.send('Debugger.resume')
       await sleep(1000)

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { build, type Plugin } from 'esbuild'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core'
 import type { ReferenceServer } from '../../reference-server/server'
 import { chromiumLaunchOptions } from '../../scripts/chromium.mjs'
 import type { OpenConfig, StreamRequest, StreamState, TransportRun, TransportRunConfig, WakeReport } from './page/harness'
@@ -104,6 +104,28 @@ export async function openHarnessPage(context: BrowserContext, site: StaticSite)
 
 // The suites' one `sleep` and one polling loop, re-exported for the Chromium suites' imports.
 export { sleep, until, within }
+
+/**
+ * Stops the page's JavaScript in the debugger (a stalled tab: its sockets stay open, its scripts do
+ * not run) and resolves once it is paused. Chromium acknowledges a `Debugger.pause` now and then
+ * without ever pausing (seen: a leader that went on delivering for 10 s), so the request is
+ * repeated, once a second, until the page says it paused (at most 10 times). Resume with
+ * `session.send('Debugger.resume')`.
+ */
+export async function pauseScript(session: CDPSession, label: string): Promise<void> {
+  await within(session.send('Debugger.enable'), 10_000, `${label}: Debugger.enable`)
+  let paused = false
+  const pausedNow = new Promise<void>((resolve) => session.once('Debugger.paused', () => resolve()))
+  void pausedNow.then(() => (paused = true))
+  let requests = 0
+  while (requests < 10 && !paused) {
+    requests++
+    await within(session.send('Debugger.pause'), 10_000, `${label}: Debugger.pause`)
+    await Promise.race([pausedNow, sleep(1000)])
+  }
+  if (!paused) throw new Error(`${label}: Debugger.pause sent 10 times, the page never paused`)
+  if (requests > 1) console.log(`[e2e] ${label} paused after ${requests} Debugger.pause requests`)
+}
 
 /**
  * Publishes `{"n":i}` on `channel` every `interval` ms until stopped; the ids (or, with
