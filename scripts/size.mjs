@@ -105,8 +105,7 @@ function byFeature(byModule) {
 const REACT_EXPORTS = ['TokenProvider', 'useEventStream', 'useToken', 'fetchTokenFrom']
 /** The cross-tab loader replaced by a module that never shares: the React entry as if cross-tab sharing did not exist. */
 const NO_CROSS_TAB = {
-  [path.join(ROOT, 'src/crossTab/lazy.ts')]: `export const crossTabHost = () => undefined
-export const createCrossTabEventStream = (options, make) => make(options)`,
+  [path.join(ROOT, 'src/crossTab/lazy.ts')]: `export const createCrossTabEventStream = (options, make) => make(options)`,
 }
 const ES_ENTRY = `import { createEventStreamWith, createEventSourceTransport } from 'use-event-stream/core'
 export const open = (url) => createEventStreamWith(createEventSourceTransport(), { url })`
