@@ -137,7 +137,7 @@ export interface EventStreamOptions<TData = string> {
    * who may see the events (use the signed-in user's id): streams of different scopes never share.
    * Options outside the group key (headers, credentials, reconnect settings, the token manager) are
    * the leader's. Only with `createEventStream` (a name or `'auto'` as `transport`; a `Transport`
-   * object never shares), and only where the host has `navigator.locks` and `BroadcastChannel`:
+   * object never shares), and only where the platform has `locks` and `BroadcastChannel` (the host's `navigator.locks` and `BroadcastChannel` by default):
    * elsewhere the stream is on its own (`tab: 'solo'`). Default `false`.
    */
   crossTab?: { scope: string } | false
