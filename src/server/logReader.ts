@@ -395,116 +395,112 @@ function gapEvent(lastEventId: string, resumedAt: string): StreamGapEvent {
 async function* readLog(read: LogRead): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
   if (!read.begin()) return
   try {
-    yield* readEntries(read)
-  } finally {
-    read.finish()
-  }
-}
-
-async function* readEntries(read: LogRead): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
-  const { source, plan, target: live } = read
-  if ((await read.until(source.start())) === ABORTED) return
-  let after = plan.after
-  if (after !== undefined && compareEventIds(after, source.window().newestId) > 0) {
-    // Beyond what this instance has seen. The store decides: the blocking reader may just lag.
-    const newest = await read.until(source.newest(1))
-    if (newest === ABORTED) return
-    // Never handed out (another environment, a flushed store): waiting for the ids to get there
-    // would mean no events for hours, so such a reader is treated as having no id.
-    if (newest.length === 0 || compareEventIds(after, newest[newest.length - 1]!.id) > 0) after = undefined
-  }
-  /** Id of the last entry yielded (or the resume point): every id yielded next is above it. */
-  let cursor: string
-  let batch: LogEntry[] = []
-  let inBatch = 0
-  if (after === undefined) {
-    const newest = await read.until(source.newest(Math.max(1, plan.initial)))
-    if (newest === ABORTED) return
-    cursor = newest.length > 0 ? newest[newest.length - 1]!.id : source.zero
-    if (plan.initial > 0) batch = newest.slice(-plan.initial)
-  } else {
-    cursor = after
-  }
-  let yielded = false
-  /** The id to report in a gap event before the next entry, when one is due. */
-  let gapFrom: string | undefined
-  const noteGap = () => {
-    if (plan.gapEvent) gapFrom ??= yielded || plan.clientId === undefined ? cursor : plan.clientId
-  }
-  /** Window position to read next; `undefined` while positioned by id only. */
-  let next: number | undefined
-  /** Set when the stream refused a push, until it pulls again: the reader waits by pulling meanwhile. */
-  let refused = false
-  while (!read.stopped) {
-    let entry: LogEntry | undefined
-    if (inBatch < batch.length) {
-      entry = batch[inBatch++]!
+    const { source, plan, target: live } = read
+    if ((await read.until(source.start())) === ABORTED) return
+    let after = plan.after
+    if (after !== undefined && compareEventIds(after, source.window().newestId) > 0) {
+      // Beyond what this instance has seen. The store decides: the blocking reader may just lag.
+      const newest = await read.until(source.newest(1))
+      if (newest === ABORTED) return
+      // Never handed out (another environment, a flushed store): waiting for the ids to get there
+      // would mean no events for hours, so such a reader is treated as having no id.
+      if (newest.length === 0 || compareEventIds(after, newest[newest.length - 1]!.id) > 0) after = undefined
+    }
+    /** Id of the last entry yielded (or the resume point): every id yielded next is above it. */
+    let cursor: string
+    let batch: LogEntry[] = []
+    let inBatch = 0
+    if (after === undefined) {
+      const newest = await read.until(source.newest(Math.max(1, plan.initial)))
+      if (newest === ABORTED) return
+      cursor = newest.length > 0 ? newest[newest.length - 1]!.id : source.zero
+      if (plan.initial > 0) batch = newest.slice(-plan.initial)
     } else {
-      const window = source.window()
-      if (next === undefined) {
-        if (compareEventIds(cursor, window.startAfter) < 0) {
-          if (!source.older) {
-            // Trimmed away: from the oldest entry retained.
-            next = window.base
-            noteGap()
+      cursor = after
+    }
+    let yielded = false
+    /** The id to report in a gap event before the next entry, when one is due. */
+    let gapFrom: string | undefined
+    const noteGap = () => {
+      if (plan.gapEvent) gapFrom ??= yielded || plan.clientId === undefined ? cursor : plan.clientId
+    }
+    /** Window position to read next; `undefined` while positioned by id only. */
+    let next: number | undefined
+    /** Set when the stream refused a push, until it pulls again: the reader waits by pulling meanwhile. */
+    let refused = false
+    while (!read.stopped) {
+      let entry: LogEntry | undefined
+      if (inBatch < batch.length) {
+        entry = batch[inBatch++]!
+      } else {
+        const window = source.window()
+        if (next === undefined) {
+          if (compareEventIds(cursor, window.startAfter) < 0) {
+            if (!source.older) {
+              // Trimmed away: from the oldest entry retained.
+              next = window.base
+              noteGap()
+            } else {
+              // Read before asking the store: if the store has nothing above `cursor`, nothing up to
+              // this bound can appear later either (new entries get higher ids), so the reader may
+              // continue from it. The window may have moved on meanwhile; the loop then asks again.
+              const floor = window.startAfter
+              const got = await read.until(source.older(cursor, OLDER_BATCH))
+              if (got === ABORTED) return
+              if (got.trimmed) noteGap()
+              batch = got.entries
+              inBatch = 0
+              if (got.entries.length === 0) cursor = floor
+              continue
+            }
           } else {
-            // Read before asking the store: if the store has nothing above `cursor`, nothing up to
-            // this bound can appear later either (new entries get higher ids), so the reader may
-            // continue from it. The window may have moved on meanwhile; the loop then asks again.
-            const floor = window.startAfter
-            const got = await read.until(source.older(cursor, OLDER_BATCH))
-            if (got === ABORTED) return
-            if (got.trimmed) noteGap()
-            batch = got.entries
-            inBatch = 0
-            if (got.entries.length === 0) cursor = floor
-            continue
+            next = window.positionAfter(cursor)
           }
-        } else {
-          next = window.positionAfter(cursor)
         }
-      }
-      if (next < window.base) {
-        // This reader fell behind the window: back to reading by id.
-        next = undefined
-        continue
-      }
-      entry = window.at(next)
-      if (!entry) {
-        const failure = source.failure?.()
-        if (failure) throw failure
-        // An `older()` batch can run ahead of the window: until the window has reached the last
-        // entry yielded, new entries may be ones already yielded, which only pulling skips.
-        if (live === undefined || refused || compareEventIds(cursor, window.newestId) > 0) {
-          await source.fanout.wait(read)
+        if (next < window.base) {
+          // This reader fell behind the window: back to reading by id.
+          next = undefined
           continue
         }
-        // Caught up: from here the fan-out pushes each new batch to the stream, until the stream has
-        // no room (or the store failed); the reader then pulls on from the last entry pushed.
-        // Joining and leaving happen between two publishes, so no entry is missed or sent twice.
-        await source.fanout.follow(read, next)
-        next = read.next
-        refused = read.refused
-        if (read.lastId !== undefined) {
-          cursor = read.lastId
-          yielded = true
+        entry = window.at(next)
+        if (!entry) {
+          const failure = source.failure?.()
+          if (failure) throw failure
+          // An `older()` batch can run ahead of the window: until the window has reached the last
+          // entry yielded, new entries may be ones already yielded, which only pulling skips.
+          if (live === undefined || refused || compareEventIds(cursor, window.newestId) > 0) {
+            await source.fanout.wait(read)
+            continue
+          }
+          // Caught up: from here the fan-out pushes each new batch to the stream, until the stream has
+          // no room (or the store failed); the reader then pulls on from the last entry pushed.
+          // Joining and leaving happen between two publishes, so no entry is missed or sent twice.
+          await source.fanout.follow(read, next)
+          next = read.next
+          refused = read.refused
+          if (read.lastId !== undefined) {
+            cursor = read.lastId
+            yielded = true
+          }
+          continue
         }
-        continue
+        next++
+        // An `older()` batch can run ahead of the window: skip what was already yielded.
+        if (compareEventIds(entry.id, cursor) <= 0) continue
       }
-      next++
-      // An `older()` batch can run ahead of the window: skip what was already yielded.
-      if (compareEventIds(entry.id, cursor) <= 0) continue
+      if (gapFrom !== undefined) {
+        const gap = gapEvent(gapFrom, entry.id)
+        gapFrom = undefined
+        yield gap
+      }
+      cursor = entry.id
+      yielded = true
+      yield entry
+      // The stream pulled again: it has room.
+      refused = false
     }
-    if (gapFrom !== undefined) {
-      const gap = gapEvent(gapFrom, entry.id)
-      gapFrom = undefined
-      yield gap
-    }
-    cursor = entry.id
-    yielded = true
-    yield entry
-    // The stream pulled again: it has room.
-    refused = false
+  } finally {
+    read.finish()
   }
 }
 

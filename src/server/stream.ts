@@ -202,16 +202,21 @@ class SseWriter implements LiveTarget {
    * abort arrives too late to count as a failure. One slot rather than a race against one
    * long-lived promise, which would leave a reaction on it per event, each holding that event.
    */
-  async until<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
-    if (this.stopped) return ABORTED
-    try {
-      return await new Promise<T | typeof ABORTED>((resolve, reject) => {
-        this.wake = resolve
-        promise.then(resolve, reject)
-      })
-    } finally {
-      this.wake = undefined
-    }
+  until<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
+    if (this.stopped) return Promise.resolve(ABORTED)
+    return new Promise<T | typeof ABORTED>((resolve, reject) => {
+      this.wake = resolve
+      promise.then(
+        (value) => {
+          this.wake = undefined
+          resolve(value)
+        },
+        (error: unknown) => {
+          this.wake = undefined
+          reject(error)
+        },
+      )
+    })
   }
 
   /** A `: heartbeat` comment whenever nothing was written for `ms`: one timer per stream, armed once per idle period (a write only notes the time). */
