@@ -381,6 +381,15 @@ export function checkReadOptions(options: { initial?: number; gapEvent?: boolean
   return { initial, gapEvent: options.gapEvent ?? true }
 }
 
+/**
+ * The id a gap event reports, when the plan asks for one: the client's own id until the reader has
+ * yielded something, then the last entry it yielded.
+ */
+function gapStart(plan: ReadPlan, yielded: boolean, cursor: string): string | undefined {
+  if (!plan.gapEvent) return undefined
+  return yielded || plan.clientId === undefined ? cursor : plan.clientId
+}
+
 function gapEvent(lastEventId: string, resumedAt: string): StreamGapEvent {
   return Object.freeze({ event: STREAM_GAP_EVENT, data: JSON.stringify({ lastEventId, resumedAt }) })
 }
@@ -421,9 +430,6 @@ async function* readLog(read: LogRead): AsyncGenerator<LogEntry | StreamGapEvent
     let yielded = false
     /** The id to report in a gap event before the next entry, when one is due. */
     let gapFrom: string | undefined
-    const noteGap = () => {
-      if (plan.gapEvent) gapFrom ??= yielded || plan.clientId === undefined ? cursor : plan.clientId
-    }
     /** Window position to read next; `undefined` while positioned by id only. */
     let next: number | undefined
     /** Set when the stream refused a push, until it pulls again: the reader waits by pulling meanwhile. */
@@ -439,7 +445,7 @@ async function* readLog(read: LogRead): AsyncGenerator<LogEntry | StreamGapEvent
             if (!source.older) {
               // Trimmed away: from the oldest entry retained.
               next = window.base
-              noteGap()
+              gapFrom ??= gapStart(plan, yielded, cursor)
             } else {
               // Read before asking the store: if the store has nothing above `cursor`, nothing up to
               // this bound can appear later either (new entries get higher ids), so the reader may
@@ -447,7 +453,7 @@ async function* readLog(read: LogRead): AsyncGenerator<LogEntry | StreamGapEvent
               const floor = window.startAfter
               const got = await read.until(source.older(cursor, OLDER_BATCH))
               if (got === ABORTED) return
-              if (got.trimmed) noteGap()
+              if (got.trimmed) gapFrom ??= gapStart(plan, yielded, cursor)
               batch = got.entries
               inBatch = 0
               if (got.entries.length === 0) cursor = floor
