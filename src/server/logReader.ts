@@ -103,29 +103,6 @@ export class EntryWindow {
   }
 }
 
-/** A reader following the live tail by push: its stream takes each new batch as formatted text. */
-interface LiveReader {
-  readonly target: LiveTarget
-  /** Window position of the next entry it is owed. */
-  next: number
-  /** Id of the last entry pushed to it, if any. */
-  lastId: string | undefined
-  /** Set when its stream refused a push: it reads on by pulling. */
-  refused: boolean
-  /** Ends the follow. */
-  leave: () => void
-}
-
-/** Where a reader stands when it stops following by push. */
-export interface LiveExit {
-  /** Window position of the next entry it has not got. */
-  next: number
-  /** Id of the last entry it got by push, if any. */
-  lastId: string | undefined
-  /** Its stream had no room: pull until the stream has taken something from the iterator. */
-  refused: boolean
-}
-
 /**
  * How new entries reach the readers of one log. `publish` adds them to the window; then every
  * reader following by push (caught up, on a stream that takes pushed text: see ./live.ts) gets the
@@ -134,7 +111,7 @@ export interface LiveExit {
  */
 export class Fanout {
   private readonly waiters = new Set<() => void>()
-  private readonly live = new Set<LiveReader>()
+  private readonly live = new Set<LogRead>()
 
   /** Appends `entries` (in id order, above every entry the window holds) to `window` and delivers them. */
   publish(window: EntryWindow, entries: readonly LogEntry[]): void {
@@ -148,67 +125,61 @@ export class Fanout {
   private push(entries: readonly LogEntry[], first: number, end: number): void {
     let text: string | undefined
     const lastId = entries[entries.length - 1]!.id
-    for (const reader of this.live) {
-      if (reader.next !== first) {
+    for (const read of this.live) {
+      if (read.next !== first) {
         // Not where this batch starts (cannot happen: a reader joins at the window's end, and every
         // batch since reached it): it reads on from its own position by pulling, so nothing is lost.
-        this.leave(reader)
+        this.leave(read)
         continue
       }
-      text ??= entries.map((entry) => formatEvent(entry)).join('')
-      reader.next = end
-      reader.lastId = lastId
-      if (!reader.target.push(text)) {
-        reader.refused = true
-        this.leave(reader)
+      text ??= entries.length === 1 ? formatEvent(entries[0]!) : entries.map((entry) => formatEvent(entry)).join('')
+      read.next = end
+      read.lastId = lastId
+      if (!read.target!.push(text)) {
+        read.refused = true
+        this.leave(read)
       }
     }
   }
 
-  private leave(reader: LiveReader): void {
-    if (this.live.delete(reader)) reader.leave()
+  /** Ends `read`'s follow, if it follows. */
+  leave(read: LogRead): void {
+    if (this.live.delete(read)) read.endFollow()
   }
 
   /**
-   * Pushes every entry published from window position `next` on to `target`, until the stream
-   * refuses one, `signal` aborts, or `wake()`; resolves then with where the reader stands. Never rejects.
+   * Pushes every entry published from window position `next` on to `read.target`, until the stream
+   * refuses one, the read stops, or `wake()`. `read.next`, `read.lastId` and `read.refused` say
+   * where the reader stands when it resolves. Never rejects.
    */
-  follow(target: LiveTarget, next: number, signal: AbortSignal): Promise<LiveExit> {
+  follow(read: LogRead, next: number): Promise<void> {
+    read.next = next
+    read.lastId = undefined
+    read.refused = false
+    if (read.stopped) return Promise.resolve()
     return new Promise((resolve) => {
-      const reader: LiveReader = {
-        target,
-        next,
-        lastId: undefined,
-        refused: false,
-        leave: () => {
-          signal.removeEventListener('abort', onAbort)
-          resolve({ next: reader.next, lastId: reader.lastId, refused: reader.refused })
-        },
-      }
-      const onAbort = () => this.leave(reader)
-      if (signal.aborted) return resolve({ next, lastId: undefined, refused: false })
-      signal.addEventListener('abort', onAbort, { once: true })
-      this.live.add(reader)
+      read.startFollow(this, resolve)
+      this.live.add(read)
     })
   }
 
-  /** Resolves on the next `publish()` or `wake()`, or at once when `signal` aborts. Never rejects. */
-  wait(signal: AbortSignal): Promise<void> {
+  /** Resolves on the next `publish()` or `wake()`, or at once when `read` stops. Never rejects. */
+  wait(read: LogRead): Promise<void> {
+    if (read.stopped) return Promise.resolve()
     return new Promise((resolve) => {
-      if (signal.aborted) return resolve()
       const done = () => {
         this.waiters.delete(done)
-        signal.removeEventListener('abort', done)
+        read.onStop = undefined
         resolve()
       }
       this.waiters.add(done)
-      signal.addEventListener('abort', done, { once: true })
+      read.onStop = done
     })
   }
 
   /** Ends every follow and wait, so each reader looks at the log again (e.g. the store failed). */
   wake(): void {
-    for (const reader of [...this.live]) this.leave(reader)
+    for (const read of [...this.live]) this.leave(read)
     this.notify()
   }
 
@@ -242,6 +213,112 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
       },
     )
   })
+}
+
+/**
+ * One read of a log, for as long as it is iterated: how it stops (the client's signal, or the log's
+ * `close()`), the stream it pushes to, and where it stands while it follows by push. The one object
+ * a connection costs the log: it listens to the signal itself (`handleEvent`), and the wait in
+ * progress (a store call, a wait for new entries, a follow) is ended through one slot, with no
+ * controller of its own and no listener per wait.
+ */
+export class LogRead implements LivePushSource {
+  /** Set once the signal aborted or the log closed. */
+  stopped = false
+  /** Ends the wait in progress when the read stops. */
+  onStop: (() => void) | undefined
+  /** The stream taking pushed text, if it takes any (see ./live.ts). */
+  target: LiveTarget | undefined
+  /** While following: window position of the next entry it is owed. */
+  next = 0
+  /** While following: id of the last entry pushed to it, if any. */
+  lastId: string | undefined
+  /** Set when its stream refused a push: it reads on by pulling. */
+  refused = false
+  private following: Fanout | undefined
+  private resume: (() => void) | undefined
+  private iterated = false
+
+  constructor(
+    private readonly readers: Readers,
+    readonly source: LogSource,
+    readonly plan: ReadPlan,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  [LIVE_PUSH](target: LiveTarget): void {
+    this.target = target
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<LogEntry | StreamGapEvent> {
+    // Each iteration is a read of its own; the first one is this object.
+    if (this.iterated) {
+      const again = new LogRead(this.readers, this.source, this.plan, this.signal)
+      again.target = this.target
+      return again[Symbol.asyncIterator]()
+    }
+    this.iterated = true
+    return readLog(this)
+  }
+
+  /** Registers the read (false: it is over before it began). */
+  begin(): boolean {
+    if (this.signal.aborted || this.readers.closed) return false
+    this.signal.addEventListener('abort', this, { once: true })
+    this.readers.add(this)
+    return true
+  }
+
+  /** Unregisters the read; it stops if it had not. */
+  finish(): void {
+    this.signal.removeEventListener('abort', this)
+    this.readers.delete(this)
+    this.stop()
+  }
+
+  /** The signal's abort. */
+  handleEvent(): void {
+    this.stop()
+  }
+
+  stop(): void {
+    if (this.stopped) return
+    this.stopped = true
+    this.following?.leave(this)
+    this.onStop?.()
+  }
+
+  startFollow(fanout: Fanout, resume: () => void): void {
+    this.following = fanout
+    this.resume = resume
+  }
+
+  endFollow(): void {
+    const resume = this.resume
+    this.following = this.resume = undefined
+    resume?.()
+  }
+
+  /** `promise`'s value, or `ABORTED` as soon as the read stops (the promise keeps running; its rejection is then ignored). */
+  until<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
+    if (this.stopped) {
+      promise.catch(() => {})
+      return Promise.resolve(ABORTED)
+    }
+    return new Promise((resolve, reject) => {
+      this.onStop = () => resolve(ABORTED)
+      promise.then(
+        (value) => {
+          this.onStop = undefined
+          resolve(value)
+        },
+        (error: unknown) => {
+          this.onStop = undefined
+          reject(error)
+        },
+      )
+    })
+  }
 }
 
 // The event type of the one event that tells a resuming reader entries were trimmed before it got
@@ -304,131 +381,144 @@ export function checkReadOptions(options: { initial?: number; gapEvent?: boolean
   return { initial, gapEvent: options.gapEvent ?? true }
 }
 
+/**
+ * The id a gap event reports, when the plan asks for one: the client's own id until the reader has
+ * yielded something, then the last entry it yielded.
+ */
+function gapStart(plan: ReadPlan, yielded: boolean, cursor: string): string | undefined {
+  if (!plan.gapEvent) return undefined
+  return yielded || plan.clientId === undefined ? cursor : plan.clientId
+}
+
 function gapEvent(lastEventId: string, resumedAt: string): StreamGapEvent {
   return Object.freeze({ event: STREAM_GAP_EVENT, data: JSON.stringify({ lastEventId, resumedAt }) })
 }
 
 /**
- * Where the plan says, then live entries, until `signal` aborts (then it returns, no error) or the
- * store has been down too long (then it throws `failure()`). With a `live` target, whenever the
- * reader has caught up with the window, new entries are pushed to it instead of yielded.
+ * Where `read.plan` says, then live entries, until the read stops (its signal aborts or the log
+ * closes: then it returns, no error) or the store has been down too long (then it throws
+ * `failure()`). With a push target, whenever the reader has caught up with the window, new entries
+ * are pushed to it instead of yielded. Everything the read registered is removed when it ends,
+ * however it ends.
  */
-export async function* readLog(source: LogSource, plan: ReadPlan, live: LiveTarget | undefined, signal: AbortSignal): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
-  if (signal.aborted) return
-  if ((await untilAborted(source.start(), signal)) === ABORTED) return
-  let after = plan.after
-  if (after !== undefined && compareEventIds(after, source.window().newestId) > 0) {
-    // Beyond what this instance has seen. The store decides: the blocking reader may just lag.
-    const newest = await untilAborted(source.newest(1), signal)
-    if (newest === ABORTED) return
-    // Never handed out (another environment, a flushed store): waiting for the ids to get there
-    // would mean no events for hours, so such a reader is treated as having no id.
-    if (newest.length === 0 || compareEventIds(after, newest[newest.length - 1]!.id) > 0) after = undefined
-  }
-  /** Id of the last entry yielded (or the resume point): every id yielded next is above it. */
-  let cursor: string
-  let batch: LogEntry[] = []
-  let inBatch = 0
-  if (after === undefined) {
-    const newest = await untilAborted(source.newest(Math.max(1, plan.initial)), signal)
-    if (newest === ABORTED) return
-    cursor = newest.length > 0 ? newest[newest.length - 1]!.id : source.zero
-    if (plan.initial > 0) batch = newest.slice(-plan.initial)
-  } else {
-    cursor = after
-  }
-  let yielded = false
-  /** The id to report in a gap event before the next entry, when one is due. */
-  let gapFrom: string | undefined
-  const noteGap = () => {
-    if (plan.gapEvent) gapFrom ??= yielded || plan.clientId === undefined ? cursor : plan.clientId
-  }
-  /** Window position to read next; `undefined` while positioned by id only. */
-  let next: number | undefined
-  /** Set when the stream refused a push, until it pulls again: the reader waits by pulling meanwhile. */
-  let refused = false
-  while (!signal.aborted) {
-    let entry: LogEntry | undefined
-    if (inBatch < batch.length) {
-      entry = batch[inBatch++]!
+async function* readLog(read: LogRead): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
+  if (!read.begin()) return
+  try {
+    const { source, plan, target: live } = read
+    if ((await read.until(source.start())) === ABORTED) return
+    let after = plan.after
+    if (after !== undefined && compareEventIds(after, source.window().newestId) > 0) {
+      // Beyond what this instance has seen. The store decides: the blocking reader may just lag.
+      const newest = await read.until(source.newest(1))
+      if (newest === ABORTED) return
+      // Never handed out (another environment, a flushed store): waiting for the ids to get there
+      // would mean no events for hours, so such a reader is treated as having no id.
+      if (newest.length === 0 || compareEventIds(after, newest[newest.length - 1]!.id) > 0) after = undefined
+    }
+    /** Id of the last entry yielded (or the resume point): every id yielded next is above it. */
+    let cursor: string
+    let batch: LogEntry[] = []
+    let inBatch = 0
+    if (after === undefined) {
+      const newest = await read.until(source.newest(Math.max(1, plan.initial)))
+      if (newest === ABORTED) return
+      cursor = newest.length > 0 ? newest[newest.length - 1]!.id : source.zero
+      if (plan.initial > 0) batch = newest.slice(-plan.initial)
     } else {
-      const window = source.window()
-      if (next === undefined) {
-        if (compareEventIds(cursor, window.startAfter) < 0) {
-          if (!source.older) {
-            // Trimmed away: from the oldest entry retained.
-            next = window.base
-            noteGap()
+      cursor = after
+    }
+    let yielded = false
+    /** The id to report in a gap event before the next entry, when one is due. */
+    let gapFrom: string | undefined
+    /** Window position to read next; `undefined` while positioned by id only. */
+    let next: number | undefined
+    /** Set when the stream refused a push, until it pulls again: the reader waits by pulling meanwhile. */
+    let refused = false
+    while (!read.stopped) {
+      let entry: LogEntry | undefined
+      if (inBatch < batch.length) {
+        entry = batch[inBatch++]!
+      } else {
+        const window = source.window()
+        if (next === undefined) {
+          if (compareEventIds(cursor, window.startAfter) < 0) {
+            if (!source.older) {
+              // Trimmed away: from the oldest entry retained.
+              next = window.base
+              gapFrom ??= gapStart(plan, yielded, cursor)
+            } else {
+              // Read before asking the store: if the store has nothing above `cursor`, nothing up to
+              // this bound can appear later either (new entries get higher ids), so the reader may
+              // continue from it. The window may have moved on meanwhile; the loop then asks again.
+              const floor = window.startAfter
+              const got = await read.until(source.older(cursor, OLDER_BATCH))
+              if (got === ABORTED) return
+              if (got.trimmed) gapFrom ??= gapStart(plan, yielded, cursor)
+              batch = got.entries
+              inBatch = 0
+              if (got.entries.length === 0) cursor = floor
+              continue
+            }
           } else {
-            // Read before asking the store: if the store has nothing above `cursor`, nothing up to
-            // this bound can appear later either (new entries get higher ids), so the reader may
-            // continue from it. The window may have moved on meanwhile; the loop then asks again.
-            const floor = window.startAfter
-            const got = await untilAborted(source.older(cursor, OLDER_BATCH), signal)
-            if (got === ABORTED) return
-            if (got.trimmed) noteGap()
-            batch = got.entries
-            inBatch = 0
-            if (got.entries.length === 0) cursor = floor
-            continue
+            next = window.positionAfter(cursor)
           }
-        } else {
-          next = window.positionAfter(cursor)
         }
-      }
-      if (next < window.base) {
-        // This reader fell behind the window: back to reading by id.
-        next = undefined
-        continue
-      }
-      entry = window.at(next)
-      if (!entry) {
-        const failure = source.failure?.()
-        if (failure) throw failure
-        // An `older()` batch can run ahead of the window: until the window has reached the last
-        // entry yielded, new entries may be ones already yielded, which only pulling skips.
-        if (live === undefined || refused || compareEventIds(cursor, window.newestId) > 0) {
-          await source.fanout.wait(signal)
+        if (next < window.base) {
+          // This reader fell behind the window: back to reading by id.
+          next = undefined
           continue
         }
-        // Caught up: from here the fan-out pushes each new batch to the stream, until the stream has
-        // no room (or the store failed); the reader then pulls on from the last entry pushed.
-        // Joining and leaving happen between two publishes, so no entry is missed or sent twice.
-        const exit = await source.fanout.follow(live, next, signal)
-        next = exit.next
-        refused = exit.refused
-        if (exit.lastId !== undefined) {
-          cursor = exit.lastId
-          yielded = true
+        entry = window.at(next)
+        if (!entry) {
+          const failure = source.failure?.()
+          if (failure) throw failure
+          // An `older()` batch can run ahead of the window: until the window has reached the last
+          // entry yielded, new entries may be ones already yielded, which only pulling skips.
+          if (live === undefined || refused || compareEventIds(cursor, window.newestId) > 0) {
+            await source.fanout.wait(read)
+            continue
+          }
+          // Caught up: from here the fan-out pushes each new batch to the stream, until the stream has
+          // no room (or the store failed); the reader then pulls on from the last entry pushed.
+          // Joining and leaving happen between two publishes, so no entry is missed or sent twice.
+          await source.fanout.follow(read, next)
+          next = read.next
+          refused = read.refused
+          if (read.lastId !== undefined) {
+            cursor = read.lastId
+            yielded = true
+          }
+          continue
         }
-        continue
+        next++
+        // An `older()` batch can run ahead of the window: skip what was already yielded.
+        if (compareEventIds(entry.id, cursor) <= 0) continue
       }
-      next++
-      // An `older()` batch can run ahead of the window: skip what was already yielded.
-      if (compareEventIds(entry.id, cursor) <= 0) continue
+      if (gapFrom !== undefined) {
+        const gap = gapEvent(gapFrom, entry.id)
+        gapFrom = undefined
+        yield gap
+      }
+      cursor = entry.id
+      yielded = true
+      yield entry
+      // The stream pulled again: it has room.
+      refused = false
     }
-    if (gapFrom !== undefined) {
-      const gap = gapEvent(gapFrom, entry.id)
-      gapFrom = undefined
-      yield gap
-    }
-    cursor = entry.id
-    yielded = true
-    yield entry
-    // The stream pulled again: it has room.
-    refused = false
+  } finally {
+    read.finish()
   }
 }
 
 /** The readers of one log, so `close()` can end them all. */
 export class Readers {
-  private readonly active = new Set<AbortController>()
+  private readonly active = new Set<LogRead>()
   closed = false
 
   /** Ends every active read; later reads end at once. */
   close(): void {
     this.closed = true
-    for (const stop of this.active) stop.abort()
+    for (const read of [...this.active]) read.stop()
     this.active.clear()
   }
 
@@ -436,31 +526,18 @@ export class Readers {
    * What `readLog` yields, ended by `signal` or by `close()`; a stream that takes pushed text
    * (`streamSse`, see ./live.ts) gets the live entries pushed instead. Registered in a set rather
    * than as listeners on one log-wide signal: thousands of readers must not pile listeners on one
-   * target. Everything is removed when the read ends, however it ends.
+   * target.
    */
   read(source: LogSource, plan: ReadPlan, signal: AbortSignal): AsyncIterable<LogEntry | StreamGapEvent> & LivePushSource {
-    let live: LiveTarget | undefined
-    return {
-      [LIVE_PUSH]: (target: LiveTarget) => {
-        live = target
-      },
-      [Symbol.asyncIterator]: () => this.iterate(source, plan, live, signal),
-    }
+    return new LogRead(this, source, plan, signal)
   }
 
-  private async *iterate(source: LogSource, plan: ReadPlan, live: LiveTarget | undefined, signal: AbortSignal): AsyncGenerator<LogEntry | StreamGapEvent, void, undefined> {
-    if (signal.aborted || this.closed) return
-    const stop = new AbortController()
-    const onAbort = () => stop.abort()
-    signal.addEventListener('abort', onAbort, { once: true })
-    this.active.add(stop)
-    try {
-      yield* readLog(source, plan, live, stop.signal)
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-      this.active.delete(stop)
-      stop.abort()
-    }
+  add(read: LogRead): void {
+    this.active.add(read)
+  }
+
+  delete(read: LogRead): void {
+    this.active.delete(read)
   }
 }
 

@@ -115,13 +115,13 @@ function serialise(message: SseMessage): string {
 type Timer = ReturnType<typeof setTimeout>
 
 /**
- * `timer` re-armed for `ms` from now, or a new one. `refresh()` reuses Node's timer object: no
+ * `timer` re-armed for `ms` from now, or a new one calling `callback(arg)`. `refresh()` reuses Node's timer object: no
  * allocation per write; runtimes whose timers are plain numbers get a new one.
  */
-function rearm(timer: Timer | undefined, callback: () => void, ms: number): Timer {
+function rearm<A>(timer: Timer | undefined, callback: (arg: A) => void, ms: number, arg: A): Timer {
   if (timer !== undefined && typeof (timer as { refresh?: unknown }).refresh === 'function') return (timer as { refresh(): Timer }).refresh()
   if (timer !== undefined) clearTimeout(timer)
-  return setTimeout(callback, ms)
+  return setTimeout(callback, ms, arg)
 }
 
 /**
@@ -143,13 +143,17 @@ function isThenable(value: unknown): value is PromiseLike<void> {
 }
 
 /**
- * A stream's output, in order. A sink write that returns nothing is done at once (a Node response
- * below its high-water mark): no promise, no timer. One that returns a promise is in flight until it
- * settles, watched by `writeTimeout`; text sent meanwhile waits in `pending` and goes out in one
- * write when it completes. Heartbeats, pulled messages and pushed live entries all go this way.
+ * One stream's state: its output, in order, and how it stops. A sink write that returns nothing is
+ * done at once (a Node response below its high-water mark): no promise, no timer. One that returns
+ * a promise is in flight until it settles, watched by `writeTimeout`; text sent meanwhile waits in
+ * `pending` and goes out in one write when it completes. Heartbeats, pulled messages and pushed live
+ * entries all go this way.
  *
- * A class rather than closures: a fan-out calls `push` on thousands of these per entry, and one
- * object with its fields in place, behind methods every stream shares, is what keeps that call cheap.
+ * The stream stops through one `AbortController` (the signal the source gets), whoever stops it:
+ * the client leaving, a failed or timed-out write, the source ending. This object is that signal's
+ * listener (`handleEvent`) and its timers' argument, so a connection costs one object here and no
+ * closures. A class: a fan-out calls `push` on thousands of these per entry, and one object with its
+ * fields in place, behind methods every stream shares, is what keeps that call cheap.
  */
 class SseWriter implements LiveTarget {
   /** Text sent while a write is in flight. */
@@ -162,30 +166,16 @@ class SseWriter implements LiveTarget {
   lastWrite = now()
   /** Set when a write did not complete within `writeTimeout`. */
   timedOut = false
+  /** Ends the wait in progress (`until`) when the stream stops. */
+  private wake: ((stopped: typeof ABORTED) => void) | undefined
   private writeTimer: Timer | undefined
-  private readonly written = () => {
-    this.inFlight = undefined
-    this.lastWrite = now()
-    if (this.pending === '' || this.stopped) return
-    const chunk = this.pending
-    this.pending = ''
-    this.write(chunk)
-  }
-  private readonly failed = () => {
-    this.inFlight = undefined
-    this.onFailure() // the client went away mid-write
-  }
-  private readonly onWriteTimeout = () => {
-    if (this.inFlight === undefined || this.stopped) return
-    this.timedOut = true
-    this.onFailure()
-  }
+  private heartbeatTimer: Timer | undefined
 
   constructor(
     private readonly sink: SseSink,
     private readonly writeTimeout: number,
-    /** Stops the stream: the client is gone or stuck. */
-    private readonly onFailure: () => void,
+    /** The stream's one stop: aborted when the client is gone or stuck, or the stream ends. */
+    private readonly stop: AbortController,
   ) {}
 
   /** Writes `text` after everything sent before it. */
@@ -206,9 +196,73 @@ class SseWriter implements LiveTarget {
     return this.inFlight !== undefined && this.pending.length >= LOOKAHEAD_BYTES
   }
 
-  stop(): void {
+  /**
+   * `promise`'s value, or `ABORTED` as soon as the stream stops. The wake happens inside the abort
+   * dispatch, before any promise reaction: an AbortError the source throws because of the same
+   * abort arrives too late to count as a failure. One slot rather than a race against one
+   * long-lived promise, which would leave a reaction on it per event, each holding that event.
+   */
+  until<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
+    if (this.stopped) return Promise.resolve(ABORTED)
+    return new Promise<T | typeof ABORTED>((resolve, reject) => {
+      this.wake = resolve
+      promise.then(
+        (value) => {
+          this.wake = undefined
+          resolve(value)
+        },
+        (error: unknown) => {
+          this.wake = undefined
+          reject(error)
+        },
+      )
+    })
+  }
+
+  /** A `: heartbeat` comment whenever nothing was written for `ms`: one timer per stream, armed once per idle period (a write only notes the time). */
+  startHeartbeat(ms: number, text: string): void {
+    this.heartbeatTimer = setTimeout(heartbeat, ms, this, ms, text)
+  }
+
+  /** The stop signal's abort: nothing more is written and the wait in progress ends. */
+  handleEvent(): void {
+    this.close()
+    this.wake?.(ABORTED)
+  }
+
+  /** Stops writing and clears the timers. */
+  close(): void {
     this.stopped = true
     if (this.writeTimer !== undefined) clearTimeout(this.writeTimer)
+    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer)
+  }
+
+  /** Called by the heartbeat timer. */
+  beat(ms: number, text: string): void {
+    if (this.stopped) return
+    let wait = ms - (now() - this.lastWrite)
+    if (wait <= 0) {
+      // A write still in flight is watched by writeTimeout already: no heartbeat queues behind it.
+      if (this.inFlight === undefined) this.send(text)
+      wait = ms
+    }
+    this.heartbeatTimer = setTimeout(heartbeat, wait, this, ms, text)
+  }
+
+  /** Called by the write timer. */
+  writeTimedOut(): void {
+    if (this.inFlight === undefined || this.stopped) return
+    this.timedOut = true
+    this.stop.abort()
+  }
+
+  private written(): void {
+    this.inFlight = undefined
+    this.lastWrite = now()
+    if (this.pending === '' || this.stopped) return
+    const chunk = this.pending
+    this.pending = ''
+    this.write(chunk)
   }
 
   private write(chunk: string): void {
@@ -216,15 +270,33 @@ class SseWriter implements LiveTarget {
     try {
       result = this.sink.write(chunk)
     } catch {
-      this.onFailure() // the client went away
+      this.stop.abort() // the client went away
       return
     }
     this.lastWrite = now()
     if (!isThenable(result)) return
     // One timer for the whole stream, re-armed as each write that has to wait starts.
-    if (this.writeTimeout > 0) this.writeTimer = rearm(this.writeTimer, this.onWriteTimeout, this.writeTimeout)
-    this.inFlight = Promise.resolve(result).then(this.written, this.failed)
+    if (this.writeTimeout > 0) this.writeTimer = rearm(this.writeTimer, writeTimedOut, this.writeTimeout, this)
+    this.inFlight = Promise.resolve(result).then(
+      () => this.written(),
+      () => {
+        this.inFlight = undefined
+        this.stop.abort() // the client went away mid-write
+      },
+    )
   }
+}
+
+function heartbeat(writer: SseWriter, ms: number, text: string): void {
+  writer.beat(ms, text)
+}
+
+function writeTimedOut(writer: SseWriter): void {
+  writer.writeTimedOut()
+}
+
+function checkWriteTimeout(writeTimeout: unknown): void {
+  if (typeof writeTimeout !== 'number' || !(writeTimeout >= 0)) throw new TypeError('streamSse: writeTimeout must be a number of ms ≥ 0 (0 disables)')
 }
 
 /**
@@ -238,66 +310,46 @@ class SseWriter implements LiveTarget {
  * catch-up only.
  */
 export async function streamSse(source: SseSource, sink: SseSink, options: StreamSseOptions = {}): Promise<void> {
-  const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry, writeTimeout = 30_000 } = options
-  if (typeof writeTimeout !== 'number' || !(writeTimeout >= 0)) throw new TypeError('streamSse: writeTimeout must be a number of ms ≥ 0 (0 disables)')
-  const controller = new AbortController()
+  checkWriteTimeout(options.writeTimeout ?? 30_000)
   const outer = options.signal
-  const onOuterAbort = () => controller.abort(outer?.reason)
   if (outer?.aborted) return
+  const stop = new AbortController()
+  const onOuterAbort = () => stop.abort(outer?.reason)
   outer?.addEventListener('abort', onOuterAbort, { once: true })
-  const writer = new SseWriter(sink, writeTimeout, () => controller.abort())
+  try {
+    await runStream(source, sink, options, stop)
+  } finally {
+    outer?.removeEventListener('abort', onOuterAbort)
+  }
+}
 
-  // Every wait (the source's next(), a write) is raced against the stop. One abort listener for the
-  // whole stream wakes whichever wait is current; racing against one long-lived promise instead
-  // would leave a reaction on it per event, each holding that event until the stream ends.
-  // The wake happens inside the abort dispatch, before any promise reaction: an AbortError the
-  // source throws because of the same abort arrives too late to count as a failure.
-  let wake: ((stopped: typeof ABORTED) => void) | undefined
-  const onStop = () => {
-    writer.stop()
-    wake?.(ABORTED)
-  }
-  controller.signal.addEventListener('abort', onStop, { once: true })
-  const untilStopped = async <T>(promise: Promise<T>): Promise<T | typeof ABORTED> => {
-    if (writer.stopped) return ABORTED
-    try {
-      return await new Promise<T | typeof ABORTED>((resolve, reject) => {
-        wake = resolve
-        promise.then(resolve, reject)
-      })
-    } finally {
-      wake = undefined
-    }
-  }
-
-  // One timer per stream, armed once per idle period rather than per write: a write only notes the time.
-  const heartbeatText = formatComment(heartbeatComment)
-  let heartbeat: Timer | undefined
-  const onHeartbeat = () => {
-    if (writer.stopped) return
-    let wait = heartbeatMs - (now() - writer.lastWrite)
-    if (wait <= 0) {
-      // A write still in flight is watched by writeTimeout already: no heartbeat queues behind it.
-      if (writer.inFlight === undefined) writer.send(heartbeatText)
-      wait = heartbeatMs
-    }
-    heartbeat = setTimeout(onHeartbeat, wait)
-  }
+/**
+ * {@link streamSse} on the caller's own stop controller: its signal is the one the source gets, and
+ * the adapters abort it straight from their own causes (the connection closing, the request's
+ * signal), so a connection has one stop signal however many layers it goes through. Ignores
+ * `options.signal` (the caller links it to `stop`). Aborts `stop` when streaming stops.
+ */
+async function runStream(source: SseSource, sink: SseSink, options: StreamSseOptions, stop: AbortController): Promise<void> {
+  const { heartbeatMs = 15_000, heartbeatComment = 'heartbeat', retry, writeTimeout = 30_000 } = options
+  checkWriteTimeout(writeTimeout)
+  if (stop.signal.aborted) return
+  const writer = new SseWriter(sink, writeTimeout, stop)
+  stop.signal.addEventListener('abort', writer, { once: true })
 
   let iterator: AsyncIterator<SseMessage> | undefined
   let finished = false
   try {
-    const iterable = typeof source === 'function' ? source({ lastEventId: options.lastEventId, signal: controller.signal }) : source
+    const iterable = typeof source === 'function' ? source({ lastEventId: options.lastEventId, signal: stop.signal }) : source
     if (canPush(iterable)) iterable[LIVE_PUSH](writer)
     iterator = iterable[Symbol.asyncIterator]()
     if (retry !== undefined) writer.send(formatRetry(retry))
-    if (heartbeatMs > 0) heartbeat = setTimeout(onHeartbeat, heartbeatMs)
+    if (heartbeatMs > 0) writer.startHeartbeat(heartbeatMs, formatComment(heartbeatComment))
     while (!writer.stopped) {
       if (writer.full) {
-        if ((await untilStopped(writer.inFlight!)) === ABORTED) break
+        if ((await writer.until(writer.inFlight!)) === ABORTED) break
         continue
       }
-      const result = await untilStopped(iterator.next())
+      const result = await writer.until(iterator.next())
       if (result === ABORTED) break
       if (result.done) {
         finished = true
@@ -307,19 +359,17 @@ export async function streamSse(source: SseSource, sink: SseSink, options: Strea
     }
     // The source ended: what it sent is written before the stream ends.
     for (let i = 0; finished && writer.inFlight !== undefined && i < 1_000_000; i++) {
-      if ((await untilStopped(writer.inFlight)) === ABORTED) break
+      if ((await writer.until(writer.inFlight)) === ABORTED) break
     }
   } catch (error) {
     finished = true // a throwing iterator is already closed
     options.onError?.(error)
     throw error
   } finally {
-    if (heartbeat !== undefined) clearTimeout(heartbeat)
-    writer.stop()
+    writer.close()
     if (writer.timedOut) sink.destroy?.()
-    outer?.removeEventListener('abort', onOuterAbort)
-    controller.signal.removeEventListener('abort', onStop)
-    controller.abort()
+    stop.signal.removeEventListener('abort', writer)
+    stop.abort()
     const it = iterator
     if (!finished && typeof it?.return === 'function') {
       // Not awaited: an async generator's return() waits for its pending next(), which may never come.
@@ -411,7 +461,8 @@ export function createSseResponse(source: SseSource, options: CreateSseResponseO
     for (const signal of signals) signal.removeEventListener('abort', onAbort)
     stop.signal.removeEventListener('abort', onStop)
   }
-  streamSse(source, sink, { ...options, lastEventId, signal: stop.signal }).then(
+  // `stop` is the stream's own stop signal: the one the source gets.
+  runStream(source, sink, { ...options, lastEventId }, stop).then(
     () => {
       cleanUp()
       if (!closed) {
@@ -542,6 +593,7 @@ export async function pipeSseToNode(response: NodeResponseLike, source: SseSourc
     response.writeHead(200, headers)
     response.flushHeaders?.()
   }
+  // The stream's one stop signal (the source's): aborted when the connection closes or `options.signal` aborts.
   const stop = new AbortController()
   const onClose = () => stop.abort()
   response.once('close', onClose)
@@ -551,7 +603,7 @@ export async function pipeSseToNode(response: NodeResponseLike, source: SseSourc
   const sink = new NodeResponseSink(response)
   const lastEventId = options.lastEventId ?? (options.request ? readLastEventId(options.request) : undefined)
   try {
-    await streamSse(source, sink, { ...options, lastEventId, signal: stop.signal })
+    await runStream(source, sink, { ...options, lastEventId }, stop)
     if (response.writableEnded || response.destroyed) return
     if (options.end !== false) response.end()
     // Left open for the caller: what was written has left the response's buffer when this resolves.

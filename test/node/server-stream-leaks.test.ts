@@ -434,3 +434,55 @@ describe('a source stops when its signal aborts', () => {
     await piped
   })
 })
+
+describe('what a connection costs', () => {
+  it('pipeSseToNode streaming a log: one stop signal per connection, aborted when the client leaves, with no listener left on it', async () => {
+    // Node gives every AbortSignal a hidden class of its own: a connection should make one, not one per layer.
+    // Counted while the server sets a connection up (synchronously, to the log read's first wait):
+    // the clients in this process make controllers of their own.
+    const Original = globalThis.AbortController
+    let created = 0
+    let settingUp = false
+    globalThis.AbortController = class extends Original {
+      constructor() {
+        super()
+        if (settingUp) created++
+      }
+    }
+    const log = createMemoryEventLog()
+    const signals: AbortSignal[] = []
+    const piped: Promise<void>[] = []
+    try {
+      handler = (req, res) => {
+        settingUp = true
+        piped.push(
+          pipeSseToNode(
+            res,
+            ({ lastEventId, signal }) => {
+              signals.push(signal)
+              return log.read({ after: lastEventId, signal })
+            },
+            { request: req },
+          ),
+        )
+        settingUp = false
+      }
+      const clients = await Promise.all([1, 2, 3, 4, 5].map(() => fetch(`${server.url}/stream`)))
+      await until(() => signals.length === 5, 2000, 'every source to start')
+      await sleep(20)
+      await log.append({ data: 'one' })
+      for (const response of clients) {
+        const reader = response.body!.getReader()
+        expect(new TextDecoder().decode((await reader.read()).value)).toBe('id: 1\ndata: one\n\n')
+        await reader.cancel()
+      }
+      await Promise.all(piped)
+      expect(created).toBe(5)
+      expect(signals.every((signal) => signal.aborted)).toBe(true)
+      expect(signals.map(abortListeners)).toEqual([0, 0, 0, 0, 0])
+    } finally {
+      globalThis.AbortController = Original
+      await log.close()
+    }
+  })
+})
