@@ -22,7 +22,6 @@ import {
 } from '../src/server/index'
 // Which of header and query carried the token and the id: the reference server logs it.
 import { readLastEventIdWithSource, readQuery, readSseTokenWithSource } from '../src/server/request'
-import { ABORTED, untilAborted } from '../src/server/logReader'
 import { ChannelReader, Channels, createReferenceServerState, isKnownChannel, type ReferenceServerState, type SendId } from './channels'
 import {
   describeFault,
@@ -32,6 +31,17 @@ import {
   type StreamFault,
   type TokenFault,
 } from './faults'
+
+const NO_ANSWER = Symbol('no answer')
+
+/** `promise`'s value, or `NO_ANSWER` when it has not settled within `ms`. */
+function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T | typeof NO_ANSWER> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<typeof NO_ANSWER>((resolve) => {
+    timer = setTimeout(resolve, ms, NO_ANSWER)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
 
 export { createReferenceServerState, type ReferenceServerState } from './channels'
 export { MALFORMED_PRELUDE, type StreamFault, type TokenFault } from './faults'
@@ -558,8 +568,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
 
     // A client with no resume point gets live events only: it starts at the newest id now.
     // node-redis holds commands while it reconnects: give up after 2 s rather than hang the request.
-    const newest = await untilAborted(channels.newestId(channel), AbortSignal.timeout(2000)).catch((): typeof ABORTED => ABORTED)
-    if (newest === ABORTED) return sendJson(res, ctx, 503, { error: 'unavailable', message: 'the event log is unavailable' }, { 'Retry-After': '1' })
+    const newest = await answerWithin(channels.newestId(channel), 2000).catch((): typeof NO_ANSWER => NO_ANSWER)
+    if (newest === NO_ANSWER) return sendJson(res, ctx, 503, { error: 'unavailable', message: 'the event log is unavailable' }, { 'Retry-After': '1' })
     // An empty channel: from its zero id, so what is appended before the first pull (a burst) is sent.
     const subscription = new ChannelReader(channels.log(channel), resume?.lastEventId ?? newest ?? channels.zeroId, newest, (id) => channels.sendsId(channel, id))
 

@@ -35,7 +35,7 @@ export interface Rotation<C extends { abort(): void; filter: { readonly overflow
  */
 export const overlapRotation: TokenRotation = (stream, tokens) => followTokens(stream, tokens, 'overlap', createRotation(stream.platform))
 
-export function createRotation<C extends { abort(): void; filter: { readonly overflowed: boolean } }>(platform: Platform): Rotation<C> {
+function createRotation<C extends { abort(): void; filter: { readonly overflowed: boolean } }>(platform: Platform): Rotation<C> {
   let candidate: C | undefined
   let timer: Deadline | undefined
 

@@ -10,6 +10,7 @@
 import { STREAM_GAP_EVENT } from '../core/gap'
 import { formatEvent } from './format'
 import { LIVE_PUSH, type LivePushSource, type LiveTarget } from './live'
+import { ABORTED, untilStopped, type StopSlot } from './stop'
 
 /** One stored entry. Shared between readers, so frozen. */
 export interface LogEntry {
@@ -169,11 +170,11 @@ export class Fanout {
     return new Promise((resolve) => {
       const done = () => {
         this.waiters.delete(done)
-        read.onStop = undefined
+        read.wake = undefined
         resolve()
       }
       this.waiters.add(done)
-      read.onStop = done
+      read.wake = done
     })
   }
 
@@ -188,33 +189,6 @@ export class Fanout {
   }
 }
 
-export const ABORTED: unique symbol = Symbol('aborted')
-
-/**
- * `promise`'s value, or `ABORTED` as soon as `signal` aborts (the promise keeps running; its
- * rejection is then ignored). The abort listener is removed when the promise settles first.
- */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
-  if (signal.aborted) {
-    promise.catch(() => {})
-    return Promise.resolve(ABORTED)
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(ABORTED)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      },
-    )
-  })
-}
-
 /**
  * One read of a log, for as long as it is iterated: how it stops (the client's signal, or the log's
  * `close()`), the stream it pushes to, and where it stands while it follows by push. The one object
@@ -222,11 +196,11 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
  * progress (a store call, a wait for new entries, a follow) is ended through one slot, with no
  * controller of its own and no listener per wait.
  */
-export class LogRead implements LivePushSource {
+export class LogRead implements LivePushSource, StopSlot {
   /** Set once the signal aborted or the log closed. */
   stopped = false
   /** Ends the wait in progress when the read stops. */
-  onStop: (() => void) | undefined
+  wake: (() => void) | undefined
   /** The stream taking pushed text, if it takes any (see ./live.ts). */
   target: LiveTarget | undefined
   /** While following: window position of the next entry it is owed. */
@@ -285,7 +259,7 @@ export class LogRead implements LivePushSource {
     if (this.stopped) return
     this.stopped = true
     this.following?.leave(this)
-    this.onStop?.()
+    this.wake?.()
   }
 
   startFollow(fanout: Fanout, resume: () => void): void {
@@ -299,26 +273,7 @@ export class LogRead implements LivePushSource {
     resume?.()
   }
 
-  /** `promise`'s value, or `ABORTED` as soon as the read stops (the promise keeps running; its rejection is then ignored). */
-  until<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
-    if (this.stopped) {
-      promise.catch(() => {})
-      return Promise.resolve(ABORTED)
-    }
-    return new Promise((resolve, reject) => {
-      this.onStop = () => resolve(ABORTED)
-      promise.then(
-        (value) => {
-          this.onStop = undefined
-          resolve(value)
-        },
-        (error: unknown) => {
-          this.onStop = undefined
-          reject(error)
-        },
-      )
-    })
-  }
+
 }
 
 // The event type of the one event that tells a resuming reader entries were trimmed before it got
@@ -405,11 +360,11 @@ async function* readLog(read: LogRead): AsyncGenerator<LogEntry | StreamGapEvent
   if (!read.begin()) return
   try {
     const { source, plan, target: live } = read
-    if ((await read.until(source.start())) === ABORTED) return
+    if ((await untilStopped(read, source.start())) === ABORTED) return
     let after = plan.after
     if (after !== undefined && compareEventIds(after, source.window().newestId) > 0) {
       // Beyond what this instance has seen. The store decides: the blocking reader may just lag.
-      const newest = await read.until(source.newest(1))
+      const newest = await untilStopped(read, source.newest(1))
       if (newest === ABORTED) return
       // Never handed out (another environment, a flushed store): waiting for the ids to get there
       // would mean no events for hours, so such a reader is treated as having no id.
@@ -420,7 +375,7 @@ async function* readLog(read: LogRead): AsyncGenerator<LogEntry | StreamGapEvent
     let batch: LogEntry[] = []
     let inBatch = 0
     if (after === undefined) {
-      const newest = await read.until(source.newest(Math.max(1, plan.initial)))
+      const newest = await untilStopped(read, source.newest(Math.max(1, plan.initial)))
       if (newest === ABORTED) return
       cursor = newest.length > 0 ? newest[newest.length - 1]!.id : source.zero
       if (plan.initial > 0) batch = newest.slice(-plan.initial)
@@ -451,7 +406,7 @@ async function* readLog(read: LogRead): AsyncGenerator<LogEntry | StreamGapEvent
               // this bound can appear later either (new entries get higher ids), so the reader may
               // continue from it. The window may have moved on meanwhile; the loop then asks again.
               const floor = window.startAfter
-              const got = await read.until(source.older(cursor, OLDER_BATCH))
+              const got = await untilStopped(read, source.older(cursor, OLDER_BATCH))
               if (got === ABORTED) return
               if (got.trimmed) gapFrom ??= gapStart(plan, yielded, cursor)
               batch = got.entries

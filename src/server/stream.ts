@@ -6,6 +6,7 @@
 import { formatComment, formatMessage, formatRetry, type SseMessage } from './format'
 import { canPush, LIVE_PUSH, type LiveTarget } from './live'
 import { readLastEventId, type AnyRequest } from './request'
+import { ABORTED, untilStopped, type StopSlot } from './stop'
 
 /** What a source function receives. */
 export interface SseSourceContext {
@@ -90,7 +91,6 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'X-Accel-Buffering': 'no',
 })
 
-const ABORTED = Symbol('aborted')
 
 /**
  * Text held back while a write is in flight, joined into the next write. Bounds what a slow
@@ -155,7 +155,7 @@ function isThenable(value: unknown): value is PromiseLike<void> {
  * closures. A class: a fan-out calls `push` on thousands of these per entry, and one object with its
  * fields in place, behind methods every stream shares, is what keeps that call cheap.
  */
-class SseWriter implements LiveTarget {
+class SseWriter implements LiveTarget, StopSlot {
   /** Text sent while a write is in flight. */
   pending = ''
   /** The write the sink has not completed yet (settles, never rejects). */
@@ -166,8 +166,8 @@ class SseWriter implements LiveTarget {
   lastWrite = now()
   /** Set when a write did not complete within `writeTimeout`. */
   timedOut = false
-  /** Ends the wait in progress (`until`) when the stream stops. */
-  private wake: ((stopped: typeof ABORTED) => void) | undefined
+  /** Ends the wait in progress (`untilStopped`) when the stream stops. */
+  wake: (() => void) | undefined
   private writeTimer: Timer | undefined
   private heartbeatTimer: Timer | undefined
 
@@ -196,29 +196,6 @@ class SseWriter implements LiveTarget {
     return this.inFlight !== undefined && this.pending.length >= LOOKAHEAD_BYTES
   }
 
-  /**
-   * `promise`'s value, or `ABORTED` as soon as the stream stops. The wake happens inside the abort
-   * dispatch, before any promise reaction: an AbortError the source throws because of the same
-   * abort arrives too late to count as a failure. One slot rather than a race against one
-   * long-lived promise, which would leave a reaction on it per event, each holding that event.
-   */
-  until<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
-    if (this.stopped) return Promise.resolve(ABORTED)
-    return new Promise<T | typeof ABORTED>((resolve, reject) => {
-      this.wake = resolve
-      promise.then(
-        (value) => {
-          this.wake = undefined
-          resolve(value)
-        },
-        (error: unknown) => {
-          this.wake = undefined
-          reject(error)
-        },
-      )
-    })
-  }
-
   /** A `: heartbeat` comment whenever nothing was written for `ms`: one timer per stream, armed once per idle period (a write only notes the time). */
   startHeartbeat(ms: number, text: string): void {
     this.heartbeatTimer = setTimeout(heartbeat, ms, this, ms, text)
@@ -227,7 +204,7 @@ class SseWriter implements LiveTarget {
   /** The stop signal's abort: nothing more is written and the wait in progress ends. */
   handleEvent(): void {
     this.close()
-    this.wake?.(ABORTED)
+    this.wake?.()
   }
 
   /** Stops writing and clears the timers. */
@@ -346,10 +323,10 @@ async function runStream(source: SseSource, sink: SseSink, options: StreamSseOpt
     if (heartbeatMs > 0) writer.startHeartbeat(heartbeatMs, formatComment(heartbeatComment))
     while (!writer.stopped) {
       if (writer.full) {
-        if ((await writer.until(writer.inFlight!)) === ABORTED) break
+        if ((await untilStopped(writer, writer.inFlight!)) === ABORTED) break
         continue
       }
-      const result = await writer.until(iterator.next())
+      const result = await untilStopped(writer, iterator.next())
       if (result === ABORTED) break
       if (result.done) {
         finished = true
@@ -359,7 +336,7 @@ async function runStream(source: SseSource, sink: SseSink, options: StreamSseOpt
     }
     // The source ended: what it sent is written before the stream ends.
     for (let i = 0; finished && writer.inFlight !== undefined && i < 1_000_000; i++) {
-      if ((await writer.until(writer.inFlight)) === ABORTED) break
+      if ((await untilStopped(writer, writer.inFlight)) === ABORTED) break
     }
   } catch (error) {
     finished = true // a throwing iterator is already closed
